@@ -1,0 +1,63 @@
+"""qiflow: a deep-learning framework you can read, on NumPy.
+
+Two front doors onto one set of operators: eager tensors (``qf.tensor``,
+``backward``) and the symbolic compiler (``from qiflow import sym as T``).
+
+>>> import qiflow as qf
+>>> x = qf.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x ** 2).sum().backward(); x.grad.tolist()
+[2.0, 4.0, 6.0]
+"""
+import importlib
+
+from ._state import QiflowError
+from .backend import (float16, float32, float64, int8, int16, int32, int64, uint8, bool_,
+                      get_default_dtype, set_default_dtype)
+from .random import manual_seed, Generator, get_rng_state, set_rng_state
+from .tensor import Tensor, tensor, as_tensor
+from .ops.base import Op, apply
+from .ops.elementwise import (
+    add, subtract, multiply, divide, true_divide, floor_divide, mod, remainder, negative, power, pow,
+    exp, log, log1p, expm1, sqrt, square, abs, absolute, sign, sin, cos, tanh, sigmoid, softplus,
+    erf, relu, leaky_relu, elu, gelu, clip, clamp, maximum, minimum, where, floor, ceil, round,
+    equal, not_equal, less, less_equal, greater, greater_equal, logical_and, logical_or,
+    logical_xor, logical_not, isnan, isfinite, isinf, cast)
+from .ops.reduce import sum, mean, max, min, amax, amin, prod, argmax, argmin, var, std
+from .ops.movement import (reshape, transpose, permute, swapaxes, expand_dims, unsqueeze,
+                           squeeze, broadcast_to, expand, flatten, ravel)
+from .ops.indexing import getitem, take_along_axis
+from .ops.linalg import matmul, dot, outer, inner
+from .functional import logsumexp, softmax, log_softmax, stop_gradient
+from .creation import (zeros, ones, empty, full, arange, linspace, eye, zeros_like, ones_like,
+                       full_like, rand, randn, randint, normal, uniform, randperm)
+from .autodiff import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, grad, jvp, hvp
+from .gradcheck import gradcheck, gradgradcheck, numerical_grad, GradcheckError
+from . import functional
+
+__version__ = "0.1.0"
+
+# Sub-packages and late-bound names load on first use, keeping `import qiflow` light.
+_lazy = {
+    "nn": "qiflow.nn", "optim": "qiflow.optim", "data": "qiflow.data",
+    "datasets": "qiflow.datasets", "sym": "qiflow.sym", "viz": "qiflow.viz",
+    "ops": "qiflow.ops", "autodiff": "qiflow.autodiff", "backend": "qiflow.backend",
+}
+_lazy_attrs = {
+    "save": ("qiflow.io", "save"), "load": ("qiflow.io", "load"),
+    "compile": ("qiflow.sym.trace", "compile"), "jit": ("qiflow.sym.trace", "jit"),
+    "detect_anomaly": ("qiflow.anomaly", "detect_anomaly"),
+    "concatenate": ("qiflow.ops.join", "concatenate"), "cat": ("qiflow.ops.join", "concatenate"),
+    "stack": ("qiflow.ops.join", "stack"), "split": ("qiflow.ops.join", "split"),
+    "pad": ("qiflow.ops.join", "pad"), "flip": ("qiflow.ops.join", "flip"),
+    "repeat": ("qiflow.ops.join", "repeat"), "tile": ("qiflow.ops.join", "tile"),
+    "einsum": ("qiflow.ops.linalg", "einsum"),
+}
+
+
+def __getattr__(name):
+    if name in _lazy:
+        return importlib.import_module(_lazy[name])
+    if name in _lazy_attrs:
+        mod, attr = _lazy_attrs[name]
+        return getattr(importlib.import_module(mod), attr)
+    raise AttributeError(f"module 'qiflow' has no attribute {name!r}")

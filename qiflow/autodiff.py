@@ -1,0 +1,322 @@
+"""The backward engine: one iterative reverse sweep shared by every front door.
+
+``backward`` accumulates into leaves' ``.grad``; ``grad`` returns gradients of
+any tensors (leaf or not).  Gradients of broadcast inputs are summed back to
+the input's shape here, and only here.  Without ``create_graph`` the vjps run
+on plain ndarrays (``_state.raw_mode``) for speed; with it they run on
+Tensors, so the backward pass is itself recorded and differentiable.  The
+symbolic ``sym.grad`` drives the same sweep with symbolic variables.
+
+>>> x = qf.tensor(3.0, requires_grad=True)
+>>> (g,) = qf.grad(x ** 3, x, create_graph=True)
+>>> qf.grad(g, x)[0].item()   # d2/dx2 x**3 = 6x
+18.0
+"""
+import contextlib
+
+import numpy as np
+
+from . import _state
+from .ops.base import Symbolic
+from .ops.movement import _sum_to_shape, sum_to_like
+from .ops.elementwise import cast
+from .tensor import Tensor
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Record nothing inside (context manager or decorator).
+
+    >>> with qf.no_grad():
+    ...     y = qf.tensor(1.0, requires_grad=True) * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __enter__(self):
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = False
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self.prev
+
+
+class enable_grad(no_grad):
+    """Re-enable recording inside a ``no_grad`` block."""
+
+    def __enter__(self):
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = True
+
+
+class set_grad_enabled(no_grad):
+    def __init__(self, mode):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = self.mode
+
+
+def is_grad_enabled():
+    return _state.grad_enabled
+
+
+def _toposort(roots):
+    """Nodes reachable from roots through inputs that require grad, inputs first."""
+    order, visited = [], set()
+    stack = [(r, False) for r in roots]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        ins = node._inputs
+        if ins is not None:
+            for inp in ins:
+                if getattr(inp, "requires_grad", False) and id(inp) not in visited:
+                    stack.append((inp, False))
+    return order
+
+
+def _static_shape(x):
+    return x.type.shape if isinstance(x, Symbolic) else x.shape
+
+
+class _Wrapper:
+    """How gradients are represented in one sweep: raw ndarrays or graph values."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def unbroadcast(self, g, inp):
+        if self.raw:
+            if g.__class__ is not np.ndarray:
+                g = np.asarray(g)
+            shape = inp.data.shape
+            if g.shape != shape:
+                g = _sum_to_shape(g, shape)
+            if g.dtype != inp.data.dtype:
+                g = g.astype(inp.data.dtype)
+            return g
+        shape = _static_shape(inp)
+        gshape = _static_shape(g)
+        if gshape != shape or None in shape:
+            g = sum_to_like(g, inp)
+        if g.dtype != inp.dtype:
+            g = cast(g, inp.dtype)
+        return g
+
+    def to_user(self, g):
+        return Tensor._wrap(g) if self.raw else g
+
+    def from_user(self, g):
+        return g.data if self.raw and isinstance(g, Tensor) else g
+
+
+def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
+    """Run the reverse sweep.  With ``targets`` (a list of nodes) returns their
+    gradients; otherwise accumulates into leaves."""
+    order = _toposort(roots)
+    w = _Wrapper(raw=not create_graph)
+    needed = None
+    results = {}
+    if targets is not None:
+        tids = {id(t) for t in targets}
+        needed = set()
+        for node in order:
+            if id(node) in tids or (node._inputs is not None and
+                                    any(id(i) in needed for i in node._inputs)):
+                needed.add(id(node))
+    grads = {}
+    for r, g in zip(roots, root_grads):
+        k = id(r)
+        grads[k] = g if k not in grads else grads[k] + g
+    prev = _state.grad_enabled, _state.raw_mode
+    _state.grad_enabled, _state.raw_mode = bool(create_graph), w.raw
+    try:
+        for node in reversed(order):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._hooks:
+                for h in list(node._hooks):
+                    r = h(w.to_user(g))
+                    if r is not None:
+                        g = w.from_user(r)
+            if targets is not None and id(node) in tids:
+                results[id(node)] = g
+            op = node._op
+            if op is None:
+                if targets is None:
+                    _accumulate_leaf(node, g, w.raw)
+                continue
+            if node._retain and targets is None:
+                node.grad = w.to_user(g) if node.grad is None else node.grad + w.to_user(g)
+            inputs = node._inputs
+            if inputs is None:
+                raise RuntimeError(
+                    f"backward through {op.name} a second time: its graph was freed by the first "
+                    "backward; pass retain_graph=True to the first call if you need to go again")
+            if w.raw:
+                vs = node._vsum + node._version
+                now = 0
+                arrays = []
+                for i in inputs:
+                    if isinstance(i, Tensor):
+                        now += i._version
+                        arrays.append(i.data)
+                    else:
+                        arrays.append(i)
+                if now != node._vsum or node._version:
+                    _modified_error(node, inputs)
+                gin = op.vjp(arrays, node.data, g)
+            else:
+                gin = op.vjp(inputs, node, g)
+            if _state.anomaly:
+                _state.anomaly_check_backward(node, gin)
+            for inp, gi in zip(inputs, gin):
+                if gi is None or not getattr(inp, "requires_grad", False):
+                    continue
+                if needed is not None and id(inp) not in needed:
+                    continue
+                gi = w.unbroadcast(gi, inp)
+                k = id(inp)
+                old = grads.get(k)
+                grads[k] = gi if old is None else old + gi
+        if not retain_graph:
+            for node in order:
+                if node._op is not None and not isinstance(node, Symbolic):
+                    node._inputs = None
+    finally:
+        _state.grad_enabled, _state.raw_mode = prev
+    if targets is not None:
+        return [results.get(id(t)) for t in targets]
+    return None
+
+
+def _modified_error(node, inputs):
+    shapes = ", ".join(str(tuple(i.shape)) for i in inputs if isinstance(i, Tensor))
+    raise RuntimeError(
+        f"{node._op.name}: a tensor it saved for backward (inputs of shape {shapes}, or its "
+        "output) was modified in place after it was used; compute the backward before "
+        "modifying it, or modify a copy")
+
+
+def _accumulate_leaf(leaf, g, raw):
+    if raw:
+        if g.__class__ is not np.ndarray:
+            g = np.asarray(g)
+        if not g.flags.writeable or g.base is not None and not g.flags.c_contiguous:
+            g = np.array(g)
+        if leaf.grad is None:
+            leaf.grad = Tensor._wrap(g)
+        else:
+            leaf.grad = Tensor._wrap(leaf.grad.data + g)
+    else:
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+
+def _root_grads(outputs, grad_outputs, create_graph, what):
+    out = []
+    for i, (y, g) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(y, Tensor):
+            raise TypeError(f"{what}: output {i} is a {type(y).__name__}, not a Tensor")
+        if not y.requires_grad:
+            raise RuntimeError(f"{what}: output {i} does not require grad and has no graph "
+                               "(was it computed under no_grad, or from tensors without requires_grad?)")
+        if g is None:
+            if y.data.size != 1:
+                raise RuntimeError(f"{what}: output {i} has shape {y.shape}; a gradient can be implied "
+                                   "only for a single-element output: pass grad (e.g. qf.ones_like(y))")
+            g = np.ones_like(y.data)
+        else:
+            g = g.data if isinstance(g, Tensor) and not create_graph else g
+            g = np.asarray(g, dtype=y.dtype) if not isinstance(g, Tensor) else g
+            if tuple(g.shape) != y.shape:
+                raise RuntimeError(f"{what}: grad of shape {tuple(g.shape)} does not match output "
+                                   f"{i} of shape {y.shape}")
+        if create_graph and not isinstance(g, Tensor):
+            g = Tensor._wrap(g)
+        out.append(g)
+    return out
+
+
+def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False):
+    """Accumulate gradients of ``tensors`` into the leaves' ``.grad``."""
+    tensors = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    roots = _root_grads(tensors, grad_tensors, create_graph, "backward")
+    _sweep(tensors, roots, retain_graph or create_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs`` (a tuple, one per input).
+
+    Works for non-leaf inputs too and leaves ``.grad`` untouched.
+
+    >>> x = qf.tensor([1.0, 2.0], requires_grad=True)
+    >>> qf.grad((x * x).sum(), x)[0].tolist()
+    [2.0, 4.0]
+    """
+    single = isinstance(outputs, Tensor)
+    outputs = [outputs] if single else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor) or isinstance(grad_outputs, np.ndarray):
+        grad_outputs = [grad_outputs]
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = _root_grads(outputs, grad_outputs, create_graph, "grad")
+    res = _sweep(outputs, roots, retain_graph, create_graph, targets=inputs)
+    out = []
+    for i, (x, g) in enumerate(zip(inputs, res)):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"grad: input {i} (shape {x.shape}) was not used to compute the "
+                                   "outputs; pass allow_unused=True to get None for it")
+            out.append(None)
+        else:
+            out.append(Tensor._wrap(np.asarray(g)) if not create_graph else g)
+    return tuple(out)
+
+
+def jvp(fn, inputs, tangents):
+    """Forward-mode product J(fn)(inputs) @ tangents, built from two vjps.
+
+    Returns ``(outputs, jvp)``.
+    """
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    tangents = [tangents] if isinstance(tangents, Tensor) else list(tangents)
+    xs = [x.detach().requires_grad_() for x in inputs]
+    y = fn(*xs)
+    u = Tensor._wrap(np.zeros_like(y.data), requires_grad=True)
+    gs = grad(y, xs, grad_outputs=u, create_graph=True, allow_unused=True)
+    pairs = [(g, t) for g, t in zip(gs, tangents) if g is not None]
+    from .ops.reduce import sum as _sum
+    total = None
+    for g, t in pairs:
+        term = _sum(g * t)
+        total = term if total is None else total + term
+    (jv,) = grad(total, u)
+    return y.detach(), jv
+
+
+def hvp(fn, inputs, v):
+    """Hessian-vector product of a scalar function: returns ``(fn(x), H @ v)``."""
+    x = inputs.detach().requires_grad_()
+    y = fn(x)
+    (g,) = grad(y, x, create_graph=True)
+    from .ops.reduce import sum as _sum
+    (hv,) = grad(_sum(g * v), x)
+    return y.detach(), hv

@@ -1,0 +1,141 @@
+"""Tensor creation: zeros, ones, full, arange, linspace, eye, the *_like
+functions and random tensors (seeded by ``qf.manual_seed`` or an explicit
+``generator``).
+
+>>> qf.zeros((2, 3)).shape, qf.arange(3).tolist()
+((2, 3), [0, 1, 2])
+"""
+import numpy as np
+
+from .backend import get_default_dtype, as_dtype
+from .random import _gen
+from .tensor import Tensor
+
+
+def _shape(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(d) for d in shape)
+
+
+def _float(dtype):
+    return as_dtype(dtype) or get_default_dtype()
+
+
+def _make(array, requires_grad):
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def zeros(*shape, dtype=None, requires_grad=False):
+    """A tensor of zeros. ``qf.zeros(2, 3)`` or ``qf.zeros((2, 3))``."""
+    return _make(np.zeros(_shape(shape), _float(dtype)), requires_grad)
+
+
+def ones(*shape, dtype=None, requires_grad=False):
+    """A tensor of ones."""
+    return _make(np.ones(_shape(shape), _float(dtype)), requires_grad)
+
+
+def empty(*shape, dtype=None):
+    """An uninitialised tensor."""
+    return _make(np.empty(_shape(shape), _float(dtype)), False)
+
+
+def full(shape, fill_value, dtype=None, requires_grad=False):
+    """A tensor filled with ``fill_value`` (dtype from the value when not given)."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if dtype is None:
+        dtype = get_default_dtype() if isinstance(fill_value, float) else np.asarray(fill_value).dtype
+    return _make(np.full(shape, fill_value, dtype), requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
+    """Evenly spaced values in [start, stop). Integers give int64, floats the default float.
+
+    A symbolic argument gives a symbolic result (``T.arange(y.shape[0])``).
+    """
+    from .ops.base import Symbolic
+    if any(isinstance(v, Symbolic) for v in (start, stop, step)):
+        from .sym import arange as sym_arange
+        return sym_arange(start, stop, step, dtype)
+    args = (start,) if stop is None else (start, stop, step)
+    args = tuple(v.item() if isinstance(v, Tensor) else v for v in args)
+    out = np.arange(*args)
+    if dtype is not None:
+        out = out.astype(dtype)
+    elif out.dtype.kind == "f":
+        out = out.astype(get_default_dtype())
+    return _make(out, requires_grad)
+
+
+def linspace(start, stop, num=50, dtype=None, requires_grad=False):
+    """``num`` evenly spaced values from start to stop inclusive."""
+    return _make(np.linspace(start, stop, num, dtype=_float(dtype)), requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False):
+    """Identity matrix."""
+    return _make(np.eye(n, m, dtype=_float(dtype)), requires_grad)
+
+
+def _like(x, fill, dtype):
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    return np.full_like(data, fill, dtype=as_dtype(dtype) or data.dtype)
+
+
+def zeros_like(x, dtype=None, requires_grad=False):
+    """Zeros with x's shape and dtype (works on symbolic variables too)."""
+    if not isinstance(x, (Tensor, np.ndarray)):
+        from .ops.elementwise import zeros_like as op
+        return op(x, dtype)
+    return _make(_like(x, 0, dtype), requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False):
+    """Ones with x's shape and dtype (works on symbolic variables too)."""
+    if not isinstance(x, (Tensor, np.ndarray)):
+        from .ops.elementwise import ones_like as op
+        return op(x, dtype)
+    return _make(_like(x, 1, dtype), requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, requires_grad=False):
+    return _make(_like(x, fill_value, dtype), requires_grad)
+
+
+# ------------------------------------------------------------------- random
+def rand(*shape, dtype=None, generator=None, requires_grad=False):
+    """Uniform samples in [0, 1)."""
+    d = _float(dtype)
+    return _make(_gen(generator).random(_shape(shape), dtype=np.float64).astype(d), requires_grad)
+
+
+def randn(*shape, dtype=None, generator=None, requires_grad=False):
+    """Standard normal samples."""
+    d = _float(dtype)
+    return _make(_gen(generator).standard_normal(_shape(shape)).astype(d), requires_grad)
+
+
+def randint(low, high=None, size=(), dtype="int64", generator=None):
+    """Integers in [low, high) (NumPy's convention; one argument means [0, low))."""
+    if high is None:
+        low, high = 0, low
+    size = (size,) if isinstance(size, int) else tuple(size)
+    return _make(_gen(generator).integers(low, high, size=size, dtype=np.dtype(dtype)), False)
+
+
+def normal(mean=0.0, std=1.0, size=(), dtype=None, generator=None, requires_grad=False):
+    """Normal samples with the given mean and standard deviation."""
+    size = (size,) if isinstance(size, int) else tuple(size)
+    return _make(_gen(generator).normal(mean, std, size).astype(_float(dtype)), requires_grad)
+
+
+def uniform(low=0.0, high=1.0, size=(), dtype=None, generator=None, requires_grad=False):
+    """Uniform samples in [low, high)."""
+    size = (size,) if isinstance(size, int) else tuple(size)
+    return _make(_gen(generator).uniform(low, high, size).astype(_float(dtype)), requires_grad)
+
+
+def randperm(n, generator=None):
+    """A random permutation of 0..n-1 (int64)."""
+    return _make(_gen(generator).permutation(n).astype(np.int64), False)

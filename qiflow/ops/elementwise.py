@@ -1,0 +1,501 @@
+"""Elementwise primitives: arithmetic, transcendental, activation and comparison ops.
+
+Every op broadcasts like NumPy; the engine sums gradients back to each input's
+shape, so the vjps below return gradients of the broadcast shape.
+
+>>> x = qf.tensor([1.0, 2.0], requires_grad=True)
+>>> (x * x).sum().backward(); x.grad.tolist()
+[2.0, 4.0]
+"""
+import math
+
+import numpy as np
+
+from .base import Op, apply
+
+
+class Unary(Op):
+    __slots__ = ()
+
+    def vjp(self, inputs, output, grad):
+        return (self.dx(inputs[0], output, grad),)
+
+
+class NonDiff(Op):
+    """Ops with no useful gradient: outputs never require grad."""
+    __slots__ = ()
+    differentiable = False
+
+
+class ZeroGrad(Unary):
+    """Piecewise-constant ops (floor, sign ...): gradient zero, as in PyTorch."""
+    __slots__ = ()
+
+    def dx(self, x, y, g):
+        return zeros_like(g)
+
+
+# ---------------------------------------------------------------- arithmetic
+class Add(Op):
+    __slots__ = ()
+    def forward(self, a, b): return a + b
+    def vjp(self, inputs, output, g): return g, g
+
+
+class Subtract(Op):
+    __slots__ = ()
+    def forward(self, a, b): return a - b
+    def vjp(self, inputs, output, g): return g, -g
+
+
+class Multiply(Op):
+    __slots__ = ()
+    def forward(self, a, b): return a * b
+
+    def vjp(self, inputs, output, g):
+        a, b = inputs
+        return g * b, g * a
+
+
+class Divide(Op):
+    __slots__ = ()
+    def forward(self, a, b): return a / b
+
+    def vjp(self, inputs, output, g):
+        a, b = inputs
+        ga = g / b
+        return ga, -ga * a / b
+
+
+class Negative(Unary):
+    __slots__ = ()
+    def forward(self, a): return -a
+    def dx(self, x, y, g): return -g
+
+
+class Power(Op):
+    """a ** b with a tensor exponent. The gradient wrt b is taken as 0 where a == 0."""
+    __slots__ = ()
+    def forward(self, a, b): return np.power(a, b)
+
+    def vjp(self, inputs, output, g):
+        a, b = inputs
+        ga = g * b * power(a, b - 1)
+        safe = where(a > 0, a, 1)
+        gb = g * where(a > 0, output * log(safe), 0)
+        return ga, gb
+
+
+class PowerScalar(Op):
+    """a ** p for a fixed Python number p."""
+    __slots__ = ("p",)
+    props = ("p",)
+
+    def __init__(self, p): self.p = p
+    def forward(self, a): return np.power(a, self.p) if self.p != 2 else a * a
+
+    def vjp(self, inputs, output, g):
+        a, p = inputs[0], self.p
+        if p == 2:
+            return (g * 2 * a,)
+        if p == 1:
+            return (g,)
+        return (g * p * power(a, p - 1),)
+
+
+class FloorDivide(NonDiff):
+    __slots__ = ()
+    def forward(self, a, b): return a // b
+
+
+class Mod(Op):
+    __slots__ = ()
+    def forward(self, a, b): return np.mod(a, b)
+    def vjp(self, inputs, output, g): return g, -g * floor_divide(inputs[0], inputs[1])
+
+
+class Maximum(Op):
+    """Elementwise max; on ties the gradient is split evenly (as in PyTorch)."""
+    __slots__ = ()
+    def forward(self, a, b): return np.maximum(a, b)
+
+    def vjp(self, inputs, output, g):
+        a, b = inputs
+        half = where(equal(a, b), g * 0.5, 0)
+        return where(a > b, g, half), where(b > a, g, half)
+
+
+class Minimum(Op):
+    __slots__ = ()
+    def forward(self, a, b): return np.minimum(a, b)
+
+    def vjp(self, inputs, output, g):
+        a, b = inputs
+        half = where(equal(a, b), g * 0.5, 0)
+        return where(a < b, g, half), where(b < a, g, half)
+
+
+class Where(Op):
+    """where(cond, a, b): the gradient flows only to the chosen branch.
+
+    A NaN or inf in the branch that is *not* chosen still poisons nothing in the
+    forward value, but its own gradient may be NaN (e.g. ``where(x > 0, log(x), 0)``
+    at x = -1: d log/dx * 0 is finite, yet log(-1) was computed).  The safe
+    pattern is to sanitise the input of the unsafe branch:
+    ``where(x > 0, log(where(x > 0, x, 1)), 0)``.
+    """
+    __slots__ = ()
+    def infer(self, cond, a, b):
+        from .shapes import broadcast_shapes, result_dtype
+        shape = broadcast_shapes(self.name, cond.shape, a.shape, b.shape)
+        return shape, result_dtype(self, (cond, a, b))
+
+    def forward(self, c, a, b): return np.where(c, a, b)
+
+    def vjp(self, inputs, output, g):
+        c = inputs[0]
+        return None, where(c, g, 0), where(c, 0, g)
+
+
+class Clip(Op):
+    """clip(x, lo, hi) with fixed bounds; gradient 1 inside [lo, hi], 0 outside."""
+    __slots__ = ("lo", "hi")
+    props = ("lo", "hi")
+
+    def __init__(self, lo, hi): self.lo, self.hi = lo, hi
+    def forward(self, a): return np.clip(a, self.lo, self.hi)
+
+    def vjp(self, inputs, output, g):
+        a = inputs[0]
+        inside = ones_like(a, dtype=bool)
+        if self.lo is not None:
+            inside = inside * (a >= self.lo)
+        if self.hi is not None:
+            inside = inside * (a <= self.hi)
+        return (where(inside, g, 0),)
+
+
+# -------------------------------------------------------------- transcendental
+class Exp(Unary):
+    __slots__ = ()
+    def forward(self, a): return np.exp(a)
+    def dx(self, x, y, g): return g * y
+
+
+class Log(Unary):
+    __slots__ = ()
+    def forward(self, a): return np.log(a)
+    def dx(self, x, y, g): return g / x
+
+
+class Log1p(Unary):
+    __slots__ = ()
+    def forward(self, a): return np.log1p(a)
+    def dx(self, x, y, g): return g / (x + 1)
+
+
+class Expm1(Unary):
+    __slots__ = ()
+    def forward(self, a): return np.expm1(a)
+    def dx(self, x, y, g): return g * (y + 1)
+
+
+class Sqrt(Unary):
+    __slots__ = ()
+    def forward(self, a): return np.sqrt(a)
+    def dx(self, x, y, g): return g * 0.5 / y
+
+
+class Square(Unary):
+    __slots__ = ()
+    def forward(self, a): return a * a
+    def dx(self, x, y, g): return g * 2 * x
+
+
+class Abs(Unary):
+    __slots__ = ()
+    def forward(self, a): return np.abs(a)
+    def dx(self, x, y, g): return g * sign(x)
+
+
+class Sin(Unary):
+    __slots__ = ()
+    def forward(self, a): return np.sin(a)
+    def dx(self, x, y, g): return g * cos(x)
+
+
+class Cos(Unary):
+    __slots__ = ()
+    def forward(self, a): return np.cos(a)
+    def dx(self, x, y, g): return -g * sin(x)
+
+
+class Tanh(Unary):
+    __slots__ = ()
+    def forward(self, a): return np.tanh(a)
+    def dx(self, x, y, g): return g * (1 - y * y)
+
+
+class Sigmoid(Unary):
+    __slots__ = ()
+
+    def forward(self, a):
+        # 0.5 * (1 + tanh(a/2)) is exact and never overflows.
+        out = np.tanh(a * 0.5)
+        out += 1
+        out *= 0.5
+        return out
+
+    def dx(self, x, y, g): return g * y * (1 - y)
+
+
+class Softplus(Unary):
+    """log(1 + exp(x)), computed without overflow."""
+    __slots__ = ()
+    def forward(self, a): return np.logaddexp(0, a).astype(np.result_type(a, 1.0), copy=False)
+    def dx(self, x, y, g): return g * sigmoid(x)
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _erf(x):
+    # Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, enough for float32 and
+    # for gradcheck of gelu (its vjp uses the exact Gaussian density).
+    s = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return (s * (1.0 - poly * np.exp(-a * a))).astype(np.result_type(x, 1.0), copy=False)
+
+
+class Erf(Unary):
+    __slots__ = ()
+    def forward(self, a): return _erf(a)
+    def dx(self, x, y, g): return g * (2.0 / math.sqrt(math.pi)) * exp(-x * x)
+
+
+class Relu(Unary):
+    __slots__ = ()
+    def forward(self, a): return np.maximum(a, 0)
+    def dx(self, x, y, g): return g * (y > 0)
+
+
+class LeakyRelu(Unary):
+    __slots__ = ("slope",)
+    props = ("slope",)
+
+    def __init__(self, slope): self.slope = slope
+    def forward(self, a): return np.where(a > 0, a, a * self.slope)
+    def dx(self, x, y, g): return where(x > 0, g, g * self.slope)
+
+
+class Elu(Unary):
+    __slots__ = ("alpha",)
+    props = ("alpha",)
+
+    def __init__(self, alpha): self.alpha = alpha
+    def forward(self, a): return np.where(a > 0, a, self.alpha * np.expm1(np.minimum(a, 0)))
+    def dx(self, x, y, g): return where(x > 0, g, g * (y + self.alpha))
+
+
+# ----------------------------------------------------------- zero-gradient ops
+class Sign(ZeroGrad):
+    __slots__ = ()
+    def forward(self, a): return np.sign(a)
+
+
+class Floor(ZeroGrad):
+    __slots__ = ()
+    def forward(self, a): return np.floor(a)
+
+
+class Ceil(ZeroGrad):
+    __slots__ = ()
+    def forward(self, a): return np.ceil(a)
+
+
+class Round(ZeroGrad):
+    __slots__ = ()
+    def forward(self, a): return np.round(a)
+
+
+class ZerosLike(NonDiff):
+    __slots__ = ("dtype",)
+    props = ("dtype",)
+    def __init__(self, dtype=None): self.dtype = dtype
+    def forward(self, a): return np.zeros_like(a, dtype=self.dtype)
+
+
+class OnesLike(NonDiff):
+    __slots__ = ("dtype",)
+    props = ("dtype",)
+    def __init__(self, dtype=None): self.dtype = dtype
+    def forward(self, a): return np.ones_like(a, dtype=self.dtype)
+
+
+class Cast(Op):
+    __slots__ = ("dtype",)
+    props = ("dtype",)
+
+    def __init__(self, dtype): self.dtype = np.dtype(dtype)
+    def infer(self, t): return t.shape, self.dtype
+    def forward(self, a): return np.asarray(a).astype(self.dtype, copy=False)
+
+    def vjp(self, inputs, output, g):
+        return (cast(g, inputs[0].dtype),)
+
+
+# ------------------------------------------------------- comparisons and logic
+def _nondiff(name, fn):
+    cls = type(name, (NonDiff,), {"__slots__": (), "forward": staticmethod(fn)})
+    return cls
+
+
+Equal = _nondiff("Equal", np.equal)
+NotEqual = _nondiff("NotEqual", np.not_equal)
+Less = _nondiff("Less", np.less)
+LessEqual = _nondiff("LessEqual", np.less_equal)
+Greater = _nondiff("Greater", np.greater)
+GreaterEqual = _nondiff("GreaterEqual", np.greater_equal)
+LogicalAnd = _nondiff("LogicalAnd", np.logical_and)
+LogicalOr = _nondiff("LogicalOr", np.logical_or)
+LogicalXor = _nondiff("LogicalXor", np.logical_xor)
+LogicalNot = _nondiff("LogicalNot", np.logical_not)
+IsNan = _nondiff("IsNan", np.isnan)
+IsFinite = _nondiff("IsFinite", np.isfinite)
+IsInf = _nondiff("IsInf", np.isinf)
+
+
+# ------------------------------------------------------------ public functions
+def _singleton_fn(cls, doc):
+    op = cls()
+    f = cls.forward
+    nin = f.nin if hasattr(f, "nin") else f.__code__.co_argcount - 1
+    if nin == 1:
+        def fn(x):
+            return apply(op, x)
+    else:
+        def fn(a, b):
+            return apply(op, a, b)
+    fn.__doc__ = doc
+    return fn
+
+
+add = _singleton_fn(Add, "a + b, broadcasting. ``qf.add(x, 1)``")
+subtract = _singleton_fn(Subtract, "a - b, broadcasting.")
+multiply = _singleton_fn(Multiply, "a * b, broadcasting.")
+divide = _singleton_fn(Divide, "a / b (true division), broadcasting.")
+true_divide = divide
+floor_divide = _singleton_fn(FloorDivide, "a // b (no gradient).")
+mod = _singleton_fn(Mod, "a % b with NumPy's sign rule.")
+remainder = mod
+negative = _singleton_fn(Negative, "-x.")
+maximum = _singleton_fn(Maximum, "Elementwise max of a and b; ties split the gradient.")
+minimum = _singleton_fn(Minimum, "Elementwise min of a and b; ties split the gradient.")
+exp = _singleton_fn(Exp, "e ** x. ``qf.exp(qf.tensor(0.0))`` -> 1.0")
+log = _singleton_fn(Log, "Natural logarithm.")
+log1p = _singleton_fn(Log1p, "log(1 + x), accurate near 0.")
+expm1 = _singleton_fn(Expm1, "exp(x) - 1, accurate near 0.")
+sqrt = _singleton_fn(Sqrt, "Square root.")
+square = _singleton_fn(Square, "x * x.")
+abs = _singleton_fn(Abs, "|x|; gradient sign(x) (0 at 0).")
+absolute = abs
+sign = _singleton_fn(Sign, "Sign of x (zero gradient).")
+sin = _singleton_fn(Sin, "Sine.")
+cos = _singleton_fn(Cos, "Cosine.")
+tanh = _singleton_fn(Tanh, "Hyperbolic tangent.")
+sigmoid = _singleton_fn(Sigmoid, "Logistic function 1 / (1 + exp(-x)), overflow-free.")
+softplus = _singleton_fn(Softplus, "log(1 + exp(x)), overflow-free.")
+erf = _singleton_fn(Erf, "Gauss error function (|error| < 1.5e-7).")
+relu = _singleton_fn(Relu, "max(x, 0); gradient 0 at 0.")
+floor = _singleton_fn(Floor, "Round down (zero gradient).")
+ceil = _singleton_fn(Ceil, "Round up (zero gradient).")
+equal = _singleton_fn(Equal, "a == b as a bool tensor.")
+not_equal = _singleton_fn(NotEqual, "a != b as a bool tensor.")
+less = _singleton_fn(Less, "a < b as a bool tensor.")
+less_equal = _singleton_fn(LessEqual, "a <= b as a bool tensor.")
+greater = _singleton_fn(Greater, "a > b as a bool tensor.")
+greater_equal = _singleton_fn(GreaterEqual, "a >= b as a bool tensor.")
+logical_and = _singleton_fn(LogicalAnd, "Elementwise and.")
+logical_or = _singleton_fn(LogicalOr, "Elementwise or.")
+logical_xor = _singleton_fn(LogicalXor, "Elementwise xor.")
+logical_not = _singleton_fn(LogicalNot, "Elementwise not.")
+isnan = _singleton_fn(IsNan, "True where x is NaN.")
+isfinite = _singleton_fn(IsFinite, "True where x is finite.")
+isinf = _singleton_fn(IsInf, "True where x is +-inf.")
+
+_round = Round()
+_power = Power()
+_where = Where()
+
+
+def round(x, decimals=0):
+    """Round half to even, like NumPy (zero gradient)."""
+    if decimals:
+        s = 10.0 ** decimals
+        return apply(_round, x * s) / s
+    return apply(_round, x)
+
+
+def power(a, b):
+    """a ** b; a Python-number exponent gives a simpler op (x**2 is x*x)."""
+    if isinstance(b, (int, float)) and not isinstance(b, bool):
+        return apply(PowerScalar(b), a)
+    return apply(_power, a, b)
+
+
+pow = power
+
+
+def where(cond, a, b):
+    """Choose a where cond is true, else b; the gradient follows the choice.
+
+    >>> qf.where(qf.tensor([True, False]), 1.0, 2.0).tolist()
+    [1.0, 2.0]
+    """
+    return apply(_where, cond, a, b)
+
+
+def clip(x, lo=None, hi=None):
+    """Limit x to [lo, hi]; gradient 1 inside, 0 outside."""
+    return apply(Clip(lo, hi), x)
+
+
+clamp = clip
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x if x > 0 else negative_slope * x."""
+    return apply(LeakyRelu(negative_slope), x)
+
+
+def elu(x, alpha=1.0):
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+    return apply(Elu(alpha), x)
+
+
+def gelu(x, approximate="none"):
+    """Gaussian error linear unit, exact (erf) or with ``approximate='tanh'``."""
+    if approximate == "tanh":
+        return 0.5 * x * (1 + tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * x * (1 + erf(x * _INV_SQRT_2))
+
+
+def cast(x, dtype):
+    """x converted to ``dtype``; the gradient is cast back."""
+    return apply(Cast(dtype), x)
+
+
+def zeros_like(x, dtype=None):
+    """An array of zeros with x's shape (and dtype unless given)."""
+    return apply(ZerosLike(None if dtype is None else np.dtype(dtype)), x)
+
+
+def ones_like(x, dtype=None):
+    """An array of ones with x's shape (and dtype unless given)."""
+    return apply(OnesLike(None if dtype is None else np.dtype(dtype)), x)
