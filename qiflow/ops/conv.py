@@ -1,0 +1,279 @@
+"""2-D convolution as one strided im2col view and one GEMM, and its gradients.
+
+Three primitives close under differentiation, so gradients of any order work:
+
+* ``Conv2d(x, w[, b])``             y = conv(x, w) + b
+* ``Conv2dInputGrad(g, w, x)``      dL/dx  (the transposed convolution; x gives the shape)
+* ``Conv2dWeightGrad(x, g, w)``     dL/dw  (w gives the shape)
+
+Each is bilinear, so each one's vjp is written with the other two.  Inside,
+the im2col matrix has the layout (C*kh*kw, N*OH*OW): the GEMM then yields the
+output channel-major, (O, N, OH, OW), and the result is returned as a
+transposed view in NCHW order; elementwise ops keep that layout, so the
+backward GEMMs read it without copies.
+
+>>> x = qf.ones((1, 1, 4, 4)); w = qf.ones((2, 1, 3, 3))
+>>> qf.nn.functional.conv2d(x, w, padding=1)[0, 0].tolist()[0]
+[4.0, 6.0, 6.0, 4.0]
+"""
+import weakref
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .base import Op, apply
+from .. import _state
+from .._state import QiflowError
+
+
+def _pair(name, v):
+    if isinstance(v, (int, np.integer)):
+        return int(v), int(v)
+    v = tuple(int(a) for a in v)
+    if len(v) != 2:
+        raise QiflowError(f"conv2d: {name} must be an int or a pair, got {v}")
+    return v
+
+
+def conv_params(kernel, stride, padding, dilation):
+    """Normalise stride/padding/dilation; padding -> (top, bottom, left, right).
+
+    ``padding`` may be an int, a pair, 'valid', or 'same' (stride 1 only; the
+    extra pixel of an even kernel goes to the bottom/right, as in PyTorch).
+    """
+    stride, dilation = _pair("stride", stride), _pair("dilation", dilation)
+    if min(stride) < 1 or min(dilation) < 1:
+        raise QiflowError(f"conv2d: stride {stride} and dilation {dilation} must be >= 1")
+    if isinstance(padding, str):
+        if padding == "valid":
+            pad = (0, 0, 0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise QiflowError("conv2d: padding='same' needs stride 1")
+            th, tw = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
+            pad = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        else:
+            raise QiflowError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    elif isinstance(padding, (tuple, list)) and len(padding) == 4:
+        pad = tuple(int(p) for p in padding)
+    else:
+        ph, pw = _pair("padding", padding)
+        pad = (ph, ph, pw, pw)
+    if min(pad) < 0:
+        raise QiflowError(f"conv2d: padding {padding} must be >= 0")
+    return stride, pad, dilation
+
+
+def out_size(size, k, s, p0, p1, d):
+    if size is None:
+        return None
+    return (size + p0 + p1 - d * (k - 1) - 1) // s + 1
+
+
+class _Memo:
+    """The im2col matrices of the last few forward passes, found again by the
+    identity of the input array, so the weight gradient need not rebuild them.
+    Entries die with their input; a lookup removes the entry."""
+
+    def __init__(self, size=4):
+        self.size = size
+        self.items = []
+
+    def put(self, x, key, value):
+        self.items = [it for it in self.items if it[0]() is not None][-(self.size - 1):]
+        self.items.append((weakref.ref(x), key, value))
+
+    def take(self, x, key):
+        for i, (ref, k, v) in enumerate(self.items):
+            if ref() is x and k == key:
+                del self.items[i]
+                return v
+        return None
+
+
+_memo = _Memo()
+
+
+def needs_grad(k):
+    """Whether the engine wants the gradient of input k (True when it does not say)."""
+    needs = getattr(_state, "needs_input_grad", None)
+    return needs is None or k >= len(needs) or needs[k]
+
+
+class _ConvBase(Op):
+    __slots__ = ("stride", "padding", "dilation", "groups")
+    props = ("stride", "padding", "dilation", "groups")
+
+    def __init__(self, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+
+    def _check(self, xshape, wshape, what="conv2d"):
+        if len(xshape) != 4 or len(wshape) != 4:
+            raise QiflowError(f"{what}: expected input (N, C, H, W) and weight (O, C/groups, kh, kw), "
+                              f"got input {tuple(xshape)} and weight {tuple(wshape)}")
+        g = self.groups
+        C, O = xshape[1], wshape[0]
+        if C is not None and wshape[1] is not None and C != wshape[1] * g:
+            raise QiflowError(f"{what}: input {tuple(xshape)} has {C} channels but weight "
+                              f"{tuple(wshape)} expects {wshape[1] * g} (groups={g})")
+        if O is not None and O % g:
+            raise QiflowError(f"{what}: {O} output channels are not divisible by groups={g}")
+        oh = out_size(xshape[2], wshape[2], self.stride[0], self.padding[0], self.padding[1], self.dilation[0])
+        ow = out_size(xshape[3], wshape[3], self.stride[1], self.padding[2], self.padding[3], self.dilation[1])
+        if (oh is not None and oh < 1) or (ow is not None and ow < 1):
+            raise QiflowError(f"{what}: input {tuple(xshape)} is too small for kernel "
+                              f"{tuple(wshape[2:])} with padding {self.padding} and dilation {self.dilation}")
+        return oh, ow
+
+    # ---------------------------------------------------------------- kernels
+    def _cols(self, x, kh, kw):
+        """im2col of x: (C*kh*kw, N*OH*OW), plus (OH, OW)."""
+        N, C, H, W = x.shape
+        pt, pb, pl, pr = self.padding
+        if pt or pb or pl or pr:
+            xp = np.zeros((N, C, H + pt + pb, W + pl + pr), x.dtype)
+            xp[:, :, pt:pt + H, pl:pl + W] = x
+            x = xp
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        oh = (x.shape[2] - dh * (kh - 1) - 1) // sh + 1
+        ow = (x.shape[3] - dw * (kw - 1) - 1) // sw + 1
+        sN, sC, sH, sW = x.strides
+        view = as_strided(x, (C, kh, kw, N, oh, ow), (sC, sH * dh, sW * dw, sN, sH * sh, sW * sw),
+                          writeable=False)
+        return view.reshape(C * kh * kw, N * oh * ow), oh, ow
+
+    def _cols_of(self, x, kh, kw):
+        key = (self._key(), x.shape, x.dtype, x.strides, kh, kw)
+        got = _memo.take(x, key)
+        return got if got is not None else self._cols(x, kh, kw)
+
+    def _gemm(self, a, b):
+        """a @ b per group: a (O, K) or (K, O) split on rows, b split on rows."""
+        g = self.groups
+        if g == 1:
+            return a @ b
+        return np.matmul(a.reshape(g, a.shape[0] // g, -1), b.reshape(g, b.shape[0] // g, -1)).reshape(
+            a.shape[0], -1)
+
+    def _input_grad(self, g, w, xshape):
+        N, C, H, W = xshape
+        O, _, kh, kw = w.shape
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        pt, pb, pl, pr = self.padding
+        oh, ow = g.shape[2], g.shape[3]
+        g2 = g.transpose(1, 0, 2, 3).reshape(O, -1)
+        gr = self.groups
+        if gr == 1:
+            dcols = w.reshape(O, -1).T @ g2
+        else:
+            wg = w.reshape(gr, O // gr, -1).transpose(0, 2, 1)
+            dcols = np.matmul(wg, g2.reshape(gr, O // gr, -1))
+        dcols = dcols.reshape(C, kh, kw, N, oh, ow)
+        dx = np.zeros((C, N, H + pt + pb, W + pl + pr), np.result_type(g, w))
+        hspan, wspan = sh * (oh - 1) + 1, sw * (ow - 1) + 1
+        # kh*kw strided slice adds: a loop over kernel taps, never over pixels
+        for p in range(kh):
+            for q in range(kw):
+                dx[:, :, p * dh:p * dh + hspan:sh, q * dw:q * dw + wspan:sw] += dcols[:, p, q]
+        dx = dx[:, :, pt:pt + H, pl:pl + W]
+        return dx.transpose(1, 0, 2, 3)
+
+    def _weight_grad(self, x, g, wshape):
+        O, Cg, kh, kw = wshape
+        cols, oh, ow = self._cols_of(x, kh, kw)
+        g2 = g.transpose(1, 0, 2, 3).reshape(O, -1)
+        gr = self.groups
+        if gr == 1:
+            dw = g2 @ cols.T
+        else:
+            dw = np.matmul(g2.reshape(gr, O // gr, -1), cols.reshape(gr, Cg * kh * kw, -1).transpose(0, 2, 1))
+        return dw.reshape(wshape)
+
+
+class Conv2d(_ConvBase):
+    """y = conv(x, w) (+ b): cross-correlation as in PyTorch."""
+    __slots__ = ()
+
+    def infer(self, x, w, b=None):
+        oh, ow = self._check(x.shape, w.shape)
+        if b is not None and len(b.shape) != 1:
+            raise QiflowError(f"conv2d: bias must be 1-D (out_channels,), got {tuple(b.shape)}")
+        return (x.shape[0], w.shape[0], oh, ow), np.result_type(x.dtype, w.dtype)
+
+    def forward(self, x, w, b=None):
+        self._check(x.shape, w.shape)
+        N = x.shape[0]
+        O, _, kh, kw = w.shape
+        cols, oh, ow = self._cols(x, kh, kw)
+        if _state.grad_enabled:
+            _memo.put(x, (self._key(), x.shape, x.dtype, x.strides, kh, kw), (cols, oh, ow))
+        y = self._gemm(w.reshape(O, -1), cols)
+        if b is not None:
+            y += b.reshape(O, 1).astype(y.dtype, copy=False)
+        return y.reshape(O, N, oh, ow).transpose(1, 0, 2, 3)
+
+    def vjp(self, inputs, output, g):
+        x, w = inputs[0], inputs[1]
+        p = self.stride, self.padding, self.dilation, self.groups
+        gx = apply(Conv2dInputGrad(*p), g, w, x) if needs_grad(0) else None
+        gw = apply(Conv2dWeightGrad(*p), x, g, w) if needs_grad(1) else None
+        if len(inputs) == 2:
+            return gx, gw
+        gb = g.sum(axis=(0, 2, 3)) if needs_grad(2) else None
+        return gx, gw, gb
+
+
+class Conv2dInputGrad(_ConvBase):
+    """The gradient of conv2d with respect to its input (x is used for its shape only)."""
+    __slots__ = ()
+
+    def infer(self, g, w, x):
+        return x.shape, np.result_type(g.dtype, w.dtype)
+
+    def forward(self, g, w, x):
+        return self._input_grad(g, w, x.shape)
+
+    def vjp(self, inputs, output, c):
+        g, w, x = inputs
+        p = self.stride, self.padding, self.dilation, self.groups
+        gg = apply(Conv2d(*p), c, w) if needs_grad(0) else None
+        gw = apply(Conv2dWeightGrad(*p), c, g, w) if needs_grad(1) else None
+        return gg, gw, None
+
+
+class Conv2dWeightGrad(_ConvBase):
+    """The gradient of conv2d with respect to its weight (w is used for its shape only)."""
+    __slots__ = ()
+
+    def infer(self, x, g, w):
+        return w.shape, np.result_type(x.dtype, g.dtype)
+
+    def forward(self, x, g, w):
+        return self._weight_grad(x, g, w.shape)
+
+    def vjp(self, inputs, output, c):
+        x, g, w = inputs
+        p = self.stride, self.padding, self.dilation, self.groups
+        gx = apply(Conv2dInputGrad(*p), g, c, x) if needs_grad(0) else None
+        gg = apply(Conv2d(*p), x, c) if needs_grad(1) else None
+        return gx, gg, None
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation over NCHW input, PyTorch's ``F.conv2d``.
+
+    ``weight`` is (out_channels, in_channels/groups, kh, kw); ``padding`` an
+    int, a pair, 'valid' or 'same'.
+
+    >>> qf.nn.functional.conv2d(qf.ones((2, 3, 8, 8)), qf.ones((4, 3, 3, 3)), stride=2).shape
+    (2, 4, 3, 3)
+    """
+    kshape = tuple(weight.shape[2:]) if len(weight.shape) == 4 else (1, 1)
+    s, p, d = conv_params(kshape, stride, padding, dilation)
+    groups = int(groups)
+    if groups < 1:
+        raise QiflowError(f"conv2d: groups must be >= 1, got {groups}")
+    op = Conv2d(s, p, d, groups)
+    if bias is None:
+        return apply(op, x, weight)
+    return apply(op, x, weight, bias)
