@@ -75,6 +75,169 @@ def outer(a, b):
 
 
 def inner(a, b):
-    """Inner product over the last axis."""
-    from .reduce import sum
-    return sum(a * b, axis=-1)
+    """NumPy's inner: sums over the last axes; the result has shape
+    ``a.shape[:-1] + b.shape[:-1]`` (scalars multiply).
+
+    >>> qf.inner(qf.ones((2, 3)), qf.ones((4, 3))).shape
+    (2, 4)
+    """
+    na, nb = _ndim(a), _ndim(b)
+    if na == 0 or nb == 0:
+        return a * b
+    ta, tb = _LETTERS[:na - 1], _LETTERS[na - 1:na + nb - 2]
+    return apply(Einsum((ta + "Z", tb + "Z"), ta + tb), a, b)
+
+
+# ------------------------------------------------------------------- einsum
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _parse_einsum(subscripts, ndims):
+    """Explicit form: one letter string per operand and the output, with '...'
+    replaced by letters and the implicit output (no '->') made explicit."""
+    s = subscripts.replace(" ", "")
+    if "->" in s:
+        lhs, out = s.split("->")
+    else:
+        lhs, out = s, None
+    terms = lhs.split(",")
+    if len(terms) != len(ndims):
+        raise QiflowError(f"einsum: {subscripts!r} names {len(terms)} operands, {len(ndims)} given")
+    used = set(c for c in s if c.isalpha())
+    for c in s:
+        if not (c.isalpha() or c in ",.->"):
+            raise QiflowError(f"einsum: invalid character {c!r} in {subscripts!r}")
+    free = [c for c in _LETTERS if c not in used]
+    n_ell = 0
+    for t, nd in zip(terms, ndims):
+        if "..." in t:
+            n_ell = max(n_ell, nd - (len(t) - 3))
+    ell = "".join(free[:n_ell])
+    explicit = []
+    for k, (t, nd) in enumerate(zip(terms, ndims)):
+        if "..." in t:
+            head, tail = t.split("...")
+            t = head + ell[n_ell - (nd - len(head) - len(tail)):] + tail
+        if len(t) != nd or not t.isalpha():
+            raise QiflowError(f"einsum: term {terms[k]!r} of {subscripts!r} does not match operand {k} "
+                              f"of ndim {nd}")
+        explicit.append(t)
+    if out is None:
+        counts = {}
+        for t in explicit:
+            for c in t:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    else:
+        out = out.replace("...", ell)
+        seen = "".join(explicit)
+        for c in out:
+            if c not in seen:
+                raise QiflowError(f"einsum: output letter {c!r} of {subscripts!r} is in no operand")
+        if len(set(out)) != len(out):
+            raise QiflowError(f"einsum: output {out!r} of {subscripts!r} repeats a letter")
+    return tuple(explicit), out
+
+
+class Einsum(Op):
+    """Einstein summation over explicit subscripts (no '...' left, output given).
+
+    The gradient of operand k is an einsum of the output gradient with the other
+    operands; letters summed only inside operand k are broadcast back with a
+    ones array, and letters repeated in operand k (diagonals) are put back with
+    an identity matrix, both made by ``EinsumAux`` from operand k's shape.
+    """
+    __slots__ = ("terms", "out")
+    props = ("terms", "out")
+
+    def __init__(self, terms, out): self.terms, self.out = terms, out
+
+    @property
+    def spec(self):
+        return ",".join(self.terms) + "->" + self.out
+
+    def infer(self, *types):
+        sizes = {}
+        for term, t in zip(self.terms, types):
+            for c, d in zip(term, t.shape):
+                old = sizes.get(c)
+                if d is not None and old not in (None, 1) and d not in (1, old):
+                    raise QiflowError(f"einsum {self.spec}: letter {c!r} has sizes {old} and {d} "
+                                      f"(shapes {', '.join(str(tuple(u.shape)) for u in types)})")
+                if old is None or old == 1:
+                    sizes[c] = d
+        return tuple(sizes[c] for c in self.out), np.result_type(*[t.dtype for t in types])
+
+    def forward(self, *arrays):
+        return np.einsum(self.spec, *arrays, optimize=len(arrays) > 2)
+
+    def vjp(self, inputs, output, g):
+        grads = []
+        for k, term in enumerate(self.terms):
+            others = [t for j, t in enumerate(self.terms) if j != k]
+            elsewhere = set(self.out).union(*others)
+            uniq = "".join(dict.fromkeys(term))
+            present = "".join(c for c in uniq if c in elsewhere)
+            ops = [g] + [x for j, x in enumerate(inputs) if j != k]
+            h = apply(Einsum((self.out,) + tuple(others), present), *ops)
+            absent = "".join(c for c in uniq if c not in elsewhere)
+            if absent:
+                axes = tuple(term.index(c) for c in absent)
+                ones = apply(EinsumAux("ones", axes), inputs[k])
+                h = apply(Einsum((present, absent), uniq), h, ones)
+            if len(uniq) != len(term):
+                h = _undiagonal(h, uniq, term, inputs[k])
+            grads.append(h)
+        return tuple(grads)
+
+
+def _undiagonal(h, uniq, term, x):
+    """Place h (letters ``uniq``) on the diagonals of an array indexed by ``term``."""
+    free = [c for c in _LETTERS if c not in term]
+    renamed, eyes, terms = [], [], [uniq]
+    seen = set()
+    for i, c in enumerate(term):
+        if c in seen:
+            new = free.pop(0)
+            renamed.append(new)
+            eyes.append(apply(EinsumAux("eye", (term.index(c), i)), x))
+            terms.append(c + new)
+        else:
+            seen.add(c)
+            renamed.append(c)
+    return apply(Einsum(tuple(terms), "".join(renamed)), h, *eyes)
+
+
+class EinsumAux(Op):
+    """Constants for einsum's gradient, sized from an operand's shape: ones over
+    ``axes`` or an identity matrix over a pair of axes (no gradient)."""
+    __slots__ = ("kind", "axes")
+    props = ("kind", "axes")
+    differentiable = False
+
+    def __init__(self, kind, axes): self.kind, self.axes = kind, axes
+
+    def infer(self, t):
+        shape = tuple(t.shape[a] for a in self.axes)
+        return shape, t.dtype
+
+    def forward(self, a):
+        shape = tuple(np.shape(a)[i] for i in self.axes)
+        if self.kind == "ones":
+            return np.ones(shape, dtype=a.dtype)
+        return np.eye(shape[0], shape[1], dtype=a.dtype)
+
+
+def einsum(subscripts, *operands):
+    """Einstein summation with NumPy's notation (implicit output, '...', diagonals).
+
+    >>> a = qf.ones((2, 3)); b = qf.ones((3, 4))
+    >>> qf.einsum("ij,jk->ik", a, b).shape
+    (2, 4)
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise QiflowError("einsum: needs at least one operand")
+    terms, out = _parse_einsum(subscripts, [_ndim(x) for x in operands])
+    return apply(Einsum(terms, out), *operands)
