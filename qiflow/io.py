@@ -1,0 +1,237 @@
+"""Saving and loading without pickle: ``qf.save(obj, path)`` / ``qf.load(path)``.
+
+``obj`` is any nesting of dicts (string or integer keys), lists and tuples
+whose leaves are tensors, NumPy arrays, NumPy scalars, Python numbers,
+strings, bools or None — module and optimizer state dicts, training
+checkpoints.  The file is an ordinary ``.npz`` archive: one ``.npy`` entry per
+array (read back with ``allow_pickle=False``) and one entry holding the
+structure as JSON.  Writes are atomic: a temporary file in the same folder,
+flushed to disk, then renamed over the target, so a crash never leaves a
+half-written checkpoint in place of a good one.
+
+>>> qf.save({"w": qf.ones(2, 2), "step": 3}, "/tmp/ckpt.npz")
+>>> qf.load("/tmp/ckpt.npz")["step"]
+3
+"""
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from ._state import QiflowError
+from .tensor import Tensor
+
+FORMAT = "qiflow"
+VERSION = 1
+META = "__qiflow__.npy"
+
+
+class CheckpointError(QiflowError):
+    """A file that qf.load will not read (truncated, foreign, pickled, corrupted)."""
+
+
+# ------------------------------------------------------------------ atomic writes
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file next to ``path``; on success it replaces ``path``.
+
+    If the body raises, the temporary file is removed and ``path`` keeps its
+    previous content.
+
+    >>> with atomic_write("/tmp/note.txt", "w") as f:
+    ...     _ = f.write("done")
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {path!r}: folder {folder!r} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder):
+    # Makes the rename itself durable; not possible on every platform.
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# ------------------------------------------------------------------------ saving
+def _where(path):
+    return "obj" + "".join(f"[{k!r}]" for k in path)
+
+
+def _encode(obj, arrays, path):
+    if isinstance(obj, Tensor):
+        return {"tensor": _add_array(obj.data, arrays, path), "requires_grad": bool(obj.requires_grad)}
+    if isinstance(obj, np.ndarray):
+        return {"array": _add_array(obj, arrays, path)}
+    if isinstance(obj, np.generic):
+        return {"scalar": _add_array(np.asarray(obj), arrays, path)}
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return {"v": obj}
+    if isinstance(obj, float):
+        # JSON has no inf/nan; repr round-trips every float exactly.
+        return {"f": repr(obj)}
+    if isinstance(obj, dict):
+        items = []
+        for k, v in obj.items():
+            if not isinstance(k, (str, int)) or isinstance(k, bool):
+                raise TypeError(f"qf.save: dict keys must be str or int, got {k!r} "
+                                f"({type(k).__name__}) in {_where(path)}")
+            items.append([k, _encode(v, arrays, path + [k])])
+        return {"dict": items}
+    if isinstance(obj, (list, tuple)):
+        kind = "list" if isinstance(obj, list) else "tuple"
+        return {kind: [_encode(v, arrays, path + [i]) for i, v in enumerate(obj)]}
+    raise TypeError(f"qf.save: cannot save a {type(obj).__name__} at {_where(path)}; supported are "
+                    "tensors, arrays, numbers, strings, bools, None and dicts/lists/tuples of them")
+
+
+def _add_array(a, arrays, path):
+    if a.dtype.hasobject:
+        raise TypeError(f"qf.save: object arrays cannot be saved without pickle ({_where(path)})")
+    name = f"a{len(arrays)}"
+    arrays.append((name, a))
+    return name
+
+
+def save(obj, path):
+    """Save nested dicts/lists of tensors, arrays, numbers and strings to ``path``.
+
+    The file is a plain ``.npz`` (no pickle), written atomically; ``path`` is
+    used exactly as given (no suffix is added).
+
+    >>> model = qf.nn.Linear(3, 2)
+    >>> qf.save({"model": model.state_dict(), "epoch": 5}, "/tmp/linear.npz")
+    """
+    arrays = []
+    tree = _encode(obj, arrays, [])
+    meta = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree}, separators=(",", ":"))
+    with atomic_write(path) as f:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name, a in arrays:
+                with zf.open(name + ".npy", "w", force_zip64=True) as entry:
+                    np.lib.format.write_array(entry, np.asanyarray(a), allow_pickle=False)
+            with zf.open(META, "w") as entry:
+                np.lib.format.write_array(entry, np.frombuffer(meta.encode(), np.uint8), allow_pickle=False)
+
+
+# ----------------------------------------------------------------------- loading
+def _sniff(path, head):
+    if head[:1] == b"\x80" or head[:1] in (b"(", b"]", b"}") and b"." in head:
+        return ("it is a Python pickle (as written by pickle.dump or an old torch.save); qiflow never "
+                "unpickles files because unpickling can run arbitrary code")
+    if head.startswith(b"\x93NUMPY"):
+        return "it is a single .npy array, not a qiflow checkpoint; read it with numpy.load(path)"
+    if head.startswith(b"\x1f\x8b"):
+        return "it is gzip-compressed data, not a qiflow checkpoint"
+    if head.startswith(b"PK"):
+        return ("it is truncated or corrupted (a zip archive whose directory cannot be read)")
+    if not head:
+        return "it is empty"
+    return "it is not a qiflow checkpoint (not an .npz/zip archive)"
+
+
+def load(path):
+    """Load what :func:`save` wrote: tensors come back as qf Tensors, arrays as arrays.
+
+    Nothing in the file is executed: arrays are read with ``allow_pickle=False``
+    and the structure is JSON.  A truncated, corrupted, pickled or foreign
+    file raises ``CheckpointError``.
+
+    >>> qf.save([qf.zeros(2), "x"], "/tmp/pair.npz"); qf.load("/tmp/pair.npz")[1]
+    'x'
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"qf.load: no such file {path!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"qf.load: {path!r} is a folder, not a checkpoint file")
+    with open(path, "rb") as f:
+        head = f.read(64)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise CheckpointError(f"qf.load: cannot read {path!r}: {_sniff(path, head)}") from exc
+    with zf:
+        names = set(zf.namelist())
+        if META not in names:
+            if any(n.endswith(".pkl") or n.endswith("data.pkl") for n in names):
+                why = "it is a PyTorch-style archive with a pickle inside; qiflow never unpickles files"
+            else:
+                why = ("it has no qiflow metadata (a foreign .npz or zip archive); plain .npz files "
+                       "can be read with numpy.load(path, allow_pickle=False)")
+            raise CheckpointError(f"qf.load: {path!r} is not a qiflow checkpoint: {why}")
+        meta = _read_json(zf, path)
+        return _decode(meta["tree"], zf, path, names)
+
+
+def _read_array(zf, name, path):
+    try:
+        with zf.open(name) as entry:
+            return np.lib.format.read_array(entry, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+            raise CheckpointError(f"qf.load: entry {name!r} of {path!r} holds pickled objects; "
+                                  "refusing to unpickle it") from exc
+        raise CheckpointError(f"qf.load: entry {name!r} of {path!r} is not a valid array: {exc}") from exc
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
+        raise CheckpointError(f"qf.load: {path!r} is truncated or corrupted (entry {name!r}: {exc})") from exc
+
+
+def _read_json(zf, path):
+    raw = _read_array(zf, META, path)
+    try:
+        meta = json.loads(raw.tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"qf.load: the metadata of {path!r} is corrupted") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "tree" not in meta:
+        raise CheckpointError(f"qf.load: {path!r} is not a qiflow checkpoint (unknown metadata)")
+    if meta.get("version", 0) > VERSION:
+        raise CheckpointError(f"qf.load: {path!r} was written by a newer qiflow (format version "
+                              f"{meta['version']}, this one reads up to {VERSION})")
+    return meta
+
+
+def _decode(node, zf, path, names):
+    if not isinstance(node, dict) or len(node) not in (1, 2):
+        raise CheckpointError(f"qf.load: the metadata of {path!r} is malformed")
+    (kind, value), = [(k, v) for k, v in node.items() if k != "requires_grad"]
+    if kind in ("tensor", "array", "scalar"):
+        entry = f"{value}.npy"
+        if entry not in names:
+            raise CheckpointError(f"qf.load: {path!r} is missing array {entry!r}; the file is damaged")
+        a = _read_array(zf, entry, path)
+        if kind == "array":
+            return a
+        if kind == "scalar":
+            return a[()]
+        return Tensor(a, requires_grad=bool(node.get("requires_grad", False)) and a.dtype.kind == "f")
+    if kind == "v":
+        return value
+    if kind == "f":
+        return float(value)
+    if kind == "dict":
+        return {k: _decode(v, zf, path, names) for k, v in value}
+    if kind == "list":
+        return [_decode(v, zf, path, names) for v in value]
+    if kind == "tuple":
+        return tuple(_decode(v, zf, path, names) for v in value)
+    raise CheckpointError(f"qf.load: unknown entry kind {kind!r} in {path!r}")
