@@ -9,7 +9,7 @@ vjp works when shapes are only known at run time (symbolic mode).
 import numpy as np
 
 from .base import Op, apply
-from .shapes import normalize_axis, broadcast_shapes
+from .shapes import normalize_axis, broadcast_shapes, static_shape
 from .._state import QiflowError
 
 
@@ -256,8 +256,7 @@ def unsqueeze(x, dim):
 def squeeze(x, axis=None):
     """Remove size-1 axes (all of them when ``axis`` is None)."""
     if axis is None:
-        shape = x.shape
-        axes = tuple(i for i, d in enumerate(shape) if d == 1)
+        axes = tuple(i for i, d in enumerate(static_shape(x)) if d == 1)
     else:
         axes = normalize_axis("squeeze", axis, _ndim(x))
     return apply(Squeeze(axes), x)
@@ -274,7 +273,8 @@ def expand(x, *shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     lead = len(shape) - _ndim(x)
-    shape = tuple(x.shape[i - lead] if d == -1 else d for i, d in enumerate(shape))
+    xs = static_shape(x)
+    shape = tuple(xs[i - lead] if d == -1 else d for i, d in enumerate(shape))
     return broadcast_to(x, shape)
 
 
@@ -284,7 +284,7 @@ def flatten(x, start_dim=0, end_dim=-1):
     if n == 0:
         return reshape(x, (1,))
     s, e = start_dim % n, end_dim % n
-    shape = tuple(x.shape)
+    shape = static_shape(x)
     mid = shape[s:e + 1]
     size = None if None in mid else int(np.prod(mid, dtype=np.int64))
     new = shape[:s] + (size,) + shape[e + 1:]

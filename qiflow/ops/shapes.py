@@ -61,3 +61,11 @@ def normalize_axis(opname, axis, ndim):
             raise QiflowError(f"{opname}: axis {a} repeated in {axis}")
         out.append(a)
     return tuple(sorted(out))
+
+
+def static_shape(x):
+    """The shape known at graph-build time: a tuple (entries may be None when symbolic)."""
+    t = getattr(x, "type", None)
+    if t is not None and hasattr(t, "shape"):
+        return tuple(t.shape)
+    return tuple(np.shape(x))
