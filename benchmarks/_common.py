@@ -1,0 +1,121 @@
+"""Shared pieces of the benchmark cases: data, initial weights, framework probes.
+
+Every framework of a case starts from the *same* float32 arrays (made here
+from one seeded NumPy generator), so the first losses must agree; the harness
+flags a mismatch.
+"""
+import importlib
+import importlib.util
+
+import numpy as np
+
+EPOCH = 50_000          # MNIST's training split, the epoch every "epoch" case means
+SEED = 1234
+
+
+def rng(salt=0):
+    return np.random.default_rng(SEED + salt)
+
+
+def uniform_init(g, fan_in, shape):
+    """PyTorch's default Linear/Conv init range, drawn once and shared."""
+    b = 1.0 / np.sqrt(fan_in)
+    return g.uniform(-b, b, size=shape).astype(np.float32)
+
+
+def mnist_like(n, salt=0, image=False):
+    """n synthetic MNIST-shaped samples: pixels in [0, 1), labels 0..9."""
+    g = rng(100 + salt)
+    shape = (n, 1, 28, 28) if image else (n, 784)
+    x = g.random(shape, dtype=np.float32)
+    y = g.integers(0, 10, size=n).astype(np.int64)
+    return x, y
+
+
+def batches(x, y, batch):
+    """A cycling batch source; batches are views (slices), never copies."""
+    nb = len(x) // batch
+    state = [0]
+
+    def nxt():
+        i = state[0]
+        state[0] = (i + 1) % nb
+        return x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]
+    return nxt
+
+
+# ---------------------------------------------------------------- probes
+def torch():
+    """The torch module, or None when it is not installed."""
+    if importlib.util.find_spec("torch") is None:
+        return None
+    return importlib.import_module("torch")
+
+
+def has_module(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def qf_nn():
+    """qiflow.nn and qiflow.optim when both exist (they are optional layers)."""
+    if not (has_module("qiflow.nn") and has_module("qiflow.optim")):
+        return None
+    import qiflow as qf
+    return qf
+
+
+def qf_compile():
+    """``qiflow.compile`` when the tracing compiler exists, else None."""
+    if not has_module("qiflow.sym.trace"):
+        return None
+    mod = importlib.import_module("qiflow.sym.trace")
+    return getattr(mod, "compile", None)
+
+
+def qf_cross_entropy():
+    """The library's cross-entropy from logits (never a copy of it)."""
+    import qiflow as qf
+    for mod, name in (("qiflow.nn.functional", "cross_entropy"), ("qiflow.losses", "cross_entropy")):
+        if has_module(mod):
+            fn = getattr(importlib.import_module(mod), name, None)
+            if fn is not None:
+                return fn
+    raise RuntimeError("qiflow has no cross_entropy yet")
+
+
+def qf_sgd(params, lr):
+    """qf.optim.SGD when it exists, else the manual no_grad update every optimizer does."""
+    import qiflow as qf
+    if has_module("qiflow.optim"):
+        opt = qf.optim.SGD(params, lr=lr)
+
+        def update():
+            opt.step()
+            opt.zero_grad()
+        update.kind = "qf.optim.SGD"
+        return update
+
+    def update():
+        with qf.no_grad():
+            for p in params:
+                p -= lr * p.grad
+                p.grad = None
+    update.kind = "manual no_grad update"
+    return update
+
+
+def np_softmax_xent(z, y):
+    """Hand NumPy: mean cross-entropy of logits z and its gradient wrt z."""
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    n = len(y)
+    rows = np.arange(n)
+    loss = np.log(s[:, 0]).sum() / n - z[rows, y].sum() / n
+    e /= s
+    e[rows, y] -= 1
+    e *= 1.0 / n
+    return loss, e
