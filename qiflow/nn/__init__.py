@@ -1,0 +1,30 @@
+"""Neural-network layers with PyTorch's names, shapes and initialisation.
+
+>>> net = qf.nn.Sequential(qf.nn.Linear(784, 500), qf.nn.Tanh(), qf.nn.Linear(500, 10))
+>>> net.num_parameters()
+397510
+>>> net(qf.zeros((2, 784))).shape
+(2, 10)
+"""
+from .module import Module, Parameter
+from .containers import Sequential, ModuleList, ModuleDict, ParameterList
+from .linear import Identity, Linear, Flatten, Unflatten
+from .conv import Conv2d
+from .pooling import MaxPool2d, AvgPool2d
+from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from .dropout import Dropout
+from .embedding import Embedding
+from .rnn import RNNBase, RNN, LSTM, GRU
+from .activation import (ReLU, LeakyReLU, ELU, Sigmoid, Logistic, Tanh, Softplus, GELU, SiLU,
+                         Softmax, LogSoftmax)
+from .loss import MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
+from . import init, functional, utils
+from .utils import clip_grad_norm_, clip_grad_value_
+
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
+           "Identity", "Linear", "Flatten", "Unflatten", "Conv2d", "MaxPool2d", "AvgPool2d",
+           "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout", "Embedding", "RNNBase", "RNN", "LSTM",
+           "GRU", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Logistic", "Tanh", "Softplus", "GELU", "SiLU",
+           "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
+           "CrossEntropyLoss", "NLLLoss", "init", "functional", "utils", "clip_grad_norm_",
+           "clip_grad_value_"]

@@ -1,0 +1,196 @@
+"""Stateless neural-network functions, PyTorch's ``torch.nn.functional``.
+
+Losses come from :mod:`qiflow.losses`, activations from the elementwise ops,
+convolution and pooling from :mod:`qiflow.ops.conv` / :mod:`qiflow.ops.pool`;
+the normalisations, dropout and embedding are composites defined here.
+
+>>> import qiflow.nn.functional as F
+>>> F.relu(qf.tensor([-1.0, 2.0])).tolist()
+[0.0, 2.0]
+"""
+import numpy as np
+
+from .._state import QiflowError
+from ..tensor import Tensor
+from ..random import _gen
+from ..ops import elementwise as E
+from ..ops import reduce as R
+from ..ops.movement import reshape, flatten
+from ..ops.indexing import getitem
+from ..ops.conv import conv2d
+from ..ops.pool import max_pool2d, avg_pool2d
+from ..ops.dense import linear
+from ..ops.elementwise import (relu, sigmoid, tanh, softplus, gelu, leaky_relu, elu)
+from ..functional import softmax, log_softmax, logsumexp, stop_gradient
+from ..losses import (cross_entropy, nll_loss, binary_cross_entropy,
+                      binary_cross_entropy_with_logits, mse_loss, l1_loss)
+
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "linear", "relu", "sigmoid", "tanh", "softplus",
+           "gelu", "leaky_relu", "elu", "softmax", "log_softmax", "logsumexp", "cross_entropy",
+           "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
+           "l1_loss", "dropout", "batch_norm", "layer_norm", "embedding", "one_hot", "flatten",
+           "logistic", "relu6", "hardtanh", "silu"]
+
+logistic = sigmoid
+
+
+def relu6(x):
+    """min(max(x, 0), 6)."""
+    return E.clip(x, 0.0, 6.0)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """x clipped to [min_val, max_val]."""
+    return E.clip(x, min_val, max_val)
+
+
+def silu(x):
+    """x * sigmoid(x) (a.k.a. swish)."""
+    return x * sigmoid(x)
+
+
+def dropout(x, p=0.5, training=True, generator=None):
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p).
+
+    The mask comes from ``generator`` or the global generator (``qf.manual_seed``).
+
+    >>> y = qf.nn.functional.dropout(qf.ones(1000), 0.5, generator=qf.Generator(0))
+    >>> sorted(set(y.tolist()))
+    [0.0, 2.0]
+    """
+    if not 0.0 <= p <= 1.0:
+        raise QiflowError(f"dropout: probability p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    dtype = x.dtype
+    if p == 1.0:
+        return x * np.zeros(x.shape, dtype)
+    keep = _gen(generator).random(x.shape, dtype=np.float32 if dtype == np.float32 else np.float64)
+    mask = np.greater_equal(keep, p, out=np.empty(x.shape, bool))
+    scale = np.multiply(mask, np.asarray(1.0 / (1.0 - p), dtype), dtype=dtype)
+    return x * scale
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5, num_batches_tracked=None):
+    """Normalise over every axis except axis 1 (the channels), PyTorch's rule.
+
+    In training the batch statistics are used (biased variance) and the running
+    statistics, when given, are updated in place: the mean and the *unbiased*
+    variance blended with ``momentum`` (None: a cumulative average over
+    ``num_batches_tracked``).  Otherwise the running statistics are used.
+    """
+    shape = x.shape
+    if len(shape) < 2:
+        raise QiflowError(f"batch_norm: expected input (N, C) or (N, C, ...), got {tuple(shape)}")
+    C = shape[1]
+    axes = (0,) + tuple(range(2, len(shape)))
+    bshape = (1, C) + (1,) * (len(shape) - 2)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise QiflowError(f"batch_norm: input {tuple(shape)} has {C} channels but {name} has shape "
+                              f"{tuple(t.shape)}")
+    if training:
+        n = int(np.prod([shape[a] for a in axes]))
+        if n <= 1:
+            raise QiflowError(f"batch_norm: expected more than 1 value per channel when training, "
+                              f"got input of shape {tuple(shape)}")
+        mean = R.mean(x, axis=axes, keepdims=True)
+        d = x - mean
+        var = R.mean(d * d, axis=axes, keepdims=True)
+        y = d * (1.0 / E.sqrt(var + eps))
+        if running_mean is not None and running_var is not None:
+            _update_running(running_mean, running_var, _data(mean).reshape(C), _data(var).reshape(C),
+                            n, momentum, num_batches_tracked)
+    else:
+        if running_mean is None or running_var is None:
+            raise QiflowError("batch_norm: running_mean and running_var are needed when not training")
+        rm, rv = _data(running_mean).reshape(bshape), _data(running_var).reshape(bshape)
+        y = (x - rm) * (1.0 / np.sqrt(rv + eps)).astype(rv.dtype, copy=False)
+    if weight is not None:
+        y = y * reshape(weight, bshape)
+    if bias is not None:
+        y = y + reshape(bias, bshape)
+    return y
+
+
+def _data(t):
+    return t.data if isinstance(t, Tensor) else np.asarray(t)
+
+
+def _update_running(running_mean, running_var, mean, var, n, momentum, num_batches_tracked):
+    rm, rv = _data(running_mean), _data(running_var)
+    if momentum is None:
+        count = int(_data(num_batches_tracked)) if num_batches_tracked is not None else 1
+        m = 1.0 / max(count, 1)
+    else:
+        m = float(momentum)
+    unbiased = var * (n / (n - 1))
+    # in place, as PyTorch does, so the buffers stay the same arrays
+    rm *= 1 - m
+    rm += m * mean.astype(rm.dtype, copy=False)
+    rv *= 1 - m
+    rv += m * unbiased.astype(rv.dtype, copy=False)
+    for t in (running_mean, running_var):
+        if isinstance(t, Tensor):
+            t._version += 1
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing ``normalized_shape`` axes (biased variance)."""
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    shape = tuple(x.shape)
+    if shape[len(shape) - len(ns):] != ns:
+        raise QiflowError(f"layer_norm: input of shape {shape} does not end with normalized_shape {ns}")
+    axes = tuple(range(len(shape) - len(ns), len(shape)))
+    mean = R.mean(x, axis=axes, keepdims=True)
+    d = x - mean
+    var = R.mean(d * d, axis=axes, keepdims=True)
+    y = d * (1.0 / E.sqrt(var + eps))
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def embedding(indices, weight, padding_idx=None):
+    """Rows of ``weight`` picked by integer ``indices`` (any shape).
+
+    The row at ``padding_idx`` gets no gradient.
+
+    >>> w = qf.arange(6.0).reshape(3, 2)
+    >>> qf.nn.functional.embedding(qf.tensor([2, 0]), w).tolist()
+    [[4.0, 5.0], [0.0, 1.0]]
+    """
+    idx = _data(indices)
+    if idx.dtype.kind not in "iu":
+        raise QiflowError(f"embedding: indices must be integers, got {idx.dtype}")
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx[(idx < 0) | (idx >= n)].flat[0]
+        raise QiflowError(f"embedding: index {bad} is out of range for {n} embeddings "
+                          f"(valid indices are 0..{n - 1})")
+    out = getitem(weight, idx)
+    if padding_idx is not None:
+        keep = np.expand_dims(idx != padding_idx, -1)
+        out = E.where(keep, out, stop_gradient(out))
+    return out
+
+
+def one_hot(indices, num_classes=-1, dtype="int64"):
+    """Integer class indices -> one-hot vectors on a new last axis (no gradient).
+
+    >>> qf.nn.functional.one_hot(qf.tensor([0, 2]), 3).tolist()
+    [[1, 0, 0], [0, 0, 1]]
+    """
+    idx = _data(indices)
+    if idx.dtype.kind not in "iu":
+        raise QiflowError(f"one_hot: indices must be integers, got {idx.dtype}")
+    if num_classes < 0:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+        raise QiflowError(f"one_hot: indices must be in [0, {num_classes}), got values in "
+                          f"[{idx.min()}, {idx.max()}]")
+    return Tensor(np.equal.outer(idx, np.arange(num_classes)).astype(dtype))

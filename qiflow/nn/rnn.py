@@ -1,0 +1,210 @@
+"""Recurrent layers: ``RNN`` (tanh or relu), ``LSTM`` and ``GRU``, unrolled over time.
+
+The loop over time steps builds an ordinary graph, so backpropagation
+through time is the engine's ordinary reverse sweep.  Parameter names,
+shapes, gate order (LSTM: i, f, g, o; GRU: r, z, n) and initialisation
+U(-1/sqrt(hidden), 1/sqrt(hidden)) are PyTorch's, so weights can be copied
+from one to the other.
+
+>>> lstm = qf.nn.LSTM(10, 20, num_layers=2, batch_first=True)
+>>> out, (h, c) = lstm(qf.randn(3, 5, 10))
+>>> out.shape, h.shape, c.shape
+((3, 5, 20), (2, 3, 20), (2, 3, 20))
+"""
+import math
+
+import numpy as np
+
+from .._state import QiflowError
+from ..backend import as_dtype, get_default_dtype
+from ..ops import elementwise as E
+from ..ops.dense import linear
+from ..ops.movement import swapaxes, expand_dims, squeeze
+from .functional import dropout
+from . import init
+from .module import Module, Parameter
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+class RNNBase(Module):
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=None):
+        super().__init__()
+        if hidden_size < 1 or num_layers < 1:
+            raise QiflowError(f"{type(self).__name__}: hidden_size and num_layers must be >= 1, "
+                              f"got {hidden_size} and {num_layers}")
+        if not 0.0 <= dropout <= 1.0:
+            raise QiflowError(f"{type(self).__name__}: dropout must be in [0, 1], got {dropout}")
+        self.mode = mode
+        self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional = bidirectional
+        dirs = 2 if bidirectional else 1
+        gate = _GATES[mode] * hidden_size
+        dt = as_dtype(dtype) or get_default_dtype()
+        for layer in range(num_layers):
+            for d in range(dirs):
+                sfx = f"_l{layer}" + ("_reverse" if d else "")
+                n_in = input_size if layer == 0 else hidden_size * dirs
+                setattr(self, "weight_ih" + sfx, Parameter(np.empty((gate, n_in), dt)))
+                setattr(self, "weight_hh" + sfx, Parameter(np.empty((gate, hidden_size), dt)))
+                if bias:
+                    setattr(self, "bias_ih" + sfx, Parameter(np.empty(gate, dt)))
+                    setattr(self, "bias_hh" + sfx, Parameter(np.empty(gate, dt)))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _weights(self, layer, d):
+        sfx = f"_l{layer}" + ("_reverse" if d else "")
+        w_ih, w_hh = getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx)
+        b = b_hh = None
+        if self.bias:
+            b, b_hh = getattr(self, "bias_ih" + sfx), getattr(self, "bias_hh" + sfx)
+            if self.mode != "GRU":   # GRU keeps b_hh apart: it sits inside r * (...)
+                b, b_hh = b + b_hh, None
+        return w_ih, w_hh, b, b_hh
+
+    def _check_input(self, x):
+        shape = tuple(x.shape)
+        if len(shape) not in (2, 3) or shape[-1] != self.input_size:
+            raise QiflowError(f"{self!r}: expected input of shape (T, N, {self.input_size}) "
+                              f"{'(batch_first: (N, T, ...))' if self.batch_first else ''}"
+                              f"or (T, {self.input_size}), got {shape}")
+        return len(shape) == 3
+
+    def _check_hidden(self, h, batch, what):
+        dirs = 2 if self.bidirectional else 1
+        want = (self.num_layers * dirs, batch, self.hidden_size)
+        if tuple(h.shape) != want:
+            raise QiflowError(f"{self!r}: expected {what} of shape {want}, got {tuple(h.shape)}")
+
+    def _zeros(self, batch, dtype):
+        dirs = 2 if self.bidirectional else 1
+        return np.zeros((self.num_layers * dirs, batch, self.hidden_size), dtype)
+
+    def forward(self, x, hx=None):
+        from ..ops.join import stack, concatenate
+        batched = self._check_input(x)
+        if not batched:
+            x = expand_dims(x, 1)
+            if hx is not None:
+                hx = tuple(expand_dims(h, 1) for h in hx) if isinstance(hx, tuple) else expand_dims(hx, 1)
+        elif self.batch_first:
+            x = swapaxes(x, 0, 1)
+        T, N = x.shape[0], x.shape[1]
+        is_lstm = self.mode == "LSTM"
+        if hx is None:
+            h0 = self._zeros(N, x.dtype)
+            c0 = self._zeros(N, x.dtype) if is_lstm else None
+        elif is_lstm:
+            if not (isinstance(hx, tuple) and len(hx) == 2):
+                raise QiflowError(f"{self!r}: hx must be a tuple (h_0, c_0)")
+            h0, c0 = hx
+            self._check_hidden(h0, N, "h_0")
+            self._check_hidden(c0, N, "c_0")
+        else:
+            h0, c0 = hx, None
+            self._check_hidden(h0, N, "h_0")
+        dirs = 2 if self.bidirectional else 1
+        steps = [x[t] for t in range(T)]
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                k = layer * dirs + d
+                order = range(T - 1, -1, -1) if d else range(T)
+                hs, h, c = self._run(steps, order, self._weights(layer, d), h0[k],
+                                     c0[k] if is_lstm else None)
+                outs.append(hs)
+                h_n.append(h)
+                c_n.append(c)
+            steps = outs[0] if dirs == 1 else [concatenate([a, b], axis=-1) for a, b in zip(*outs)]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                steps = [dropout(s, self.dropout) for s in steps]
+        out = stack(steps, axis=0)
+        h_n = stack(h_n, axis=0)
+        c_n = stack(c_n, axis=0) if is_lstm else None
+        if not batched:
+            out, h_n = squeeze(out, 1), squeeze(h_n, 1)
+            c_n = squeeze(c_n, 1) if is_lstm else None
+        elif self.batch_first:
+            out = swapaxes(out, 0, 1)
+        return out, ((h_n, c_n) if is_lstm else h_n)
+
+    def _run(self, steps, order, weights, h, c):
+        """One direction of one layer: returns (outputs in time order, last h, last c)."""
+        w_ih, w_hh, b, b_hh = weights
+        H = self.hidden_size
+        out = [None] * len(steps)
+        for t in order:
+            xw = linear(steps[t], w_ih, b)
+            if self.mode == "LSTM":
+                z = xw + linear(h, w_hh)
+                s = E.sigmoid(z)
+                c = s[:, H:2 * H] * c + s[:, :H] * E.tanh(z[:, 2 * H:3 * H])
+                h = s[:, 3 * H:] * E.tanh(c)
+            elif self.mode == "GRU":
+                hw = linear(h, w_hh, b_hh)
+                rz = E.sigmoid(xw[:, :2 * H] + hw[:, :2 * H])
+                n = E.tanh(xw[:, 2 * H:] + rz[:, :H] * hw[:, 2 * H:])
+                zg = rz[:, H:]
+                h = n + zg * (h - n)
+            else:
+                z = xw + linear(h, w_hh)
+                h = E.tanh(z) if self.mode == "RNN_TANH" else E.relu(z)
+            out[t] = h
+        return out, h, c
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity='relu'"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
+
+    Input (T, N, input_size), or (N, T, input_size) with ``batch_first``;
+    returns (output, h_n).
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise QiflowError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size,
+                         num_layers, bias, batch_first, dropout, bidirectional, dtype)
+
+
+class LSTM(RNNBase):
+    """Long short-term memory; returns (output, (h_n, c_n)); ``hx`` is (h_0, c_0)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit (PyTorch's equations); returns (output, h_n)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype)
