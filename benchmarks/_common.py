@@ -86,10 +86,17 @@ def qf_cross_entropy():
     raise RuntimeError("qiflow has no cross_entropy yet")
 
 
+def use_optim():
+    """Optimizer classes on both sides (qf.optim / torch.optim) when qf.optim exists;
+    QIFLOW_BENCH_SGD=manual forces the plain no_grad update loop on both sides."""
+    import os
+    return has_module("qiflow.optim") and os.environ.get("QIFLOW_BENCH_SGD") != "manual"
+
+
 def qf_sgd(params, lr):
     """qf.optim.SGD when it exists, else the manual no_grad update every optimizer does."""
     import qiflow as qf
-    if has_module("qiflow.optim"):
+    if use_optim():
         opt = qf.optim.SGD(params, lr=lr)
 
         def update():

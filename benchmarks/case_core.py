@@ -4,7 +4,7 @@ logistic regression.  qiflow's side uses only tensors, ops and the engine
 import numpy as np
 
 from _common import (EPOCH, rng, uniform_init, mnist_like, batches, torch, qf_compile,
-                     qf_cross_entropy, qf_sgd, np_softmax_xent, has_module)
+                     qf_cross_entropy, qf_sgd, np_softmax_xent, use_optim)
 from _harness import Case
 
 # ------------------------------------------------------------- tiny ops
@@ -132,7 +132,7 @@ def _seed000_torch(quick):
 
 def _torch_sgd(th, params, lr):
     """torch.optim.SGD when qiflow's side uses qf.optim, the same manual loop otherwise."""
-    if has_module("qiflow.optim"):
+    if use_optim():
         opt = th.optim.SGD(params, lr=lr)
 
         def update():
