@@ -23,6 +23,8 @@ def _as_list(inputs):
 def _scalarize(out, weights):
     """Sum of out * weights over all outputs, as a Python float or a Tensor."""
     outs = out if isinstance(out, (list, tuple)) else [out]
+    if weights is None:       # plain sum: numerical_grad of a scalar function
+        weights = [1.0] * len(outs)
     total = None
     for o, w in zip(outs, weights):
         term = (o * w).sum()
@@ -31,7 +33,8 @@ def _scalarize(out, weights):
 
 
 def numerical_grad(fn, inputs, eps=1e-6, weights=None):
-    """Central-difference gradient of sum(fn(*inputs) * weights) for each float input."""
+    """Central-difference gradient of sum(fn(*inputs) * weights) for each float input
+    (weights default to ones: the plain sum of the outputs)."""
     inputs = _as_list(inputs)
     out = []
     for x in inputs:
@@ -84,7 +87,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
         err = np.abs(a - n) - (atol + rtol * np.abs(n))
         if err.size and err.max() > 0:
             i = np.unravel_index(int(np.argmax(err)), err.shape)
-            msg = (f"gradcheck: gradient of input {inputs.index(x)} (shape {x.shape}) is wrong at "
+            pos = next(j for j, t in enumerate(inputs) if t is x)   # not index(): == is elementwise
+            msg = (f"gradcheck: gradient of input {pos} (shape {x.shape}) is wrong at "
                    f"index {tuple(int(j) for j in i)}: analytic {a[i]!r}, numeric {n[i]!r} "
                    f"(atol={atol}, rtol={rtol})")
             if raise_exception:
