@@ -232,15 +232,15 @@ def _local_jacobian(t, positions, max_jacobian):
     small = [k for k in positions if size * np.size(t._inputs[k].data) <= max_jacobian]
     if small:
         rows = {k: [] for k in small}
-        eye = np.zeros(size, dtype=out.data.dtype)
         for r in range(size):
-            eye[:] = 0
-            eye[r] = 1
-            gs = grad(out, [copies[k] for k in small], grad_outputs=Tensor(eye.reshape(out.shape)),
+            # a fresh seed each time: a vjp may hand the seed itself back (Add does)
+            seed = np.zeros(size, dtype=out.data.dtype)
+            seed[r] = 1
+            gs = grad(out, [copies[k] for k in small], grad_outputs=Tensor(seed.reshape(out.shape)),
                       retain_graph=True, allow_unused=True)
             for k, gk in zip(small, gs):
                 z = np.zeros(np.shape(t._inputs[k].data)) if gk is None else gk.data
-                rows[k].append(np.ravel(z))
+                rows[k].append(np.array(z, dtype=float).ravel())
         jac = {k: np.array(v) for k, v in rows.items()}
     del leaves
     return out, copies, jac
@@ -253,9 +253,9 @@ def _step(index, t, name, incoming, acc, max_jacobian):
     out, copies, jac = _local_jacobian(t, positions, max_jacobian)
     contribs = {}
     if positions and out.requires_grad:
-        gs = grad(out, [copies[k] for k in positions], grad_outputs=Tensor(np.asarray(incoming)),
+        gs = grad(out, [copies[k] for k in positions], grad_outputs=Tensor(np.array(incoming)),
                   retain_graph=False, allow_unused=True)
-        contribs = {k: (np.zeros(np.shape(ins[k].data)) if g is None else g.data)
+        contribs = {k: (np.zeros(np.shape(ins[k].data)) if g is None else np.array(g.data))
                     for k, g in zip(positions, gs)}
     in_names = [_arg(i, name) for i in ins]
     rows = []
