@@ -38,6 +38,15 @@ def _axis(opname, axis, ndim):
     return normalize_axis(opname, axis, ndim)[0]
 
 
+def _apply_checked(op, *args):
+    """apply, but a failure is explained by ``infer``'s clearer message (free on success)."""
+    try:
+        return apply(op, *args)
+    except QiflowError:
+        op.infer(*[a if hasattr(a, "dtype") else np.asarray(a) for a in args])
+        raise
+
+
 def _seq(opname, tensors):
     if not isinstance(tensors, (list, tuple)):
         raise QiflowError(f"{opname}: expected a list or tuple of tensors, got {type(tensors).__name__}")
@@ -139,7 +148,7 @@ def concatenate(tensors, axis=0):
     ndim = len(_shape(tensors[0]))
     if ndim == 0:
         raise QiflowError("concatenate: zero-dimensional tensors cannot be concatenated; use stack")
-    return apply(Concatenate(_axis("concatenate", axis, ndim)), *tensors)
+    return _apply_checked(Concatenate(_axis("concatenate", axis, ndim)), *tensors)
 
 
 cat = concatenate
@@ -179,7 +188,7 @@ def stack(tensors, axis=0):
     """
     tensors = _seq("stack", tensors)
     ndim = len(_shape(tensors[0])) + 1
-    return apply(Stack(_axis("stack", axis, ndim)), *tensors)
+    return _apply_checked(Stack(_axis("stack", axis, ndim)), *tensors)
 
 
 # --------------------------------------------------------------------- split

@@ -244,4 +244,9 @@ def einsum(subscripts, *operands):
     if not operands:
         raise QiflowError("einsum: needs at least one operand")
     terms, out = _parse_einsum(subscripts, [_ndim(x) for x in operands])
-    return apply(Einsum(terms, out), *operands)
+    op = Einsum(terms, out)
+    try:
+        return apply(op, *operands)
+    except QiflowError:
+        op.infer(*[x if hasattr(x, "dtype") else np.asarray(x) for x in operands])  # clearer message
+        raise
