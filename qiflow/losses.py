@@ -4,6 +4,8 @@ Each takes ``reduction='mean' | 'sum' | 'none'``.  The class axis of
 ``cross_entropy``/``nll_loss`` is axis 1 (PyTorch's layout: ``(N, C)`` or
 ``(N, C, d1, ...)``; a single ``(C,)`` row is allowed too).  Integer targets may
 be Tensors or ndarrays; an index outside ``[0, C)`` is an error naming the op.
+Targets and weights given as NumPy arrays or lists take the input's float dtype
+(a float64 array never upcasts a float32 loss).
 
 >>> logits = qf.tensor([[2.0, 0.5, -1.0]], requires_grad=True)
 >>> loss = qf.losses.cross_entropy(logits, qf.tensor([0]))
@@ -54,6 +56,18 @@ def _concrete(x):
     if isinstance(x, Symbolic):
         return None
     return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _as_input_dtype(v, x):
+    """Plain arrays, lists and numbers (targets, weights) take the input's float
+    dtype, so a float64 NumPy target never upcasts a float32 loss; Tensors and
+    symbolic values are left as they are."""
+    if v is None or isinstance(v, (Tensor, Symbolic)) or not hasattr(x, "dtype"):
+        return v
+    a = np.asarray(v)
+    if np.dtype(x.dtype).kind != "f" or a.dtype.kind not in "biuf":
+        return a
+    return a.astype(x.dtype, copy=False)
 
 
 def _is_float(x):
@@ -146,12 +160,12 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     logp = log_softmax(input, axis=cax)
     if _is_float(target):
         _same_shape("cross_entropy", input, target, "probability target")
-        p = target
+        p = _as_input_dtype(target, input)
         if label_smoothing:
             p = p * (1 - label_smoothing) + label_smoothing / n_classes
         term = logp * p
         if weight is not None:
-            term = term * _class_weights(weight, shape, cax)
+            term = term * _class_weights(weight, shape, cax, input)
         return _reduce("cross_entropy", -R.sum(term, axis=cax), reduction)
     mask, cax = _class_mask("cross_entropy", input, target, weight, ignore_index)
     nll = -R.sum(logp * mask, axis=cax)
@@ -161,15 +175,15 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         return loss
     # PyTorch's rule: (1 - eps) * nll + eps / C * (-sum_c w_c logp_c), same
     # normalisation as nll, ignored targets contributing nothing.
-    w = _class_weights(weight, shape, cax) if weight is not None else 1.0
+    w = _class_weights(weight, shape, cax, input) if weight is not None else 1.0
     valid = _valid(target, ignore_index, cax)
     smooth = -R.sum(E.where(valid, logp * w, 0), axis=cax)
     smooth = _reduce("cross_entropy", smooth, reduction, denom)
     return loss * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
 
 
-def _class_weights(weight, shape, cax):
-    w = weight if isinstance(weight, (Symbolic, Tensor)) else np.asarray(weight)
+def _class_weights(weight, shape, cax, x):
+    w = _as_input_dtype(weight, x)
     from .ops.movement import reshape
     return reshape(w, (-1,) + (1,) * (len(shape) - cax - 1))
 
@@ -183,8 +197,8 @@ def _valid(target, ignore_index, cax):
 
 
 # -------------------------------------------------------------- binary losses
-def _weighted(loss, weight):
-    return loss if weight is None else loss * weight
+def _weighted(loss, weight, x):
+    return loss if weight is None else loss * _as_input_dtype(weight, x)
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
@@ -200,8 +214,9 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     if x is not None and x.size and (not (x.min() >= 0) or not (x.max() <= 1)):
         raise QiflowError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values in "
                           f"[{x.min()}, {x.max()}] (use binary_cross_entropy_with_logits for logits)")
+    target = _as_input_dtype(target, input)
     loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
-    return _reduce("binary_cross_entropy", _weighted(loss, weight), reduction)
+    return _reduce("binary_cross_entropy", _weighted(loss, weight, input), reduction)
 
 
 def _clamped_log(p):
@@ -220,11 +235,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     """
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     _same_shape("binary_cross_entropy_with_logits", input, target)
+    target = _as_input_dtype(target, input)
     if pos_weight is None:
         loss = E.softplus(input) - target * input
     else:
-        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * E.softplus(-input)
-    return _reduce("binary_cross_entropy_with_logits", _weighted(loss, weight), reduction)
+        pw = _as_input_dtype(pos_weight, input)
+        loss = (1 - target) * input + (1 + (pw - 1) * target) * E.softplus(-input)
+    return _reduce("binary_cross_entropy_with_logits", _weighted(loss, weight, input), reduction)
 
 
 # ----------------------------------------------------------- regression losses
@@ -236,7 +253,7 @@ def mse_loss(input, target, reduction="mean"):
     """
     _check_reduction("mse_loss", reduction)
     _same_shape("mse_loss", input, target)
-    d = input - target
+    d = input - _as_input_dtype(target, input)
     return _reduce("mse_loss", d * d, reduction)
 
 
@@ -248,4 +265,4 @@ def l1_loss(input, target, reduction="mean"):
     """
     _check_reduction("l1_loss", reduction)
     _same_shape("l1_loss", input, target)
-    return _reduce("l1_loss", E.abs(input - target), reduction)
+    return _reduce("l1_loss", E.abs(input - _as_input_dtype(target, input)), reduction)

@@ -178,6 +178,12 @@ def test_float32_stays_float32():
         x.grad = None
         loss.backward()
         assert x.grad.dtype == np.float32
+    # float64 NumPy targets and weights take the input's dtype
+    p = qf.sigmoid(x)
+    for loss in (L.cross_entropy(x, P, weight=W), L.cross_entropy(x, T, weight=W, label_smoothing=0.1),
+                 L.binary_cross_entropy(p, P, weight=P), L.mse_loss(x, P), L.l1_loss(x, P),
+                 L.binary_cross_entropy_with_logits(x, P, weight=P, pos_weight=W)):
+        assert loss.dtype == np.float32
 
 
 @pytest.mark.parametrize("bad", [5, 9, -1])
