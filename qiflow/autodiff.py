@@ -64,21 +64,23 @@ def is_grad_enabled():
 def _toposort(roots):
     """Nodes reachable from roots through inputs that require grad, inputs first."""
     order, visited = [], set()
-    stack = [(r, False) for r in roots]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
+    add, append = visited.add, order.append
+    for root in roots:
+        if id(root) in visited:
             continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        ins = node._inputs
-        if ins is not None:
-            for inp in ins:
-                if getattr(inp, "requires_grad", False) and id(inp) not in visited:
-                    stack.append((inp, False))
+        add(id(root))
+        # depth-first with an iterator per open node: no per-edge tuples
+        stack = [(root, iter(root._inputs or ()))]
+        while stack:
+            node, it = stack[-1]
+            for inp in it:
+                if id(inp) not in visited and getattr(inp, "requires_grad", False):
+                    add(id(inp))
+                    stack.append((inp, iter(inp._inputs or ())))
+                    break
+            else:
+                stack.pop()
+                append(node)
     return order
 
 
@@ -135,11 +137,16 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
     for r, g in zip(roots, root_grads):
         k = id(r)
         grads[k] = g if k not in grads else grads[k] + g
+    raw, want = w.raw, targets is not None
+    # ids of arrays this sweep must not hand to a leaf without a copy: the
+    # caller's gradients, and every array already stored in a leaf's .grad
+    shared = {id(g) for g in root_grads}
+    pop, get = grads.pop, grads.get
     prev = _state.grad_enabled, _state.raw_mode
-    _state.grad_enabled, _state.raw_mode = bool(create_graph), w.raw
+    _state.grad_enabled, _state.raw_mode = bool(create_graph), raw
     try:
         for node in reversed(order):
-            g = grads.pop(id(node), None)
+            g = pop(id(node), None)
             if g is None:
                 continue
             if node._hooks:
@@ -147,22 +154,21 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
                     r = h(w.to_user(g))
                     if r is not None:
                         g = w.from_user(r)
-            if targets is not None and id(node) in tids:
+            if want and id(node) in tids:
                 results[id(node)] = g
             op = node._op
             if op is None:
-                if targets is None:
-                    _accumulate_leaf(node, g, w.raw)
+                if not want:
+                    _accumulate_leaf(node, g, raw, shared)
                 continue
-            if node._retain and targets is None:
+            if node._retain and not want:
                 node.grad = w.to_user(g) if node.grad is None else node.grad + w.to_user(g)
             inputs = node._inputs
             if inputs is None:
                 raise RuntimeError(
                     f"backward through {op.name} a second time: its graph was freed by the first "
                     "backward; pass retain_graph=True to the first call if you need to go again")
-            if w.raw:
-                vs = node._vsum + node._version
+            if raw:
                 now = 0
                 arrays = []
                 for i in inputs:
@@ -183,9 +189,18 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
                     continue
                 if needed is not None and id(inp) not in needed:
                     continue
-                gi = w.unbroadcast(gi, inp)
+                if raw:     # w.unbroadcast, inlined: this loop runs once per graph edge
+                    if gi.__class__ is not np.ndarray:
+                        gi = np.asarray(gi)
+                    d = inp.data
+                    if gi.shape != d.shape:
+                        gi = _sum_to_shape(gi, d.shape)
+                    if gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                        gi = gi.astype(d.dtype)
+                else:
+                    gi = w.unbroadcast(gi, inp)
                 k = id(inp)
-                old = grads.get(k)
+                old = get(k)
                 grads[k] = gi if old is None else old + gi
         if not retain_graph:
             for node in order:
@@ -206,13 +221,19 @@ def _modified_error(node, inputs):
         "modifying it, or modify a copy")
 
 
-def _accumulate_leaf(leaf, g, raw):
+def _accumulate_leaf(leaf, g, raw, shared=None):
     if raw:
         if g.__class__ is not np.ndarray:
             g = np.asarray(g)
-        if not g.flags.writeable or g.base is not None and not g.flags.c_contiguous:
-            g = np.array(g)
         if leaf.grad is None:
+            # .grad must own its array: vjps pass gradients through (add gives
+            # both inputs the same g) and views alias other arrays, and a user
+            # may later modify one leaf's grad in place (zero_grad, clipping)
+            if (shared is not None and id(g) in shared) or g.base is not None \
+                    or not g.flags.writeable:
+                g = np.array(g)
+            if shared is not None:
+                shared.add(id(g))
             leaf.grad = Tensor._wrap(g)
         else:
             leaf.grad = Tensor._wrap(leaf.grad.data + g)

@@ -6,6 +6,8 @@ vjp works when shapes are only known at run time (symbolic mode).
 >>> qf.reshape(qf.arange(6), (2, -1)).shape
 (2, 3)
 """
+import math
+
 import numpy as np
 
 from .base import Op, apply
@@ -17,13 +19,14 @@ def _sum_to_shape(g, shape):
     """Sum g over the axes that broadcasting added or stretched to reach g.shape."""
     if g.shape == shape:
         return g
+    if g.size == math.prod(shape):
+        return g.reshape(shape)       # only size-1 axes differ: nothing to sum
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, d in enumerate(shape) if d == 1 and g.shape[i + lead] != 1)
-    out = g.sum(axis=axes, keepdims=True) if axes else g
-    if lead:
-        out = out.reshape(shape)
-    return out
+    stretched = tuple(i + lead for i, d in enumerate(shape) if d == 1 and g.shape[i + lead] != 1)
+    if not stretched:
+        return g.sum(axis=tuple(range(lead)))
+    out = g.sum(axis=tuple(range(lead)) + stretched, keepdims=True)
+    return out.reshape(shape) if lead else out
 
 
 class SumToLike(Op):
