@@ -1,0 +1,88 @@
+"""Every example program runs in --quick mode as a subprocess; its key printed numbers are checked."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def run(name, tmp_path, *extra, timeout=240):
+    env = dict(os.environ, QIFLOW_OFFLINE="1", MPLBACKEND="Agg", PYTHONHASHSEED="0")
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, name), "--quick",
+                           "--out", str(tmp_path), *extra],
+                          capture_output=True, text=True, timeout=timeout, cwd=str(tmp_path), env=env)
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def floats(pattern, text):
+    found = re.findall(pattern, text)
+    return [float(v) for m in found for v in (m if isinstance(m, tuple) else (m,))]
+
+
+def has_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def test_seed000_framework(tmp_path):
+    out = run("seed000_framework.py", tmp_path)
+    assert "= 26 parameters" in out
+    assert "hidden pre-activation o1 = [ 1.8000, -1.6000,  4.0000, -1.4000]" in out
+    assert "initial output       os2 = [ 0.7225, -0.8779]" in out
+    (hand,) = floats(r"over 26 gradients: max \|difference\| = (\S+)", out)
+    assert hand < 1e-12
+    assert "order: X -> y -> W1 -> b1 -> W2 -> b2 -> l1 -> s1 -> l2 -> t1 -> cost" in out
+    (mf,) = floats(r"its gradients vs qiflow autodiff: max \|difference\| = (\S+)", out)
+    assert mf < 1e-12
+    losses = floats(r"epoch +\d+: loss (\S+),", out)
+    assert losses[0] == pytest.approx(2.513019, abs=1e-6)
+    assert all(b < a for a, b in zip(losses, losses[1:]))      # the output moves towards y
+    final = floats(r"to \[ ?(\S+), +(\S+)\]; target", out)
+    assert final == pytest.approx([-0.85, 0.72], abs=0.1)
+    if has_matplotlib():
+        assert (tmp_path / "seed000_heatmaps.png").stat().st_size > 1000
+    assert any(p.name.startswith("seed000_graph.") for p in tmp_path.iterdir())
+
+
+def test_seed001_handmade(tmp_path):
+    out = run("seed001_handmade.py", tmp_path)
+    assert "a.grad, b.grad, x.grad = 6.0, 4.0, 2.0" in out
+    assert "accumulated dz/dx = 2" in out and "Result: dz/da = 6, dz/db = 4" in out
+    assert "Y = [17.0, 36.0, 15.0]" in out
+    sections = out.split("== ")
+    lin = floats(r"epoch\d+, loss (\S+)", sections[2])
+    mlp = floats(r"epoch\d+, loss (\S+)", sections[3])
+    assert len(lin) == 3 and lin[0] > lin[1] > lin[2] and lin[2] < 1.0
+    assert len(mlp) == 10 and mlp[-1] < 0.1 * mlp[0]
+    assert "synthetic MNIST-shaped set" in out
+    assert re.search(r"read_idx\(train-labels-idx1-ubyte\): first labels \[(\d, ){9}\d\]", out)
+    assert "train (2000, 784), test (500, 784)" in out
+    acc = floats(r"test accuracy (\S+)", out)
+    assert acc[-1] > 0.6                                      # chance is 0.1
+
+
+def test_seed002_operators(tmp_path):
+    out = run("seed002_operators.py", tmp_path)
+    assert "Logistic([[0, 1], [-1, -2]]) = [[0.5, 0.731059], [0.268941, 0.119203]]" in out
+    assert "gradcheck(Logistic) against central differences: True" in out
+    assert "add: forward 1.0, backward grads_x = 1.0, grads_y = 1.0" in out
+    (diff,) = floats(r"hand-written backward vs autodiff, max \|difference\| = (\S+)", out)
+    assert diff < 1e-12
+    assert "Tensor a's grad is: 5.0\nTensor b's grad is: None\nTensor c's grad is: 1.0" in out
+    assert "d/dx [x * stop_gradient(x)] at 3 = 3.0" in out
+    (auto_err,) = floats(r"automatic: +\S+ +error (\S+)", out)
+    errs = floats(r"h = 1e-\d+: \S+ +error (\S+)", out)
+    assert auto_err < 1e-14 and min(errs) < 1e-9
+    assert errs[0] > min(errs) and errs[-1] > min(errs)      # truncation vs rounding
+    bce = floats(r"BCE loss (\S+)", out)
+    assert bce[-1] < bce[0] and bce[-1] < 0.35
+    (acc,) = floats(r"test accuracy (\S+) on", out)
+    assert acc > 0.75
