@@ -7,10 +7,10 @@ Three primitives close under differentiation, so gradients of any order work:
 * ``Conv2dWeightGrad(x, g, w)``     dL/dw  (w gives the shape)
 
 Each is bilinear, so each one's vjp is written with the other two.  Inside,
-the im2col matrix has the layout (C*kh*kw, N*OH*OW): the GEMM then yields the
-output channel-major, (O, N, OH, OW), and the result is returned as a
-transposed view in NCHW order; elementwise ops keep that layout, so the
-backward GEMMs read it without copies.
+the im2col matrix has the layout (C*kh*kw, OH*OW*N): the GEMM then yields the
+output as (O, OH, OW, N), returned as a transposed view in NCHW order.
+Elementwise ops and pooling keep that memory order, so the next convolution
+and the backward GEMMs read their operands without copies.
 
 >>> x = qf.ones((1, 1, 4, 4)); w = qf.ones((2, 1, 3, 3))
 >>> qf.nn.functional.conv2d(x, w, padding=1)[0, 0].tolist()[0]
@@ -126,34 +126,40 @@ class _ConvBase(Op):
         return oh, ow
 
     # ---------------------------------------------------------------- kernels
+    # Internally images are stored batch-innermost, (C, H, W, N): every strided
+    # slice then has long contiguous rows of N values, which makes the im2col
+    # copy and the col2im adds several times faster than in NCHW order.
     def _cols(self, x, kh, kw):
-        """im2col of x: (C*kh*kw, N*OH*OW), plus (OH, OW)."""
+        """im2col of x: (C*kh*kw, OH*OW*N), plus (OH, OW)."""
         N, C, H, W = x.shape
         pt, pb, pl, pr = self.padding
         if pt or pb or pl or pr:
-            xp = np.zeros((N, C, H + pt + pb, W + pl + pr), x.dtype)
-            xp[:, :, pt:pt + H, pl:pl + W] = x
-            x = xp
+            xp = np.zeros((C, H + pt + pb, W + pl + pr, N), x.dtype)
+            xp[:, pt:pt + H, pl:pl + W] = x.transpose(1, 2, 3, 0)
+        elif x.strides[0] == min(x.strides) or N == 1:
+            xp = x.transpose(1, 2, 3, 0)          # already batch-innermost: no copy
+        else:
+            xp = np.ascontiguousarray(x.transpose(1, 2, 3, 0))
         (sh, sw), (dh, dw) = self.stride, self.dilation
-        oh = (x.shape[2] - dh * (kh - 1) - 1) // sh + 1
-        ow = (x.shape[3] - dw * (kw - 1) - 1) // sw + 1
-        sN, sC, sH, sW = x.strides
-        view = as_strided(x, (C, kh, kw, N, oh, ow), (sC, sH * dh, sW * dw, sN, sH * sh, sW * sw),
+        oh = (xp.shape[1] - dh * (kh - 1) - 1) // sh + 1
+        ow = (xp.shape[2] - dw * (kw - 1) - 1) // sw + 1
+        sC, sH, sW, sN = xp.strides
+        view = as_strided(xp, (C, kh, kw, oh, ow, N), (sC, sH * dh, sW * dw, sH * sh, sW * sw, sN),
                           writeable=False)
-        return view.reshape(C * kh * kw, N * oh * ow), oh, ow
+        return view.reshape(C * kh * kw, oh * ow * N), oh, ow
 
     def _cols_of(self, x, kh, kw):
         key = (self._key(), x.shape, x.dtype, x.strides, kh, kw)
         got = _memo.take(x, key)
         return got if got is not None else self._cols(x, kh, kw)
 
-    def _gemm(self, a, b):
-        """a @ b per group: a (O, K) or (K, O) split on rows, b split on rows."""
+    def _gemm(self, w2, cols):
+        """w2 (O, K) @ cols (K, M), group by group."""
         g = self.groups
         if g == 1:
-            return a @ b
-        return np.matmul(a.reshape(g, a.shape[0] // g, -1), b.reshape(g, b.shape[0] // g, -1)).reshape(
-            a.shape[0], -1)
+            return w2 @ cols
+        return np.matmul(w2.reshape(g, w2.shape[0] // g, -1), cols.reshape(g, cols.shape[0] // g, -1)).reshape(
+            w2.shape[0], -1)
 
     def _input_grad(self, g, w, xshape):
         N, C, H, W = xshape
@@ -161,27 +167,26 @@ class _ConvBase(Op):
         (sh, sw), (dh, dw) = self.stride, self.dilation
         pt, pb, pl, pr = self.padding
         oh, ow = g.shape[2], g.shape[3]
-        g2 = g.transpose(1, 0, 2, 3).reshape(O, -1)
+        g2 = g.transpose(1, 2, 3, 0).reshape(O, -1)
         gr = self.groups
         if gr == 1:
             dcols = w.reshape(O, -1).T @ g2
         else:
             wg = w.reshape(gr, O // gr, -1).transpose(0, 2, 1)
             dcols = np.matmul(wg, g2.reshape(gr, O // gr, -1))
-        dcols = dcols.reshape(C, kh, kw, N, oh, ow)
-        dx = np.zeros((C, N, H + pt + pb, W + pl + pr), np.result_type(g, w))
+        dcols = dcols.reshape(C, kh, kw, oh, ow, N)
+        dx = np.zeros((C, H + pt + pb, W + pl + pr, N), np.result_type(g, w))
         hspan, wspan = sh * (oh - 1) + 1, sw * (ow - 1) + 1
         # kh*kw strided slice adds: a loop over kernel taps, never over pixels
         for p in range(kh):
             for q in range(kw):
-                dx[:, :, p * dh:p * dh + hspan:sh, q * dw:q * dw + wspan:sw] += dcols[:, p, q]
-        dx = dx[:, :, pt:pt + H, pl:pl + W]
-        return dx.transpose(1, 0, 2, 3)
+                dx[:, p * dh:p * dh + hspan:sh, q * dw:q * dw + wspan:sw] += dcols[:, p, q]
+        return dx[:, pt:pt + H, pl:pl + W].transpose(3, 0, 1, 2)
 
     def _weight_grad(self, x, g, wshape):
         O, Cg, kh, kw = wshape
         cols, oh, ow = self._cols_of(x, kh, kw)
-        g2 = g.transpose(1, 0, 2, 3).reshape(O, -1)
+        g2 = g.transpose(1, 2, 3, 0).reshape(O, -1)
         gr = self.groups
         if gr == 1:
             dw = g2 @ cols.T
@@ -210,7 +215,7 @@ class Conv2d(_ConvBase):
         y = self._gemm(w.reshape(O, -1), cols)
         if b is not None:
             y += b.reshape(O, 1).astype(y.dtype, copy=False)
-        return y.reshape(O, N, oh, ow).transpose(1, 0, 2, 3)
+        return y.reshape(O, oh, ow, N).transpose(3, 0, 1, 2)
 
     def vjp(self, inputs, output, g):
         x, w = inputs[0], inputs[1]

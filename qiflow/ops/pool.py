@@ -92,11 +92,15 @@ class _Pool(Op):
 
 
 def _empty_like_layout(x, shape, zero=False):
-    """A new (N, C, H, W) array stored channel-major when x is (as conv2d makes it)."""
+    """A new array of ``shape`` whose axes are stored in the same order as x's
+    (conv2d returns batch-innermost views; keeping that order keeps the next
+    ops copy-free)."""
     make = np.zeros if zero else np.empty
-    if x.ndim == 4 and not x.flags.c_contiguous and x.strides[0] < x.strides[1]:
-        return make((shape[1], shape[0]) + tuple(shape[2:]), x.dtype).transpose(1, 0, 2, 3)
-    return make(shape, x.dtype)
+    if x.flags.c_contiguous:
+        return make(shape, x.dtype)
+    order = sorted(range(x.ndim), key=lambda i: -abs(x.strides[i]))
+    buf = make([shape[i] for i in order], x.dtype)
+    return buf.transpose(np.argsort(order))
 
 
 def _first_max_masks(op, x, y):
