@@ -86,3 +86,14 @@ def test_seed002_operators(tmp_path):
     assert bce[-1] < bce[0] and bce[-1] < 0.35
     (acc,) = floats(r"test accuracy (\S+) on", out)
     assert acc > 0.75
+
+
+def test_seed004_boston(tmp_path):
+    out = run("seed004_boston.py", tmp_path)
+    assert ("Boston housing: X (506, 13), y (506,), features standardised" in out
+            or "synthetic 506 x 13 regression set" in out)
+    assert "graph: X -> y -> W1 -> b1 -> W2 -> b2 -> l1 -> s1 -> l2 -> cost" in out
+    assert "Total number of examples = 506, 46 steps of 11 per epoch" in out
+    mf, modern = (floats(r"Epoch: \d+, Loss: (\S+)", part) for part in out.split("== ")[1:3])
+    for losses in (mf, modern):
+        assert len(losses) == 5 and min(losses[1:]) < 0.5 * losses[0]
