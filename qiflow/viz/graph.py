@@ -5,7 +5,7 @@ Eager tensors, symbolic variables and compiled functions are all turned into a
 repeats, folding repeated modules) only ever see this form.
 
 >>> g = VGraph()
->>> a = g.add("leaf", "a"); b = g.add("op", "Negative"); g.edge(a, b)
+>>> a = g.add("param", "a"); b = g.add("op", "Negative"); g.edge(a, b)
 >>> len(g.nodes), len(g.edges)
 (2, 1)
 """
