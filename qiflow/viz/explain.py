@@ -26,6 +26,8 @@ from ._common import (as_roots, topo_order, check_not_freed, resolve_names, disp
 from .eager import node_gradients
 from . import explain_render as _render
 
+_BROADCASTING = {"Add", "Subtract", "Multiply", "Divide", "Power", "Maximum", "Minimum", "Where",
+                 "Mod"}
 _INFIX = {"Add": "+", "Subtract": "-", "Multiply": "*", "Divide": "/", "MatMul": "@",
           "Power": "**"}
 
@@ -207,6 +209,7 @@ def formula(op, ins, out, position):
         "Sum": ("1 for every summed element",), "Mean": ("1/n for every averaged element",),
         "Max": ("1 at the maximum (shared on ties)",), "Min": ("1 at the minimum (shared on ties)",),
         "MatMul": (f"grad @ {b}\u1d40 (vjp)", f"{a}\u1d40 @ grad (vjp)"),
+        "Linear": (f"grad @ {b} (vjp)", f"grad\u1d40 @ {a} (vjp)", "1, summed over the batch"),
         "Cast": ("1 (cast back)",), "GetItem": ("1 at the selected elements",),
         "Reshape": ("1 (reshaped back)",), "Transpose": ("1 (transposed back)",),
         "ExpandDims": ("1 (axis removed)",), "Squeeze": ("1 (axis restored)",),
@@ -272,8 +275,8 @@ def _step(index, t, name, incoming, acc, max_jacobian):
         prev = acc.get(id(inp))
         acc[id(inp)] = c.copy() if prev is None else prev + c
         note = None
-        if t._op.name not in ("Sum", "Mean", "MatMul", "BroadcastTo", "Max", "Min") and \
-                np.shape(inp.data) != t.data.shape and np.size(inp.data) < t.data.size:
+        if (t._op.name in _BROADCASTING and np.shape(inp.data) != t.data.shape) or \
+                (t._op.name == "Linear" and k == 2 and t.data.ndim > 1):
             note = "summed over the broadcast axes"
         rows.append(InputStep(k, nm, True, f, local, kind, c, acc[id(inp)].copy(), note))
     return Step(index, name[id(t)], op_title(t._op), _expr(t, name), t.data,

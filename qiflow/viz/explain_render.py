@@ -8,13 +8,15 @@ from ._common import fmt_array
 
 def _v(a, e, limit=None):
     s = fmt_array(a, limit or e.max_values)
-    return s if s is not None else f"<{'x'.join(map(str, np.shape(a))) or 'scalar'} values>"
+    if s is None:
+        return f"<{'x'.join(map(str, np.shape(a))) or 'scalar'} values>"
+    return " ".join(s.split())          # one line, however NumPy wrapped it
 
 
 def _local_text(r, e):
     if r.local is None:
         return r.formula
-    val = _v(r.local, e, 64)
+    val = _v(r.local, e, 24)
     if r.local_kind == "jacobian":
         return f"{r.formula}; Jacobian {r.local.shape[0]}x{r.local.shape[1]} = {val}"
     if r.local_kind == "elementwise":
