@@ -115,6 +115,13 @@ def _class_mask(op, x, target, weight, ignore_index):
     return mask, cax
 
 
+def _pick(logp, mask):
+    """logp * mask, where a slot with weight 0 counts 0 even if logp is -inf
+    (a masked-out class): 0 * -inf would make the loss NaN."""
+    nz = mask != 0 if isinstance(mask, np.ndarray) else E.not_equal(mask, 0)
+    return E.where(nz, logp, 0) * mask
+
+
 def _total(mask):
     return mask.sum() if isinstance(mask, np.ndarray) else R.sum(mask)
 
@@ -132,7 +139,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     _check_reduction("nll_loss", reduction)
     target = np.asarray(target) if isinstance(target, list) else target
     mask, cax = _class_mask("nll_loss", input, target, weight, ignore_index)
-    loss = -R.sum(input * mask, axis=cax)
+    loss = -R.sum(_pick(input, mask), axis=cax)
     return _reduce("nll_loss", loss, reduction, _total(mask) if reduction == "mean" else None)
 
 
@@ -168,7 +175,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             term = term * _class_weights(weight, shape, cax, input)
         return _reduce("cross_entropy", -R.sum(term, axis=cax), reduction)
     mask, cax = _class_mask("cross_entropy", input, target, weight, ignore_index)
-    nll = -R.sum(logp * mask, axis=cax)
+    nll = -R.sum(_pick(logp, mask), axis=cax)
     denom = _total(mask) if reduction == "mean" else None
     loss = _reduce("cross_entropy", nll, reduction, denom)
     if not label_smoothing:
