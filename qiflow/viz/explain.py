@@ -104,7 +104,7 @@ class Explanation:
 
 def _short(a, max_values):
     s = fmt_array(a, max_values)
-    return s if s is not None else f"<array of shape {tuple(np.shape(a))}>"
+    return " ".join(s.split()) if s is not None else f"<array of shape {tuple(np.shape(a))}>"
 
 
 def explain(loss, names=None, max_nodes=100, max_jacobian=64, graph=True):
