@@ -145,8 +145,11 @@ class LinearLR(LRScheduler):
 
     >>> opt = qf.optim.SGD([qf.nn.Parameter(qf.zeros(1))], lr=1.0)
     >>> s = qf.optim.lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=3)
-    >>> [round(opt.param_groups[0]['lr'], 3) for _ in range(5) if s.step() is None or True]
-    [0.5, 0.75, 1.0, 1.0, 1.0]
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     lrs.append(opt.param_groups[0]["lr"]); opt.step(); s.step()
+    >>> lrs
+    [0.25, 0.5, 0.75, 1.0, 1.0]
     """
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
