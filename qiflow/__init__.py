@@ -40,7 +40,7 @@ __version__ = "0.1.0"
 _lazy = {
     "nn": "qiflow.nn", "optim": "qiflow.optim", "data": "qiflow.data",
     "datasets": "qiflow.datasets", "sym": "qiflow.sym", "viz": "qiflow.viz",
-    "ops": "qiflow.ops", "autodiff": "qiflow.autodiff", "backend": "qiflow.backend",
+    "ops": "qiflow.ops", "losses": "qiflow.losses", "autodiff": "qiflow.autodiff", "backend": "qiflow.backend",
 }
 _lazy_attrs = {
     "save": ("qiflow.io", "save"), "load": ("qiflow.io", "load"),

@@ -132,5 +132,21 @@ class TensorMethods:
     def flatten(self, start_dim=0, end_dim=-1): return M.flatten(self, start_dim, end_dim)
     def ravel(self): return M.ravel(self)
 
+    def flip(self, axis=None):
+        from .ops.join import flip
+        return flip(self, axis)
+
+    def repeat(self, repeats, axis=None):
+        from .ops.join import repeat
+        return repeat(self, repeats, axis)
+
+    def tile(self, reps):
+        from .ops.join import tile
+        return tile(self, reps)
+
+    def split(self, indices_or_sections, axis=0):
+        from .ops.join import split
+        return split(self, indices_or_sections, axis)
+
     def matmul(self, o): return L.matmul(self, o)
     def dot(self, o): return L.dot(self, o)

@@ -4,8 +4,8 @@ All randomness in qiflow (initialisation, dropout, shuffling) draws from a
 ``numpy.random.Generator``: the global one set by :func:`manual_seed`, or one
 passed explicitly as ``generator=``.
 
->>> qf.manual_seed(0); a = qf.randn(2)
->>> qf.manual_seed(0); bool((qf.randn(2) == a).all())
+>>> _ = qf.manual_seed(0); a = qf.randn(2)
+>>> _ = qf.manual_seed(0); bool((qf.randn(2) == a).all())
 True
 """
 import numpy as np
