@@ -8,5 +8,6 @@
 """
 from .dataset import Dataset, TensorDataset, Subset, random_split
 from .loader import DataLoader, default_collate
+from .transforms import random_shift
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "default_collate"]
+__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "default_collate", "random_shift"]
