@@ -40,7 +40,8 @@ def text(e):
         val = _v(r["value"], e)
         if r["expr"] is None:
             what = "leaf, requires grad" if r["kind"] == "param" else "input, no grad"
-            out.append(f"  {r['name']:<{width}} = {val:<16} {what}, {r['shape']} {r['dtype']}")
+            shape = "scalar" if r["shape"] == () else r["shape"]
+            out.append(f"  {r['name']:<{width}} = {val:<16} {what}, {shape} {r['dtype']}")
         else:
             out.append(f"  {r['name']:<{width}} = {r['expr']} = {val}")
     out += ["", f"Backward, in reverse topological order (seed d{L}/d{L} = 1):"]

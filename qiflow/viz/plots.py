@@ -33,33 +33,47 @@ def _finish(fig, path, dpi=100):
     return fig
 
 
+_BOOKKEEPING = ("iteration", "batches_per_epoch", "lr")
+
+
 def _as_dict(history):
+    """{name: float array} from a dict of lists, or ``qf.train.History`` (records of dicts)."""
     if hasattr(history, "to_dict"):
         history = history.to_dict()
     if not isinstance(history, dict):
         raise TypeError(f"history_figure: expected a dict of lists or an object with .to_dict(), "
                         f"got {type(history).__name__}")
+    if isinstance(history.get("records"), list):
+        recs = [r for r in history["records"] if isinstance(r, dict)]
+        keys = list(dict.fromkeys(k for r in recs for k in r))
+        history = {k: [r.get(k) for r in recs] for k in keys}
     out = {}
     for k, v in history.items():
+        if not isinstance(v, (list, tuple, np.ndarray)):
+            continue
         try:
-            arr = np.asarray(v, dtype=float)
+            arr = np.asarray([np.nan if x is None else x for x in v], dtype=float)
         except (TypeError, ValueError):
             continue
-        if arr.ndim == 1 and arr.size:
+        if arr.ndim == 1 and arr.size and not np.isnan(arr).all():
             out[str(k)] = arr
+    if "iteration" in out and "batches_per_epoch" in out:
+        out["epoch"] = out["iteration"] / np.maximum(out["batches_per_epoch"], 1)
     return out
 
 
 def history_figure(history, keys=None, path=None, title=None, x="epoch"):
     """Loss curves on the left, every other metric on the right.
 
+    ``history``: a dict of lists, or ``qf.train.History`` (its records; the x
+    axis is then the fractional epoch ``iteration / batches_per_epoch``).
     ``keys`` picks the series (default: all numeric ones except ``x``);
     ``x`` names the series used as the horizontal axis when present
     (else 1, 2, 3 ...).
     """
     h = _as_dict(history)
     xs = h.pop(x, None)
-    keys = [k for k in (keys or list(h)) if k in h]
+    keys = [k for k in (keys or [k for k in h if k not in _BOOKKEEPING]) if k in h]
     if not keys:
         raise ValueError(f"history_figure: nothing to plot; numeric series are {sorted(h)}")
     losses = [k for k in keys if "loss" in k.lower() or "cost" in k.lower()]
@@ -74,8 +88,8 @@ def history_figure(history, keys=None, path=None, title=None, x="epoch"):
             ax.plot(xv, y, marker="o" if len(y) <= 30 else None, ms=3, label=k)
         ax.set_xlabel(x)
         ax.set_ylabel("loss" if group is losses else "metric")
-        if group is losses and all((h[k] > 0).all() for k in group) and \
-                max(h[k].max() / h[k].min() for k in group) > 100:
+        if group is losses and all((h[k][~np.isnan(h[k])] > 0).all() for k in group) and \
+                max(np.nanmax(h[k]) / np.nanmin(h[k]) for k in group) > 100:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend()

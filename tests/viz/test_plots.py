@@ -63,3 +63,18 @@ def test_misclassified_grid():
     assert none.axes[0].texts[0].get_text() == "no misclassified images"
     with pytest.raises(ValueError, match="must match"):
         plots.misclassified_grid(images, labels[:3], preds)
+
+
+def test_history_figure_from_train_history():
+    train = pytest.importorskip("qiflow.train")
+    h = train.History()
+    h.records = [{"epoch": 1, "iteration": 50, "batches_per_epoch": 100, "lr": 0.1, "train_loss": 2.0,
+                  "valid_loss": 2.2, "valid_error": 0.5},
+                 {"epoch": 1, "iteration": 100, "batches_per_epoch": 100, "lr": 0.1, "train_loss": 1.0,
+                  "valid_loss": None, "valid_error": 0.3}]
+    fig = plots.history_figure(h)
+    left, right = fig.axes
+    assert [l.get_label() for l in left.get_lines()] == ["train_loss", "valid_loss"]
+    assert [l.get_label() for l in right.get_lines()] == ["valid_error"]
+    np.testing.assert_allclose(left.get_lines()[0].get_xdata(), [0.5, 1.0])
+    assert np.isnan(left.get_lines()[1].get_ydata()[1])
