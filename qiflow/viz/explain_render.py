@@ -13,6 +13,10 @@ def _v(a, e, limit=None):
     return " ".join(s.split())          # one line, however NumPy wrapped it
 
 
+def _shape(shape):
+    return "scalar" if tuple(shape) == () else str(tuple(shape))
+
+
 def _local_text(r, e):
     if r.local is None:
         return r.formula
@@ -40,7 +44,7 @@ def text(e):
         val = _v(r["value"], e)
         if r["expr"] is None:
             what = "leaf, requires grad" if r["kind"] == "param" else "input, no grad"
-            shape = "scalar" if r["shape"] == () else r["shape"]
+            shape = _shape(r["shape"])
             out.append(f"  {r['name']:<{width}} = {val:<16} {what}, {shape} {r['dtype']}")
         else:
             out.append(f"  {r['name']:<{width}} = {r['expr']} = {val}")
@@ -117,7 +121,7 @@ def html_page(e, title=None):
         kind = {"param": "leaf, requires grad", "input": "input, no grad"}.get(r["kind"])
         expr = _c(r["expr"]) if r["expr"] else f'<span class="{r["kind"]}">{kind}</span>'
         h.append(f'<tr><td class="{r["kind"]}">{_c(r["name"])}</td><td>{expr}</td>'
-                 f"<td>{_c(_v(r['value'], e))}</td><td>{html.escape(str(r['shape']))} "
+                 f"<td>{_c(_v(r['value'], e))}</td><td>{html.escape(_shape(r['shape']))} "
                  f"{html.escape(r['dtype'])}</td></tr>")
     h.append("</table>")
     h.append(f"<h2>Backward, in reverse topological order</h2><p>Seed: "
