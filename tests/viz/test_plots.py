@@ -78,3 +78,10 @@ def test_history_figure_from_train_history():
     assert [l.get_label() for l in right.get_lines()] == ["valid_error"]
     np.testing.assert_allclose(left.get_lines()[0].get_xdata(), [0.5, 1.0])
     assert np.isnan(left.get_lines()[1].get_ydata()[1])
+
+
+def test_missing_matplotlib_message(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        plots.history_figure({"loss": [1.0, 0.5]})
