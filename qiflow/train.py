@@ -362,7 +362,7 @@ class Trainer:
                     if index % 20 == 0:
                         bar.set_postfix(loss=f"{loss:.4f}")
                 if (it + 1) % freq == 0 or (valid_loader is None and index == n_batches - 1):
-                    record = self._record(meter, valid_loader, es, epoch, index, n_batches, it, start)
+                    record = self._record(meter, valid_loader, es, epoch, index, n_batches, it, start, bar)
                     meter = _Meter()
                     if bar is not None:
                         bar.set_postfix({k: f"{v:.4f}" for k, v in record.items()
@@ -390,7 +390,7 @@ class Trainer:
         self.history.seconds = time.perf_counter() - start
         return self.history
 
-    def _record(self, meter, valid_loader, es, epoch, index, n_batches, it, start):
+    def _record(self, meter, valid_loader, es, epoch, index, n_batches, it, start, bar=None):
         record = {"epoch": epoch, "iteration": it + 1, "batches_per_epoch": n_batches, "lr": _lr(self.optimizer)}
         record.update(meter.result("train"))
         if valid_loader is not None:
@@ -408,7 +408,11 @@ class Trainer:
         record["seconds"] = round(time.perf_counter() - start, 3)
         self.history.records.append(record)
         if self.log is not None:
-            self.log(_format(record, index, n_batches))
+            if bar is not None:       # print above the bar instead of through it
+                with bar.external_write_mode():
+                    self.log(_format(record, index, n_batches))
+            else:
+                self.log(_format(record, index, n_batches))
         return record
 
     # ---------------------------------------------------------- checkpoints

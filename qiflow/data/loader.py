@@ -1,6 +1,6 @@
 """``DataLoader``: minibatches by slicing or fancy indexing, shuffled by a seeded generator.
 
->>> ds = TensorDataset(np.arange(10.0).reshape(10, 1), np.arange(10))
+>>> ds = qf.data.TensorDataset(np.arange(10.0).reshape(10, 1), np.arange(10))
 >>> loader = DataLoader(ds, batch_size=4, shuffle=True, generator=qf.Generator(0))
 >>> [len(yb) for xb, yb in loader]
 [4, 4, 2]
@@ -54,7 +54,7 @@ class DataLoader:
     Batches come from one slice (no shuffle) or one fancy-indexing call
     (shuffle) per array, never from a Python loop over rows.
 
-    >>> loader = DataLoader(TensorDataset(np.arange(6)), batch_size=4, drop_last=True)
+    >>> loader = DataLoader(qf.data.TensorDataset(np.arange(6)), batch_size=4, drop_last=True)
     >>> len(loader), [b[0].tolist() for b in loader]
     (1, [[0, 1, 2, 3]])
     """

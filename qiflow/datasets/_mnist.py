@@ -18,7 +18,7 @@ whose training and validation sets are the first 50,000 and the last 10,000
 images of the IDX training file.
 
 >>> train, valid, test = qf.datasets.mnist()          # doctest: +SKIP
->>> len(train), len(valid), len(test), train.arrays[0].shape
+>>> len(train), len(valid), len(test), train.arrays[0].shape   # doctest: +SKIP
 (50000, 10000, 10000, (50000, 784))
 """
 import collections
@@ -216,7 +216,7 @@ def mnist(path=None, *, valid=True, flatten=True, dtype="float32", download=True
     (``download=False`` or ``QIFLOW_OFFLINE=1`` forbids that).
 
     >>> train, valid, test = qf.datasets.mnist(flatten=False)   # doctest: +SKIP
-    >>> train[0][0].shape, int(train[0][1])
+    >>> train[0][0].shape, int(train[0][1])                     # doctest: +SKIP
     ((1, 28, 28), 5)
     """
     dtype = np.dtype(dtype)

@@ -193,3 +193,38 @@ def test_foreign_files_are_refused(tmp_path):
         qf.load(tmp_path / "missing.npz")
     with pytest.raises(IsADirectoryError):
         qf.load(tmp_path)
+
+
+def test_module_and_optimizer_state_round_trip(tmp_path):
+    def make():
+        qf.manual_seed(3)
+        net = qf.nn.Sequential(qf.nn.Linear(4, 8), qf.nn.Tanh(), qf.nn.BatchNorm1d(8), qf.nn.Linear(8, 2))
+        return net, qf.optim.Adam(net.parameters(), lr=0.01)
+
+    def step(net, opt, x):
+        opt.zero_grad()
+        (net(x) ** 2).mean().backward()
+        opt.step()
+
+    x = qf.randn(16, 4, generator=qf.Generator(1))
+    net, opt = make()
+    step(net, opt, x)
+    qf.save({"model": net.state_dict(), "optimizer": opt.state_dict()}, tmp_path / "s.npz")
+    step(net, opt, x)
+    expected = {k: v.numpy().copy() for k, v in net.state_dict().items()}
+
+    net2, opt2 = make()
+    state = qf.load(tmp_path / "s.npz")
+    net2.load_state_dict(state["model"])
+    opt2.load_state_dict(state["optimizer"])
+    step(net2, opt2, x)
+    for k, v in net2.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), expected[k], err_msg=k)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_saved_file_gets_ordinary_permissions(tmp_path):
+    qf.save({"a": 1}, tmp_path / "p.npz")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(tmp_path / "p.npz").st_mode & 0o777 == 0o666 & ~mask
