@@ -5,6 +5,9 @@ grad_enabled = True
 #: plain ndarrays and qiflow functions called on ndarrays return ndarrays.
 raw_mode = False
 anomaly = False
+#: During a backward sweep: which inputs of the node being differentiated want a
+#: gradient (a tuple of bools), or None for all of them; vjps may skip the rest.
+needs_input_grad = None
 
 
 class QiflowError(ValueError):

@@ -171,16 +171,24 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
             if raw:
                 now = 0
                 arrays = []
+                partial = False
                 for i in inputs:
                     if isinstance(i, Tensor):
                         now += i._version
                         arrays.append(i.data)
+                        if not i.requires_grad:
+                            partial = True
                     else:
                         arrays.append(i)
+                        partial = True
                 if now != node._vsum or node._version:
                     _modified_error(node, inputs)
+                # tell vjps that can skip work (dense, conv) which gradients are wanted;
+                # None means "all of them" and costs nothing to compute
+                _state.needs_input_grad = _needs(inputs) if partial else None
                 gin = op.vjp(arrays, node.data, g)
             else:
+                _state.needs_input_grad = _needs(inputs)
                 gin = op.vjp(inputs, node, g)
             if _state.anomaly:
                 _state.anomaly_check_backward(node, gin)
@@ -208,9 +216,14 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
                     node._inputs = None
     finally:
         _state.grad_enabled, _state.raw_mode = prev
+        _state.needs_input_grad = None
     if targets is not None:
         return [results.get(id(t)) for t in targets]
     return None
+
+
+def _needs(inputs):
+    return tuple(bool(getattr(i, "requires_grad", False)) for i in inputs)
 
 
 def _modified_error(node, inputs):
