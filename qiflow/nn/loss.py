@@ -6,6 +6,7 @@
 """
 from .._state import QiflowError
 from .. import losses as L
+from . import functional as F
 from .module import Module
 
 
@@ -69,7 +70,7 @@ class CrossEntropyLoss(_Loss):
         self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
 
     def forward(self, input, target):
-        return L.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
+        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
                                self.label_smoothing)
 
 
