@@ -105,7 +105,9 @@ def read_pkl_gz(path_or_bytes):
             import io
             f = gzip.GzipFile(fileobj=io.BytesIO(path_or_bytes))
         else:
-            f = gzip.open(path_or_bytes, "rb")
+            with open(path_or_bytes, "rb") as raw:
+                gz = raw.read(2) == b"\x1f\x8b"
+            f = gzip.open(path_or_bytes, "rb") if gz else open(path_or_bytes, "rb")  # .pkl too
         with f:
             obj = safe_load(f)
     except UnsafePickleError as exc:

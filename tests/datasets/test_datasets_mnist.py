@@ -82,6 +82,13 @@ def test_idx_and_pkl_give_identical_arrays(tmp_path):
             assert xa.dtype == xb.dtype and np.array_equal(xa, xb)
 
 
+def test_plain_pkl_is_read_too(tmp_path):
+    data = _small()
+    (tmp_path / "mnist.pkl").write_bytes(gzip.decompress(_pkl_gz_bytes(data)))
+    train, valid, test = qf.datasets.mnist(tmp_path / "mnist.pkl")
+    assert np.array_equal(test.arrays[1], data[3])
+
+
 def test_60k_option_and_image_layout(tmp_path):
     data = _small()
     _write_idx_set(tmp_path, data)
