@@ -91,30 +91,35 @@ class _Pool(Op):
         return dxp[:, :, ph:ph + shape[2], pw:pw + shape[3]]
 
 
-def _empty_like_layout(x, shape, zero=False):
+def _empty_like_layout(x, shape, zero=False, dtype=None):
     """A new array of ``shape`` whose axes are stored in the same order as x's
     (conv2d returns batch-innermost views; keeping that order keeps the next
     ops copy-free)."""
     make = np.zeros if zero else np.empty
+    dtype = x.dtype if dtype is None else dtype
     if x.flags.c_contiguous:
-        return make(shape, x.dtype)
+        return make(shape, dtype)
     order = sorted(range(x.ndim), key=lambda i: -abs(x.strides[i]))
-    buf = make([shape[i] for i in order], x.dtype)
+    buf = make([shape[i] for i in order], dtype)
     return buf.transpose(np.argsort(order))
 
 
 def _first_max_masks(op, x, y):
-    """Yield (tap index, bool mask of windows whose first maximum is this tap)."""
+    """Yield (tap slice, bool mask of the windows whose first maximum is at this tap).
+
+    The mask array is reused from one tap to the next: use it before asking
+    for the next one.  All buffers share y's memory order, so every ufunc
+    below streams through memory.
+    """
     oh, ow, eh, ew = op._geometry(x.shape)
     xp = op._pad(x, -np.inf, eh, ew)
-    taken = None
+    left = _empty_like_layout(y, y.shape, dtype=bool)    # windows whose maximum is not found yet
+    left.fill(True)
+    hit = _empty_like_layout(y, y.shape, dtype=bool)
     for idx in op._taps(xp, oh, ow):
-        hit = xp[idx] == y
-        if taken is None:
-            taken = hit.copy()
-        else:
-            hit &= ~taken
-            taken |= hit
+        np.equal(xp[idx], y, out=hit)
+        np.logical_and(hit, left, out=hit)
+        np.logical_xor(left, hit, out=left)
         yield idx, hit
 
 
