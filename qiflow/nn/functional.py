@@ -21,7 +21,8 @@ from ..ops.conv import conv2d
 from ..ops.pool import max_pool2d, avg_pool2d
 from ..ops.dense import linear
 from ..ops.elementwise import (relu, sigmoid, tanh, softplus, gelu, leaky_relu, elu)
-from ..functional import softmax, log_softmax, logsumexp, stop_gradient
+from .. import functional as _core
+from ..functional import logsumexp, stop_gradient
 from .. import losses as _losses
 from ..losses import (nll_loss, binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss,
                       l1_loss)
@@ -34,6 +35,20 @@ __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "linear", "relu", "sigmoid", "t
            "logistic", "relu6", "hardtanh", "silu"]
 
 logistic = sigmoid
+
+
+def softmax(x, dim=-1, axis=None):
+    """exp(x) / sum(exp(x)) along ``dim`` (PyTorch's name; ``axis`` works too)."""
+    return _core.softmax(x, dim if axis is None else axis)
+
+
+def log_softmax(x, dim=-1, axis=None):
+    """x - logsumexp(x) along ``dim`` (PyTorch's name; ``axis`` works too).
+
+    >>> [round(v, 4) for v in qf.nn.functional.log_softmax(qf.tensor([0.0, 0.0]), dim=0).tolist()]
+    [-0.6931, -0.6931]
+    """
+    return _core.log_softmax(x, dim if axis is None else axis)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):

@@ -80,11 +80,13 @@ class _Memo:
         self.items = []
 
     def put(self, x, key, value):
-        self.items = [it for it in self.items if it[0]() is not None][-(self.size - 1):]
-        self.items.append((weakref.ref(x), key, value))
+        # a newer forward on the same array replaces the older entry
+        live = [it for it in self.items if it[0]() is not None and not (it[0]() is x and it[1] == key)]
+        self.items = live[-(self.size - 1):] + [(weakref.ref(x), key, value)]
 
     def take(self, x, key):
-        for i, (ref, k, v) in enumerate(self.items):
+        for i in range(len(self.items) - 1, -1, -1):
+            ref, k, v = self.items[i]
             if ref() is x and k == key:
                 del self.items[i]
                 return v
