@@ -40,10 +40,11 @@ __version__ = "0.1.0"
 _lazy = {
     "nn": "qiflow.nn", "optim": "qiflow.optim", "data": "qiflow.data",
     "datasets": "qiflow.datasets", "sym": "qiflow.sym", "viz": "qiflow.viz",
-    "ops": "qiflow.ops", "losses": "qiflow.losses", "autodiff": "qiflow.autodiff", "backend": "qiflow.backend",
+    "ops": "qiflow.ops", "losses": "qiflow.losses",
+    "train": "qiflow.train", "models": "qiflow.models", "io": "qiflow.io", "autodiff": "qiflow.autodiff", "backend": "qiflow.backend",
 }
 _lazy_attrs = {
-    "save": ("qiflow.io", "save"), "load": ("qiflow.io", "load"),
+    "save": ("qiflow.io", "save"), "Trainer": ("qiflow.train", "Trainer"), "fit": ("qiflow.train", "fit"), "load": ("qiflow.io", "load"),
     "compile": ("qiflow.sym.trace", "compile"), "jit": ("qiflow.sym.trace", "jit"),
     "detect_anomaly": ("qiflow.anomaly", "detect_anomaly"),
     "concatenate": ("qiflow.ops.join", "concatenate"), "cat": ("qiflow.ops.join", "concatenate"),
