@@ -191,7 +191,14 @@ def load(path):
                        "can be read with numpy.load(path, allow_pickle=False)")
             raise CheckpointError(f"qf.load: {path!r} is not a qiflow checkpoint: {why}")
         meta = _read_json(zf, path)
-        return _decode(meta["tree"], zf, path, names)
+        try:
+            return _decode(meta["tree"], zf, path, names)
+        except CheckpointError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
+            # crafted or damaged metadata (wrong nesting, bad keys): never a raw traceback
+            raise CheckpointError(f"qf.load: the metadata of {path!r} is malformed "
+                                  f"({type(exc).__name__}: {exc})") from None
 
 
 def _read_array(zf, name, path):
@@ -205,16 +212,21 @@ def _read_array(zf, name, path):
         raise CheckpointError(f"qf.load: entry {name!r} of {path!r} is not a valid array: {exc}") from exc
     except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
         raise CheckpointError(f"qf.load: {path!r} is truncated or corrupted (entry {name!r}: {exc})") from exc
+    except Exception as exc:    # e.g. a damaged .npy header that does not even tokenize
+        raise CheckpointError(f"qf.load: entry {name!r} of {path!r} is corrupted "
+                              f"({type(exc).__name__}: {exc})") from exc
 
 
 def _read_json(zf, path):
     raw = _read_array(zf, META, path)
     try:
         meta = json.loads(raw.tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"qf.load: the metadata of {path!r} is corrupted") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or "tree" not in meta:
         raise CheckpointError(f"qf.load: {path!r} is not a qiflow checkpoint (unknown metadata)")
+    if not isinstance(meta.get("version", 0), int):
+        raise CheckpointError(f"qf.load: {path!r} is not a qiflow checkpoint (bad format version)")
     if meta.get("version", 0) > VERSION:
         raise CheckpointError(f"qf.load: {path!r} was written by a newer qiflow (format version "
                               f"{meta['version']}, this one reads up to {VERSION})")
