@@ -21,8 +21,9 @@ class Case:
     """One benchmark row.
 
     ``setups`` maps a framework name to ``setup(quick) -> step | None``; the
-    step may return a loss (anything ``float()`` accepts) that is compared
-    across frameworks after the warm-up call, to catch unfair comparisons.
+    step may return a loss (anything ``float()`` accepts): the losses of the
+    first two calls (the warm-up, at least two) are compared across frameworks
+    to catch unfair comparisons.
     ``scale`` turns seconds per call into the figure shown (e.g. 1e6 for
     microseconds, or the number of batches of an epoch for s/epoch).
     """
@@ -66,9 +67,12 @@ def run_case(case, quick, frameworks=FRAMEWORKS, log=None):
         if step is None:
             continue
         try:
-            out = step()
-            losses[fw] = _loss_value(out)
-            for _ in range(case.warmup - 1):
+            # the first two losses (before and after one update) must agree across
+            # frameworks: same weights, same data, same arithmetic, forward and backward
+            first = _loss_value(step())
+            second = _loss_value(step())
+            losses[fw] = None if first is None else (first, second)
+            for _ in range(case.warmup - 2):
                 step()
         except Exception as exc:
             errors[fw] = f"{type(exc).__name__}: {exc}"
@@ -103,7 +107,8 @@ def _mismatch(losses):
     if len(vals) < 2:
         return False
     ref = vals.get("torch", vals.get("numpy", next(iter(vals.values()))))
-    return any(abs(v - ref) > 1e-3 * max(1.0, abs(ref)) for v in vals.values())
+    return any(abs(a - b) > 1e-3 * max(1.0, abs(b)) for v in vals.values() for a, b in zip(v, ref)
+               if a is not None and b is not None)
 
 
 # ----------------------------------------------------------------- printing
@@ -155,8 +160,8 @@ def format_notes(results):
         if r["note"]:
             bits.append(r["note"])
         if r["loss_mismatch"]:
-            bits.append("LOSS MISMATCH: " + ", ".join(f"{k}={v:.6g}" for k, v in r["first_loss"].items()
-                                                     if v is not None))
+            bits.append("LOSS MISMATCH (first two steps): " + ", ".join(
+                f"{k}={v[0]:.6g},{v[1]:.6g}" for k, v in r["first_loss"].items() if v is not None))
         for fw, e in r["errors"].items():
             bits.append(f"{fw} failed: {e[:160]}")
         if r["targets"]:

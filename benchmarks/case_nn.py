@@ -127,7 +127,7 @@ def _classifier_case(key, title, layers, batch, lr, inner, reps, salt, image=Fal
     if numpy_setup is not None:
         setups["numpy"] = n
     return Case(key, title, "s/epoch", per_epoch, setups, inner=inner, reps=reps,
-                quick_inner=1, quick_reps=1 if image else 3, warmup=1 if image else 2,
+                quick_inner=1, quick_reps=1 if image else 3, warmup=2,
                 note=note, target=targets)
 
 
@@ -172,80 +172,88 @@ def numpy_mlp(arrays, data, batch, lr):
 
 
 # --------------------------------------------------------- hand NumPy LeNet
-def _windows(x, k):
-    """(N, H, W, C) -> im2col matrix (N*OH*OW, C*k*k) in PyTorch's weight order (c, i, j)."""
-    v = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))   # N, OH, OW, C, k, k
-    n, oh, ow = v.shape[:3]
-    return v.reshape(n * oh * ow, -1), (n, oh, ow)
+# Images are kept batch-innermost, (C, H, W, N): every strided window slice is
+# then made of contiguous runs of N values, so im2col (one copy) and col2im
+# (k*k slice adds) stream through memory.  Weights stay in PyTorch's layout,
+# viewed as (O, C*k*k) matrices, and the fc layers compute W @ x column-wise.
+def _im2col(x, k):
+    """(C, H, W, N) -> (C*k*k, OH*OW*N)."""
+    C, H, W, N = x.shape
+    oh, ow = H - k + 1, W - k + 1
+    sC, sH, sW, sN = x.strides
+    v = np.lib.stride_tricks.as_strided(x, (C, k, k, oh, ow, N), (sC, sH, sW, sH, sW, sN),
+                                        writeable=False)
+    return v.reshape(C * k * k, oh * ow * N)
 
 
-def _col2im(dcols, shape, k, C):
-    """Adjoint of _windows: scatter-add (N, OH, OW, C, k, k) back onto (N, H, W, C)."""
-    n, oh, ow = shape
-    d = dcols.reshape(n, oh, ow, C, k, k)
-    out = np.zeros((n, oh + k - 1, ow + k - 1, C), dcols.dtype)
+def _col2im(dcols, C, H, W, N, k):
+    """Adjoint of _im2col: scatter-add (C*k*k, OH*OW*N) back onto (C, H, W, N)."""
+    oh, ow = H - k + 1, W - k + 1
+    d = dcols.reshape(C, k, k, oh, ow, N)
+    out = np.zeros((C, H, W, N), dcols.dtype)
     for i in range(k):
         for j in range(k):
-            out[:, i:i + oh, j:j + ow, :] += d[..., i, j]
+            out[:, i:i + oh, j:j + ow] += d[:, i, j]
     return out
 
 
 def _pool2(x):
-    """2x2 max-pool of (N, H, W, C) and the mask of the winners (first max per window)."""
-    n, h, w, c = x.shape
-    r = x.reshape(n, h // 2, 2, w // 2, 2, c)
-    p = r.max(axis=(2, 4))
-    m = r == p[:, :, None, :, None, :]
-    # keep only the first maximum of each window, as the frameworks do
-    flat = m.transpose(0, 1, 3, 5, 2, 4).reshape(n, h // 2, w // 2, c, 4)
-    first = np.cumsum(flat, axis=-1) == 1
-    flat &= first
-    mask = flat.reshape(n, h // 2, w // 2, c, 2, 2).transpose(0, 1, 4, 2, 5, 3).reshape(x.shape)
-    return p, mask
+    """2x2 max-pool of (C, H, W, N); masks route the gradient to the first maximum."""
+    C, H, W, N = x.shape
+    r = x.reshape(C, H // 2, 2, W // 2, 2, N)
+    q = [r[:, :, a, :, b] for a in (0, 1) for b in (0, 1)]
+    p = np.maximum(np.maximum(q[0], q[1]), np.maximum(q[2], q[3]))
+    masks, taken = [], np.zeros(p.shape, bool)
+    for v in q:
+        m = v == p
+        m &= ~taken
+        taken |= m
+        masks.append(m)
+    return p, masks
 
 
-def _unpool2(dp, mask):
-    n, h, w, c = mask.shape
-    up = np.broadcast_to(dp[:, :, None, :, None, :], (n, h // 2, 2, w // 2, 2, c)).reshape(mask.shape)
-    return up * mask
+def _unpool2(dp, masks):
+    C, ph, pw, N = dp.shape
+    out = np.empty((C, ph, 2, pw, 2, N), dp.dtype)
+    for (a, b), m in zip(((0, 0), (0, 1), (1, 0), (1, 1)), masks):
+        np.multiply(dp, m, out=out[:, :, a, :, b])
+    return out.reshape(C, 2 * ph, 2 * pw, N)
 
 
 def numpy_lenet(arrays, data, batch, lr):
-    W1, b1, W2, b2, W3, b3, W4, b4 = [a.copy() for a in arrays]
+    P = [a.copy() for a in arrays]            # W1 b1 W2 b2 W3 b3 W4 b4, PyTorch layouts
     x_all, y_all = data
-    x_all = np.ascontiguousarray(x_all.transpose(0, 2, 3, 1))       # NHWC once, outside the step
     nxt = batches(x_all, y_all, batch)
-    P = [W1.reshape(20, -1).T.copy(), b1, W2.reshape(50, -1).T.copy(), b2, W3.T.copy(), b3,
-         W4.T.copy(), b4]
 
     def step():
         xb, yb = nxt()
         n = len(xb)
-        c1, s1 = _windows(xb, 5)                       # (n*576, 25)
-        z1 = (c1 @ P[0]).reshape(n, 24, 24, 20)
-        z1 += P[1]
+        W1, b1, W2, b2, W3, b3, W4, b4 = P
+        x = np.ascontiguousarray(xb.transpose(1, 2, 3, 0))           # 1, 28, 28, n
+        c1 = _im2col(x, 5)                                           # 25, 576n
+        z1 = (W1.reshape(20, -1) @ c1).reshape(20, 24, 24, n)
+        z1 += b1[:, None, None, None]
         p1, m1 = _pool2(z1)
-        a1 = np.tanh(p1)                               # n, 12, 12, 20
-        c2, s2 = _windows(a1, 5)                       # (n*64, 500)
-        z2 = (c2 @ P[2]).reshape(n, 8, 8, 50)
-        z2 += P[3]
+        a1 = np.tanh(p1)                                             # 20, 12, 12, n
+        c2 = _im2col(a1, 5)                                          # 500, 64n
+        z2 = (W2.reshape(50, -1) @ c2).reshape(50, 8, 8, n)
+        z2 += b2[:, None, None, None]
         p2, m2 = _pool2(z2)
-        a2 = np.tanh(p2)                               # n, 4, 4, 50
-        f = a2.transpose(0, 3, 1, 2).reshape(n, 800)   # PyTorch's flatten order (c, h, w)
-        h3 = np.tanh(f @ P[4] + P[5])
-        z4 = h3 @ P[6] + P[7]
-        loss, d4 = np_softmax_xent(z4, yb)
-        dh3 = (d4 @ P[6].T) * (1 - h3 * h3)
-        df = dh3 @ P[4].T
-        gW4, gb4 = h3.T @ d4, d4.sum(0)
-        gW3, gb3 = f.T @ dh3, dh3.sum(0)
-        da2 = df.reshape(n, 50, 4, 4).transpose(0, 2, 3, 1)
-        dz2 = _unpool2(da2 * (1 - a2 * a2), m2).reshape(-1, 50)
-        gW2, gb2 = c2.T @ dz2, dz2.sum(0)
-        da1 = _col2im(dz2 @ P[2].T, s2, 5, 20)
-        dz1 = _unpool2(da1 * (1 - a1 * a1), m1).reshape(-1, 20)
-        gW1, gb1 = c1.T @ dz1, dz1.sum(0)
-        for p, g in zip(P, (gW1, gb1, gW2, gb2, gW3, gb3, gW4, gb4)):
+        a2 = np.tanh(p2)                                             # 50, 4, 4, n
+        f = a2.reshape(800, n)                                       # rows in PyTorch's (c, h, w) order
+        h3 = np.tanh(W3 @ f + b3[:, None])                           # 500, n
+        z4 = W4 @ h3 + b4[:, None]                                   # 10, n
+        loss, d4 = np_softmax_xent(z4.T, yb)
+        d4 = d4.T                                                    # 10, n
+        dh3 = (W4.T @ d4) * (1 - h3 * h3)
+        df = W3.T @ dh3
+        grads = [None, None, None, None, dh3 @ f.T, dh3.sum(1), d4 @ h3.T, d4.sum(1)]
+        dz2 = _unpool2(df.reshape(50, 4, 4, n) * (1 - a2 * a2), m2).reshape(50, -1)
+        grads[2], grads[3] = (dz2 @ c2.T).reshape(W2.shape), dz2.sum(1)
+        da1 = _col2im(W2.reshape(50, -1).T @ dz2, 20, 12, 12, n, 5)
+        dz1 = _unpool2(da1 * (1 - a1 * a1), m1).reshape(20, -1)
+        grads[0], grads[1] = (dz1 @ c1.T).reshape(W1.shape), dz1.sum(1)
+        for p, g in zip(P, grads):
             p -= lr * g
         return loss
     return step
@@ -384,5 +392,5 @@ def cases():
                          targets={"qiflow/torch": 1.5}, numpy_setup=numpy_lenet),
         Case("lstm35", f"LSTM {_I}->{_H} over {_T} steps, batch {_N}, MSE, SGD step", "ms/step", 1e3,
              {"qiflow": _lstm_qiflow, "torch": _lstm_torch, "numpy": _lstm_numpy},
-             inner=5, reps=5, quick_inner=1, quick_reps=2, warmup=1),
+             inner=5, reps=5, quick_inner=1, quick_reps=2, warmup=2),
     ]
