@@ -142,6 +142,10 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
     # caller's gradients, and every array already stored in a leaf's .grad
     shared = {id(g) for g in root_grads}
     pop, get = grads.pop, grads.get
+    # ids of sums this sweep made itself and nobody else holds: later
+    # contributions are added into them in place (a weight used at every
+    # step of an RNN gets one buffer, not one new array per use)
+    owned = set()
     prev = _state.grad_enabled, _state.raw_mode
     _state.grad_enabled, _state.raw_mode = bool(create_graph), raw
     try:
@@ -149,6 +153,8 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
             g = pop(id(node), None)
             if g is None:
                 continue
+            if owned:
+                owned.discard(id(g))       # from here on g may be shared (vjps pass it on)
             if node._hooks:
                 for h in list(node._hooks):
                     r = h(w.to_user(g))
@@ -209,7 +215,14 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
                     gi = w.unbroadcast(gi, inp)
                 k = id(inp)
                 old = get(k)
-                grads[k] = gi if old is None else old + gi
+                if old is None:
+                    grads[k] = gi
+                elif raw and id(old) in owned:
+                    np.add(old, gi, out=old)
+                else:
+                    grads[k] = old = old + gi
+                    if raw and old.__class__ is np.ndarray:
+                        owned.add(id(old))
         if not retain_graph:
             for node in order:
                 if node._op is not None and not isinstance(node, Symbolic):
