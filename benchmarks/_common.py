@@ -75,6 +75,18 @@ def qf_compile():
     return getattr(mod, "compile", None)
 
 
+def qf_sym():
+    """qiflow.sym (Theano-style function/shared/grad) when it is complete enough, else None."""
+    if not has_module("qiflow.sym"):
+        return None
+    try:
+        T = importlib.import_module("qiflow.sym")
+    except ImportError:
+        return None
+    ok = all(hasattr(T, n) for n in ("function", "shared", "grad", "tensor"))
+    return T if ok else None
+
+
 def qf_cross_entropy():
     """The library's cross-entropy from logits (never a copy of it)."""
     import qiflow as qf

@@ -3,7 +3,7 @@ logistic regression.  qiflow's side uses only tensors, ops and the engine
 (plus qf.optim.SGD once it exists); the references do the same work."""
 import numpy as np
 
-from _common import (EPOCH, rng, uniform_init, mnist_like, batches, torch, qf_compile,
+from _common import (EPOCH, rng, uniform_init, mnist_like, batches, torch, qf_sym,
                      qf_cross_entropy, qf_sgd, np_softmax_xent, use_optim)
 from _harness import Case
 
@@ -62,17 +62,19 @@ def _tiny_case(op, backward):
         return lambda: (A @ B, G @ B.T, A.T @ G)
 
     def c(quick):
-        comp = qf_compile()
-        if comp is None:
+        T = qf_sym()
+        if T is None:
             return None
         import qiflow as qf
         A, B, G = _tiny_data()
         f = getattr(qf.Tensor, meth)
+        a, b = T.tensor("a", "float32", 2), T.tensor("b", "float32", 2)
         if not backward:
-            fn = comp(lambda a, b: f(a, b))
-            a, b = qf.tensor(A), qf.tensor(B)
-            return lambda: fn(a, b)
-        return None   # a compiled backward of one op is covered by the training cases
+            fn = T.function([a, b], f(a, b))
+            return lambda: fn(A, B)
+        g = T.tensor("g", "float32", 2)
+        fn = T.function([a, b, g], T.grad((f(a, b) * g).sum(), [a, b]))
+        return lambda: fn(A, B, G)
 
     key = f"tiny.{op}" + ("+bwd" if backward else "")
     title = f"{op} on 3x3 float32" + (", then backward" if backward else "")
@@ -169,24 +171,20 @@ def _seed000_numpy(quick):
 
 
 def _seed000_compiled(quick):
-    comp = qf_compile()
-    if comp is None:
+    """Theano style: shared weights, symbolic grad, SGD as the function's updates."""
+    T = qf_sym()
+    if T is None:
         return None
     import qiflow as qf
-    params = [qf.tensor(p, requires_grad=True) for p in _seed000_params()]
+    params = [T.shared(p, name=n) for p, n in zip(_seed000_params(), ("W1", "b1", "W2", "b2"))]
     W1, b1, W2, b2 = params
-    x, y = qf.tensor(_X), qf.tensor(_Y)
-    update = qf_sgd(params, _LR000)
-
-    @comp
-    def train_step(x, y):
-        h = qf.sigmoid(x @ W1 + b1)
-        out = qf.tanh(h @ W2 + b2)
-        loss = ((out - y) ** 2).mean()
-        loss.backward()
-        update()
-        return loss
-    return lambda: train_step(x, y)
+    x, y = T.tensor("x", "float32", 2), T.tensor("y", "float32", 2)
+    h = qf.sigmoid(x @ W1 + b1)
+    out = qf.tanh(h @ W2 + b2)
+    loss = ((out - y) ** 2).mean()
+    grads = T.grad(loss, params)
+    f = T.function([x, y], loss, updates=[(p, p - _LR000 * g) for p, g in zip(params, grads)])
+    return lambda: f(_X, _Y)
 
 
 # ----------------------------------------------------------- raw MLP
@@ -278,31 +276,26 @@ def mlp_raw_case(sizes, batch, lr, key, inner, salt=0, logreg=False):
         return step
 
     def c(quick):
-        comp = qf_compile()
-        if comp is None:
+        T = qf_sym()
+        if T is None:
             return None
         import qiflow as qf
         ws, x, y = _mlp_arrays(sizes, batch, n_batches, salt)
-        params = [qf.tensor(w, requires_grad=True) for w in ws]
+        params = [T.shared(w) for w in ws]
         xent = qf_cross_entropy()
-        update = qf_sgd(params, lr)
+        xs, ys = T.tensor("x", "float32", 2), T.tensor("y", "int64", 1)
+        h = xs
+        for i in range(0, len(params), 2):
+            h = h @ params[i] + params[i + 1]
+            if i + 2 < len(params):
+                h = qf.relu(h)
+        loss = xent(h, ys)
+        grads = T.grad(loss, params)
+        f = T.function([xs, ys], loss, updates=[(p, p - lr * g) for p, g in zip(params, grads)])
         nxt = batches(x, y, batch)
 
-        @comp
-        def train_step(xb, yb):
-            h = xb
-            for i in range(0, len(params), 2):
-                h = h @ params[i] + params[i + 1]
-                if i + 2 < len(params):
-                    h = qf.relu(h)
-            loss = xent(h, yb)
-            loss.backward()
-            update()
-            return loss
-
         def step():
-            xb, yb = nxt()
-            return train_step(qf.as_tensor(xb), qf.as_tensor(yb))
+            return f(*nxt())
         return step
 
     arch = "-".join(map(str, sizes))

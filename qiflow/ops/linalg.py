@@ -9,6 +9,7 @@ import numpy as np
 from .base import Op, apply
 from .shapes import broadcast_shapes
 from .movement import swapaxes, expand_dims, squeeze, reshape
+from .. import _state
 from .._state import QiflowError
 
 
@@ -31,11 +32,15 @@ class MatMul(Op):
 
     def vjp(self, inputs, output, g):
         a, b = inputs
+        need = _state.needs_input_grad        # skip a GEMM nobody wants (x @ W on data)
+        need_a = need is None or need[0]
+        need_b = need is None or need[1]
         if a.ndim == 2 and b.ndim == 2:
             # the common case, written with operators: on ndarrays (first-order
-            # backward) these are two direct GEMMs with no wrapper calls
-            return g @ b.T, a.T @ g
-        return matmul(g, swapaxes(b, -1, -2)), matmul(swapaxes(a, -1, -2), g)
+            # backward) these are direct GEMMs with no wrapper calls
+            return (g @ b.T if need_a else None), (a.T @ g if need_b else None)
+        return (matmul(g, swapaxes(b, -1, -2)) if need_a else None,
+                matmul(swapaxes(a, -1, -2), g) if need_b else None)
 
 
 _matmul = MatMul()
