@@ -33,10 +33,13 @@ def _positive_int(text):
 
 
 def _non_negative_int(text):
-    v = _positive_int(str(int(text) + 1)) if text.lstrip("-").isdigit() else None
-    if v is None:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return v - 1
+    return v
 
 
 def _positive_float(text):

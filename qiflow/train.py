@@ -325,6 +325,8 @@ class Trainer:
                              "(dataset smaller than batch_size with drop_last?)")
         if self.early_stopping is not None and valid_loader is None:
             raise ValueError("Trainer.fit: early stopping needs a valid_loader")
+        if valid_loader is not None and hasattr(valid_loader, "__len__") and len(valid_loader) == 0:
+            raise ValueError("Trainer.fit: the validation loader yields no batches (empty validation set?)")
         if self.early_stopping is None and valid_loader is not None:
             self.early_stopping = EarlyStopping(patience=None)  # best-weight tracking only
         es = self.early_stopping
