@@ -167,3 +167,11 @@ def test_backward_of_node_made_while_off_still_raises_without_a_line():
     with qf.detect_anomaly():
         with pytest.raises(AnomalyError, match="unknown line"):
             y.sum().backward()
+
+
+def test_docstring_examples_run():
+    import doctest
+    import qiflow.anomaly as mod
+    res = doctest.testmod(mod, extraglobs={"qf": qf}, report=False,
+                          optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted >= 4 and res.failed == 0

@@ -196,6 +196,19 @@ def test_cross_entropy_large_logits_and_masked_classes():
         y.sum().backward()
         ty.sum().backward()
         np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-300)
+    # the fused primitive behind nn.functional.cross_entropy / CrossEntropyLoss, in float32 too
+    ty = torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(target))
+    for fn in (qf.nn.functional.cross_entropy, qf.nn.CrossEntropyLoss(),
+               lambda a, t: qf.nn.functional.nll_loss(qf.log_softmax(a, -1), t)):
+        for dtype, tol in (("float64", 1e-12), ("float32", 1e-6)):
+            x = qf.tensor(logits.astype(dtype), requires_grad=True)
+            tx = torch.tensor(logits, requires_grad=True)
+            y = fn(x, target)
+            y.backward()
+            torch.nn.functional.cross_entropy(tx, torch.tensor(target)).backward()
+            assert y.dtype == dtype and np.isfinite(y.item())
+            assert y.item() == pytest.approx(ty.item(), rel=tol)
+            np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
     lp = t64(np.log([[0.5, 0.0, 0.5]]))                     # nll_loss on log-probs with a -inf
     assert losses.nll_loss(lp, np.array([0])).item() == pytest.approx(np.log(2))
     assert losses.cross_entropy(t64([[1e3, 0.0]]), np.array([1])).item() == 1e3
@@ -419,3 +432,113 @@ def test_second_order_through_max_ties_and_softmax_matches_pytorch():
     (h,) = qf.grad((g * g).sum(), x)
     (th,) = torch.autograd.grad((tg * tg).sum(), tx)
     np.testing.assert_allclose(h.numpy(), th.numpy(), rtol=1e-11)
+
+
+# ------------------------------------------------------------ BatchNorm
+def test_batchnorm_running_statistics():
+    rng = np.random.default_rng(0)
+    bn = qf.nn.BatchNorm1d(3, momentum=0.1, dtype="float64")
+    batches = [rng.normal([1.0, -2.0, 5.0], [0.5, 2.0, 3.0], size=(8, 3)) for _ in range(5)]
+    rm, rv = np.zeros(3), np.ones(3)
+    for b in batches:
+        y = bn(qf.tensor(b))
+        # training normalises with the batch's *biased* variance ...
+        np.testing.assert_allclose(y.numpy(), (b - b.mean(0)) / np.sqrt(b.var(0) + 1e-5), rtol=1e-12)
+        # ... and keeps the *unbiased* one in the running average (PyTorch's momentum convention)
+        rm = 0.9 * rm + 0.1 * b.mean(0)
+        rv = 0.9 * rv + 0.1 * b.var(0, ddof=1)
+    np.testing.assert_allclose(bn.running_mean.numpy(), rm, rtol=1e-13)
+    np.testing.assert_allclose(bn.running_var.numpy(), rv, rtol=1e-13)
+    assert int(bn.num_batches_tracked.item()) == 5
+    # the buffers hold values, never a graph
+    for buf in (bn.running_mean, bn.running_var):
+        assert not buf.requires_grad and buf._op is None
+    # eval uses (and does not update) the running statistics, with or without grad
+    bn.eval()
+    x = rng.standard_normal((4, 3))
+    want = (x - rm) / np.sqrt(rv + 1e-5)
+    np.testing.assert_allclose(bn(qf.tensor(x)).numpy(), want, rtol=1e-12)
+    with qf.no_grad():
+        bn(qf.tensor(x))
+    np.testing.assert_allclose(bn.running_mean.numpy(), rm, rtol=1e-13)
+    assert int(bn.num_batches_tracked.item()) == 5
+    # a fresh layer loaded from the state dict behaves identically
+    other = qf.nn.BatchNorm1d(3, dtype="float64")
+    other.load_state_dict(bn.state_dict())
+    other.eval()
+    np.testing.assert_array_equal(other(qf.tensor(x)).numpy(), bn(qf.tensor(x)).numpy())
+
+
+def test_batchnorm_cumulative_average_and_2d_counts():
+    rng = np.random.default_rng(1)
+    bn = qf.nn.BatchNorm1d(2, momentum=None, dtype="float64")
+    batches = [rng.standard_normal((5, 2)) + k for k in range(4)]
+    for b in batches:
+        bn(qf.tensor(b))
+    np.testing.assert_allclose(bn.running_mean.numpy(), np.mean([b.mean(0) for b in batches], 0), rtol=1e-13)
+    np.testing.assert_allclose(bn.running_var.numpy(), np.mean([b.var(0, ddof=1) for b in batches], 0),
+                               rtol=1e-13)
+    # 2-d: statistics per channel over N, H and W; the unbiased correction uses N*H*W
+    bn2 = qf.nn.BatchNorm2d(3, momentum=1.0, dtype="float64")
+    x = rng.standard_normal((2, 3, 4, 5))
+    bn2(qf.tensor(x))
+    np.testing.assert_allclose(bn2.running_var.numpy(), x.var((0, 2, 3), ddof=1), rtol=1e-13)
+    torch = pytest.importorskip("torch")
+    tbn = torch.nn.BatchNorm2d(3, momentum=0.3).double()
+    qbn = qf.nn.BatchNorm2d(3, momentum=0.3, dtype="float64")
+    for _ in range(3):
+        v = rng.standard_normal((2, 3, 4, 5))
+        tv = torch.tensor(v, requires_grad=True)
+        qv = qf.tensor(v, requires_grad=True)
+        w = rng.standard_normal(v.shape)
+        (tbn(tv) * torch.tensor(w)).sum().backward()
+        (qbn(qv) * w).sum().backward()
+        np.testing.assert_allclose(qv.grad.numpy(), tv.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(qbn.running_mean.numpy(), tbn.running_mean.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(qbn.running_var.numpy(), tbn.running_var.numpy(), rtol=1e-13)
+
+
+# ------------------------------------------------------- early stopping
+def _es_run(epochs, valid=True, early_stopping=None):
+    from qiflow.data import DataLoader, TensorDataset
+    qf.manual_seed(0)
+    model = qf.nn.Sequential(qf.nn.Linear(3, 4), qf.nn.BatchNorm1d(4), qf.nn.Linear(4, 1))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    t = (X @ np.array([[1.0], [-2.0], [0.5]], np.float32) + 1.0).astype(np.float32)
+    train_loader = DataLoader(TensorDataset(X, t), batch_size=8, shuffle=True)
+    # validation targets are half the training targets: the validation loss falls, then rises
+    valid_loader = DataLoader(TensorDataset(X, t * 0.5), batch_size=20) if valid else None
+    trainer = qf.train.Trainer(model, qf.optim.SGD(model.parameters(), lr=0.005), qf.nn.MSELoss(),
+                               early_stopping=early_stopping, progress=False)
+    history = trainer.fit(train_loader, valid_loader, epochs=epochs)
+    return model, history, trainer, valid_loader
+
+
+def _weights(model):
+    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
+
+
+def test_early_stopping_restores_best_weights_when_the_epoch_limit_ends_training():
+    model, history, trainer, valid = _es_run(12)
+    assert not history.stopped_early and history.epochs == 12     # ended by the epoch limit
+    losses = history["valid_loss"]
+    best = int(np.argmin(losses)) + 1
+    assert 1 < best < 12, losses                                   # the best is in the middle
+    assert history.best["epoch"] == best
+    # the independent oracle: the same run stopped after `best` epochs, without validation
+    ref, _, _, _ = _es_run(best, valid=False)
+    last, _, _, _ = _es_run(12, valid=False)
+    got, want = _weights(model), _weights(ref)
+    assert list(got) == list(want)
+    for k in got:                                                  # BatchNorm buffers included
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+    assert any(not np.array_equal(got[k], v) for k, v in _weights(last).items())
+    assert trainer.evaluate(valid)["loss"] == pytest.approx(min(losses), rel=1e-6)
+
+
+def test_early_stopping_by_patience_also_restores_best_weights():
+    es = qf.train.EarlyStopping(patience=10, patience_increase=2, validation_frequency=5)
+    model, history, trainer, valid = _es_run(50, early_stopping=es)
+    assert history.stopped_early and history.epochs < 50
+    assert trainer.evaluate(valid)["loss"] == pytest.approx(min(history["valid_loss"]), rel=1e-6)
