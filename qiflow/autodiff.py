@@ -76,7 +76,11 @@ def _toposort(roots):
             for inp in it:
                 if id(inp) not in visited and getattr(inp, "requires_grad", False):
                     add(id(inp))
-                    stack.append((inp, iter(inp._inputs or ())))
+                    ins = inp._inputs
+                    if not ins:
+                        append(inp)          # a leaf is finished as soon as it is found
+                        continue
+                    stack.append((inp, iter(ins)))
                     break
             else:
                 stack.pop()
@@ -224,9 +228,13 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
                     if raw and old.__class__ is np.ndarray:
                         owned.add(id(old))
         if not retain_graph:
-            for node in order:
-                if node._op is not None and not isinstance(node, Symbolic):
+            if raw:                        # eager tensors only: leaves hold no inputs anyway
+                for node in order:
                     node._inputs = None
+            else:
+                for node in order:
+                    if node._op is not None and not isinstance(node, Symbolic):
+                        node._inputs = None
     finally:
         _state.grad_enabled, _state.raw_mode = prev
         _state.needs_input_grad = None
