@@ -176,7 +176,8 @@ def _seed000_compiled(quick):
     if T is None:
         return None
     import qiflow as qf
-    params = [T.shared(p, name=n) for p, n in zip(_seed000_params(), ("W1", "b1", "W2", "b2"))]
+    params = [T.shared(p, name=n, shape=p.shape)
+              for p, n in zip(_seed000_params(), ("W1", "b1", "W2", "b2"))]
     W1, b1, W2, b2 = params
     x, y = T.tensor("x", "float32", 2), T.tensor("y", "float32", 2)
     h = qf.sigmoid(x @ W1 + b1)
@@ -281,9 +282,9 @@ def mlp_raw_case(sizes, batch, lr, key, inner, salt=0, logreg=False):
             return None
         import qiflow as qf
         ws, x, y = _mlp_arrays(sizes, batch, n_batches, salt)
-        params = [T.shared(w) for w in ws]
+        params = [T.shared(w, shape=w.shape) for w in ws]       # fixed shapes: known class count
         xent = qf_cross_entropy()
-        xs, ys = T.tensor("x", "float32", 2), T.tensor("y", "int64", 1)
+        xs, ys = T.tensor("x", "float32", shape=(None, sizes[0])), T.tensor("y", "int64", 1)
         h = xs
         for i in range(0, len(params), 2):
             h = h @ params[i] + params[i + 1]
