@@ -179,7 +179,7 @@ def _seed000_compiled(quick):
     params = [T.shared(p, name=n, shape=p.shape)
               for p, n in zip(_seed000_params(), ("W1", "b1", "W2", "b2"))]
     W1, b1, W2, b2 = params
-    x, y = T.tensor("x", "float32", 2), T.tensor("y", "float32", 2)
+    x, y = T.tensor("x", "float32", shape=_X.shape), T.tensor("y", "float32", shape=_Y.shape)
     h = qf.sigmoid(x @ W1 + b1)
     out = qf.tanh(h @ W2 + b2)
     loss = ((out - y) ** 2).mean()
