@@ -322,3 +322,28 @@ def test_graph_builder_covers_the_op_lists():
     assert {"exp", "tanh", "log", "sqrt", "sigmoid", "softplus"} <= set(UNARY)
     assert {"add", "subtract", "multiply", "divide", "maximum", "power"} <= set(BINARY)
     assert {"sum", "mean", "max", "logsumexp", "softmax", "log_softmax"} <= set(REDUCE_GRAPH)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=programs())
+def test_random_expression_graphs_compiled_with_and_without_rewrites_equal_eager(case):
+    T = pytest.importorskip("qiflow.sym")
+    from .graphs import QF
+    prog, seed = case
+    values = _leaf_values(prog, seed)
+    xs = [leaf(v) for v in values]
+    out = run_program(prog, qf, xs)
+    grads = qf.grad(out, xs)
+    vs = [T.tensor(f"x{i}", "float64", shape=s) for i, s in enumerate(prog.leaf_shapes)]
+    sym_out = run_program(prog, QF, vs)
+    sym_grads = T.grad(sym_out, vs)
+    # as written: the same ops in the same order as eager, so (nearly) the same rounding
+    plain = T.function(vs, [sym_out] + list(sym_grads), mode="no_rewrites")(*values)
+    np.testing.assert_allclose(plain[0], out.numpy(), rtol=1e-13, atol=1e-13)
+    for got, want in zip(plain[1:], grads):
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-12, atol=1e-12)
+    # rewritten (merged, simplified, stabilised, fused): equal up to rounding
+    fast = T.function(vs, [sym_out] + list(sym_grads))(*values)
+    np.testing.assert_allclose(fast[0], out.numpy(), rtol=1e-10, atol=1e-11)
+    for got, want in zip(fast[1:], grads):
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-9, atol=1e-10)

@@ -542,3 +542,83 @@ def test_early_stopping_by_patience_also_restores_best_weights():
     model, history, trainer, valid = _es_run(50, early_stopping=es)
     assert history.stopped_early and history.epochs < 50
     assert trainer.evaluate(valid)["loss"] == pytest.approx(min(history["valid_loss"]), rel=1e-6)
+
+
+# ---------------------------------------------------- symbolic compiler
+def test_rewrites_never_merge_distinct_shared_variables_or_inputs():
+    T = pytest.importorskip("qiflow.sym")
+    a = T.shared(np.ones(3), name="a")
+    b = T.shared(np.ones(3), name="b")                # equal values, distinct variables
+    x, y = T.dvector("x"), T.dvector("y")
+    for mode in (None, "no_rewrites"):
+        a.set_value(np.ones(3))
+        b.set_value(np.ones(3))
+        f = T.function([x, y], [a * 2.0, b * 2.0, x - y, (a - b).sum()], updates=[(a, a + 1.0)],
+                       mode=mode)
+        r = f([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+        np.testing.assert_array_equal(r[0], [2.0, 2.0, 2.0])
+        np.testing.assert_array_equal(r[2], [0.0, 1.0, 2.0])  # x - y is not x - x
+        r = f([0.0, 0.0, 0.0], [5.0, 5.0, 5.0])
+        np.testing.assert_array_equal(r[0], [4.0, 4.0, 4.0])  # a was updated ...
+        np.testing.assert_array_equal(r[1], [2.0, 2.0, 2.0])  # ... b was not
+        assert r[3] == 3.0
+        np.testing.assert_array_equal(r[2], [-5.0, -5.0, -5.0])
+        np.testing.assert_array_equal(b.get_value(), np.ones(3))
+
+
+def test_compiled_function_on_new_shapes_is_never_stale():
+    T = pytest.importorskip("qiflow.sym")
+    x = T.dmatrix("x")
+    w = T.shared(np.ones((3, 2)), name="w")
+    f = T.function([x], [T.tanh(T.dot(x, w) + 1.0), (x * 2).sum(axis=0)])
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal(s) for s in ((2, 3), (5, 3), (1, 3), (2, 3))]
+    results = [f(v) for v in xs]
+    for v, (h, s) in zip(xs, results):        # earlier results are not overwritten by later calls
+        np.testing.assert_allclose(h, np.tanh(v @ np.ones((3, 2)) + 1.0), rtol=1e-14)
+        np.testing.assert_allclose(s, (v * 2).sum(0), rtol=1e-14)
+    with pytest.raises(ValueError):
+        f(rng.standard_normal((2, 4)))        # a shape that cannot work is an error, not garbage
+
+
+def test_traced_function_retraces_on_a_new_shape_or_dtype():
+    T = pytest.importorskip("qiflow.sym")
+    trace = pytest.importorskip("qiflow.sym.trace")
+    if not hasattr(trace, "compile"):
+        pytest.skip("PENDING: qf.compile (tracing) is not written yet")
+    calls = []
+
+    def fn(a):
+        calls.append(a.shape)
+        return (a * a).sum(axis=-1)
+
+    g = qf.compile(fn)
+    for shape in ((2, 3), (2, 3), (4, 5), (2, 3)):
+        v = np.random.default_rng(len(calls)).standard_normal(shape)
+        np.testing.assert_allclose(np.asarray(g(qf.tensor(v))), (v * v).sum(-1), rtol=1e-12)
+    v32 = np.ones((2, 3), np.float32)
+    out = g(qf.tensor(v32))
+    assert np.asarray(out).dtype == np.float32
+    assert len(calls) == 3                     # traced for (2,3) f64, (4,5) f64 and (2,3) f32 only
+    del T
+
+
+def test_symbolic_second_order_gradients():
+    T = pytest.importorskip("qiflow.sym")
+    x = T.tensor("x", "float64", shape=(2,))
+    cost = (x ** 3 + T.sin(x) * x).sum()
+    g = T.grad(cost, x)
+    hdiag = T.grad(g.sum(), x)
+    H = T.hessian(cost, x)
+    v = np.array([0.7, -1.3])
+    for mode in (None, "no_rewrites"):
+        fg, fh, fH = T.function([x], [g, hdiag, H], mode=mode)(v)
+        np.testing.assert_allclose(fg, 3 * v ** 2 + np.cos(v) * v + np.sin(v), rtol=1e-13)
+        np.testing.assert_allclose(fh, 6 * v - np.sin(v) * v + 2 * np.cos(v), rtol=1e-13)
+        np.testing.assert_allclose(fH, np.diag(6 * v - np.sin(v) * v + 2 * np.cos(v)), rtol=1e-13,
+                                   atol=1e-15)
+    # the same vjps eagerly
+    xe = t64(v)
+    (ge,) = qf.grad((xe ** 3 + qf.sin(xe) * xe).sum(), xe, create_graph=True)
+    (he,) = qf.grad(ge.sum(), xe)
+    np.testing.assert_allclose(he.numpy(), fh, rtol=1e-13)
