@@ -175,3 +175,14 @@ def test_docstring_examples_run():
     res = doctest.testmod(mod, extraglobs={"qf": qf}, report=False,
                           optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert res.attempted >= 4 and res.failed == 0
+
+
+def test_symbolic_graphs_and_symbolic_grad_are_left_alone():
+    T = pytest.importorskip("qiflow.sym")
+    with qf.detect_anomaly():
+        x = T.dvector("x")
+        y = T.log(x)                      # symbolic: nothing is computed, nothing to check
+        (g,) = T.grad(y.sum(), [x])
+        f = T.function([x], [y, g])
+    out = f([0.0, 1.0])
+    assert out[0][0] == -np.inf and out[1][0] == np.inf

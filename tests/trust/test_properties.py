@@ -347,3 +347,27 @@ def test_random_expression_graphs_compiled_with_and_without_rewrites_equal_eager
     np.testing.assert_allclose(fast[0], out.numpy(), rtol=1e-10, atol=1e-11)
     for got, want in zip(fast[1:], grads):
         np.testing.assert_allclose(got, want.numpy(), rtol=1e-9, atol=1e-10)
+
+
+NONDIFF_BINARY = {
+    "equal": (qf.equal, np.equal), "not_equal": (qf.not_equal, np.not_equal), "less": (qf.less, np.less),
+    "less_equal": (qf.less_equal, np.less_equal), "greater": (qf.greater, np.greater),
+    "greater_equal": (qf.greater_equal, np.greater_equal), "floor_divide": (qf.floor_divide, np.floor_divide),
+    "logical_and": (qf.logical_and, np.logical_and), "logical_or": (qf.logical_or, np.logical_or),
+    "logical_xor": (qf.logical_xor, np.logical_xor),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NONDIFF_BINARY))
+@settings(max_examples=10, deadline=None)
+@given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_comparison_and_logic_broadcast_record_no_graph(name, shapes, seed):
+    fn, ref = NONDIFF_BINARY[name]
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-2, 3, shapes.input_shapes[0]).astype(np.float64)   # small ints: ties happen
+    b = rng.integers(1, 3, shapes.input_shapes[1]).astype(np.float64)
+    out = fn(leaf(a), leaf(b))
+    np.testing.assert_array_equal(out.numpy(), ref(a, b))
+    assert out.shape == shapes.result_shape
+    assert not out.requires_grad and out._op is None and out._inputs is None
