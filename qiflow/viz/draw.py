@@ -50,7 +50,7 @@ class Drawing:
 
 
 def build_graph(obj, *, backward=False, grads=None, names=None, scopes=None, max_values=6,
-                frame=None):
+                frame=None, optimized=False):
     """The VGraph behind ``draw`` (no collapsing, no rendering)."""
     if isinstance(obj, VGraph):
         return obj
@@ -62,7 +62,7 @@ def build_graph(obj, *, backward=False, grads=None, names=None, scopes=None, max
                            grads=bool(grads) or False, backward=backward, max_values=max_values)
     if _is_symbolic(obj):
         from .symbolic import symbolic_graph
-        return symbolic_graph(obj, max_values=max_values, names=names)
+        return symbolic_graph(obj, max_values=max_values, optimized=optimized)
     raise TypeError(f"draw: cannot draw a {type(obj).__name__}; expected an eager Tensor (or a "
                     "list of them), a symbolic variable, or a compiled function")
 
@@ -77,7 +77,7 @@ def _is_symbolic(obj):
 
 
 def draw(obj, format=None, path=None, *, backward=False, grads=None, names=None, scopes=None,
-         max_values=6, collapse="auto", max_nodes=80, rankdir="TB"):
+         max_values=6, collapse="auto", max_nodes=80, rankdir="TB", optimized=False):
     """Draw the graph behind ``obj``.
 
     ``obj``: an eager Tensor (its recorded forward graph), a list of them, a
@@ -92,6 +92,8 @@ def draw(obj, format=None, path=None, *, backward=False, grads=None, names=None,
     * ``names``: ``{name: tensor or module}``; by default the caller's
       variables name the tensors (``names=False`` turns that off).
     * ``scopes``: from ``qf.viz.module_scopes(model)``, groups nodes by module.
+    * ``optimized=True`` (symbolic variables): compile them and draw the graph
+      as written next to the optimised one, as a compiled function is drawn.
     * ``max_values``: show values of tensors with at most this many elements.
     * ``collapse``: merge repeated nodes and fold repeated modules: True,
       False, or "auto" (when there are more than ``max_nodes`` nodes).
@@ -106,7 +108,7 @@ def draw(obj, format=None, path=None, *, backward=False, grads=None, names=None,
         raise ValueError(f"draw: format must be one of {FORMATS}, got {format!r}")
     frame = sys._getframe(1) if names is not False else None
     g = build_graph(obj, backward=backward, grads=grads, names=names, scopes=scopes,
-                    max_values=max_values, frame=frame)
+                    max_values=max_values, frame=frame, optimized=optimized)
     del frame
     if collapse is True or (collapse == "auto" and len(g.nodes) > max_nodes):
         g = simplify(g)

@@ -1,0 +1,173 @@
+"""Symbolic graphs (``qiflow.sym``) as a ``VGraph``.
+
+A variable is drawn as one node, like an eager tensor: made by an op it is a
+box titled by the op; declared inputs are grey ellipses, shared variables blue
+ones (with their current value when small), constants plain text.  A compiled
+function is drawn as its graph before the rewrites and its optimised graph
+side by side (Theano's ``pydotprint(b)`` next to ``pydotprint(f)``); a fused
+elementwise kernel shows the expression it computes.
+"""
+import numpy as np
+
+from .graph import VGraph
+from ._common import COMMUTATIVE, fmt_array, op_title
+
+_INFIX = {"Add": "+", "Subtract": "-", "Multiply": "*", "Divide": "/", "Power": "**",
+          "MatMul": "@"}
+
+
+def _sym():
+    from .. import sym
+    return sym
+
+
+def is_compiled(obj):
+    """A compiled function: has the optimised ``fgraph`` and its ``inputs``."""
+    return hasattr(obj, "fgraph") and hasattr(obj, "inputs") and hasattr(obj, "report")
+
+
+def symbolic_graph(obj, max_values=6, optimized=False):
+    """VGraph of a symbolic variable (or list of them) or of a compiled function.
+
+    ``optimized=True`` on variables compiles them (their free variables become
+    the inputs) and draws the graph as written next to the optimised one.
+    """
+    if is_compiled(obj):
+        return compiled_graph(obj, max_values)
+    outs = list(obj) if isinstance(obj, (list, tuple)) else [obj]
+    if optimized:
+        sym = _sym()
+        free = [v for v in sym.graph.leaves(outs)
+                if not isinstance(v, (sym.Constant, sym.SharedVariable))]
+        f = sym.function(free, outs if len(outs) > 1 else outs[0], on_unused_input="ignore")
+        return compiled_graph(f, max_values, before=outs)
+    g = VGraph()
+    add_variables(g, outs, (), max_values, labels={id(o): None for o in outs})
+    return g
+
+
+def compiled_graph(f, max_values=6, before=None):
+    """Before the rewrites (when known) and after, side by side."""
+    g = VGraph()
+    labels = _output_labels(f)
+    before = before if before is not None else _before(f)
+    rep = f.report
+    if before is not None:
+        g.cluster(("before",), f"before rewrites ({_nodes(rep.nodes_before)})")
+        add_variables(g, before, ("before",), max_values,
+                      labels={id(v): labels[k] for k, v in enumerate(before) if k < len(labels)})
+    g.cluster(("after",), f"after rewrites ({_nodes(rep.nodes_after)})")
+    outs = list(f.fgraph.outputs)
+    add_variables(g, outs, ("after",), max_values,
+                  labels={id(v): labels[k] for k, v in enumerate(outs) if k < len(labels)})
+    fired = ", ".join(f"{k} \u00d7{v}" if v > 1 else k for k, v in sorted(rep.fired.items()))
+    g.notes.append(f"rewrites fired: {fired or 'none'}")
+    if before is None:
+        g.notes.append("(this function did not keep its graph before the rewrites; "
+                       "draw(outputs, optimized=True) shows both)")
+    return g
+
+
+def _nodes(n):
+    return f"{n} op node" + ("" if n == 1 else "s")
+
+
+def _before(f):
+    """The output (and update) variables as written, if the compiled function kept them."""
+    for attr in ("unoptimized", "before", "original_outputs"):
+        v = getattr(f, attr, None)
+        if v is not None:
+            return list(v() if callable(v) else v)
+    return None
+
+
+def _output_labels(f):
+    n = getattr(f, "n_outputs", len(getattr(f, "outputs", ())))
+    labels = [f"output {k}" if n > 1 else "output" for k in range(n)]
+    for target in getattr(f, "update_targets", ()):
+        labels.append(f"update of {target!r}")
+    return labels
+
+
+def add_variables(g, outputs, cluster, max_values, labels=None):
+    """Add the graph of ``outputs`` to ``g`` inside ``cluster``; returns id(var) -> node id."""
+    sym = _sym()
+    labels = labels or {}
+    order = sym.graph.toposort(outputs)
+    leaves = []
+    seen = set()
+    for node in order:
+        for v in node.inputs:
+            if v.owner is None and id(v) not in seen:
+                seen.add(id(v))
+                leaves.append(v)
+    for v in outputs:
+        if v.owner is None and id(v) not in seen:
+            seen.add(id(v))
+            leaves.append(v)
+    ids = {}
+    for v in leaves:
+        ids[id(v)] = _leaf(g, v, cluster, max_values, sym)
+    for node in order:
+        out = node.outputs[0]
+        title = op_title(node.op)
+        notes = []
+        if type(node.op).__name__ == "Fused":
+            title = "Fused"
+            notes.append(fused_expression(node.op))
+        nid = g.add("op", title, name=out.name, shape=out.type.shape, dtype=out.type.dtype,
+                    cluster=cluster, notes=notes)
+        ids[id(out)] = nid
+        positional = len(node.inputs) > 1 and node.op.name not in COMMUTATIVE
+        for k, v in enumerate(node.inputs):
+            g.edge(ids[id(v)], nid, str(k) if positional else None)
+    for v in outputs:
+        n = g.nodes[ids[id(v)]]
+        n.root = True
+        if labels.get(id(v)):
+            n.notes.append(labels[id(v)])
+    return ids
+
+
+def _leaf(g, v, cluster, max_values, sym):
+    t = v.type
+    if isinstance(v, sym.Constant):
+        text = fmt_array(v.data, max_values)
+        return g.add("const", text if text is not None else f"constant {tuple(v.data.shape)}",
+                     cluster=cluster)
+    if isinstance(v, sym.SharedVariable):
+        try:
+            value = fmt_array(v.get_value(), max_values)
+        except Exception:
+            value = None
+        return g.add("param", v.name or "shared", shape=t.shape, dtype=t.dtype, value=value,
+                     cluster=cluster, notes=["shared"])
+    return g.add("input", v.name or "input", shape=t.shape, dtype=t.dtype, cluster=cluster)
+
+
+def fused_expression(op, limit=80):
+    """The expression a ``Fused`` kernel computes, over its inputs i0, i1, ..."""
+    steps = []
+    for sop, refs in op.program:
+        args = []
+        for kind, k in refs:
+            if kind == "i":
+                args.append(f"i{k}")
+            elif kind == "s":
+                args.append(steps[k] if len(steps[k]) < 2 or steps[k][0] != "(" else steps[k])
+            else:
+                c = np.asarray(op.consts[k])
+                args.append(fmt_array(c, 3) or "c")
+        name = sop.name
+        if name in _INFIX and len(args) == 2:
+            steps.append(f"({args[0]} {_INFIX[name]} {args[1]})")
+        elif name == "Negative":
+            steps.append(f"(-{args[0]})")
+        elif name == "PowerScalar":
+            steps.append(f"({args[0]} ** {sop.p})")
+        else:
+            steps.append(f"{name.lower()}({', '.join(args)})")
+    text = steps[-1] if steps else ""
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
