@@ -338,7 +338,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if g is None:
             if not allow_unused:
                 raise RuntimeError(f"grad: input {i} (shape {x.shape}) was not used to compute the "
-                                   "outputs; pass allow_unused=True to get None for it")
+                                   "outputs (or the graph linking them was freed by an earlier "
+                                   "backward: pass retain_graph=True there); pass allow_unused=True "
+                                   "to get None for it")
             out.append(None)
         else:
             out.append(Tensor._wrap(np.asarray(g)) if not create_graph else g)

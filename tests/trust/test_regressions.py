@@ -622,3 +622,17 @@ def test_symbolic_second_order_gradients():
     (ge,) = qf.grad((xe ** 3 + qf.sin(xe) * xe).sum(), xe, create_graph=True)
     (he,) = qf.grad(ge.sum(), xe)
     np.testing.assert_allclose(he.numpy(), fh, rtol=1e-13)
+
+
+def test_reusing_a_tensor_whose_graph_was_freed_is_explained():
+    x = t64([0.5])
+    h = x * 2.0
+    h.sum().backward()                        # frees the graph behind h
+    with pytest.raises(RuntimeError, match="second time.*retain_graph"):
+        (h * 3.0).sum().backward()
+    with pytest.raises(RuntimeError, match="freed by an earlier backward.*retain_graph"):
+        qf.grad((h * 3.0).sum(), x)
+    x2 = t64([0.5])
+    h2 = x2 * 2.0
+    h2.sum().backward(retain_graph=True)      # kept: reuse works and accumulates correctly
+    assert qf.grad((h2 * 3.0).sum(), x2)[0].item() == 6.0
