@@ -108,6 +108,8 @@ _NAMES = {"nan": "NaN", "inf": "inf"}
 
 
 def _describe(x):
+    if isinstance(x, (int, float, complex)) and not isinstance(x, bool):
+        return repr(x)
     a = _values(x)
     if a is None:
         return type(x).__name__

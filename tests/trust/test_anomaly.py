@@ -186,3 +186,25 @@ def test_symbolic_graphs_and_symbolic_grad_are_left_alone():
         f = T.function([x], [y, g])
     out = f([0.0, 1.0])
     assert out[0][0] == -np.inf and out[1][0] == np.inf
+
+
+def test_overflow_inside_a_model_names_the_layer_op_and_the_call_site():
+    from qiflow import nn
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    with qf.no_grad():
+        model[0].weight.fill_(3e38)                 # 3 * 3e38 overflows float32
+    x = qf.ones((2, 3))
+    with qf.detect_anomaly():
+        with pytest.raises(AnomalyError) as e:
+            line = _line(); model(x)  # noqa: E702
+    msg = str(e.value)
+    _assert_site(msg, line)                         # the user's call, not qiflow/nn internals
+    assert "float32[2, 3]" in msg and "float32[4, 3]" in msg
+    assert "inf" in msg
+
+
+def test_python_numbers_are_shown_by_value():
+    x = qf.tensor([1.0, 2.0], requires_grad=True)
+    with qf.detect_anomaly():
+        with pytest.raises(AnomalyError, match=r"1e\+308"):
+            x * 1e308
