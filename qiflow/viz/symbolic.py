@@ -32,6 +32,9 @@ def symbolic_graph(obj, max_values=6, optimized=False):
     ``optimized=True`` on variables compiles them (their free variables become
     the inputs) and draws the graph as written next to the optimised one.
     """
+    traced = _traced_function(obj)
+    if traced is not None:
+        obj = traced
     if is_compiled(obj):
         return compiled_graph(obj, max_values)
     outs = list(obj) if isinstance(obj, (list, tuple)) else [obj]
@@ -44,6 +47,19 @@ def symbolic_graph(obj, max_values=6, optimized=False):
     g = VGraph()
     add_variables(g, outs, (), max_values, labels={id(o): None for o in outs})
     return g
+
+
+def _traced_function(obj):
+    """The compiled function behind ``qf.compile(fn)`` (its latest trace), or None."""
+    cache = getattr(obj, "cache", None)
+    if not isinstance(cache, dict) or not hasattr(obj, "traces"):
+        return None
+    entries = [e for e in cache.values() if not getattr(e, "eager", True) and hasattr(e, "fn")]
+    if not entries:
+        from .._state import QiflowError
+        raise QiflowError(f"draw: {getattr(obj, '__name__', 'this compiled function')} has not been "
+                          "traced yet (or ran eagerly); call it once, then draw it")
+    return entries[-1].fn
 
 
 def compiled_graph(f, max_values=6, before=None):
@@ -63,8 +79,8 @@ def compiled_graph(f, max_values=6, before=None):
     fired = ", ".join(f"{k} \u00d7{v}" if v > 1 else k for k, v in sorted(rep.fired.items()))
     g.notes.append(f"rewrites fired: {fired or 'none'}")
     if before is None:
-        g.notes.append("(this function did not keep its graph before the rewrites; "
-                       "draw(outputs, optimized=True) shows both)")
+        g.notes.append("(the graph before the rewrites was not kept by this function; for "
+                       "symbolic outputs, draw(outputs, optimized=True) shows both)")
     return g
 
 

@@ -69,3 +69,18 @@ def test_logistic_regression_graph_renders():
     if have_graphviz():
         svg = draw([cost, w - 0.1 * gw], format="svg", optimized=True).data
         assert "before rewrites" in svg and "after rewrites" in svg
+
+
+def test_traced_function():
+    def step(x, w):
+        return qf.tanh(x @ w).sum()
+    fast = qf.compile(step)
+    with pytest.raises(qf.QiflowError, match="not been traced yet"):
+        draw(fast, format="dot")
+    x = qf.tensor(np.ones((4, 3), dtype="float32"))
+    w = qf.tensor(np.full((3, 2), 0.5, dtype="float32"))
+    assert float(fast(x, w)) == pytest.approx(step(x, w).item())
+    nodes, edges = parse(draw(fast, format="dot").dot)
+    titles = sorted(lines[0] for lines, _ in nodes.values())
+    assert titles == ["MatMul", "Sum", "Tanh", "arg0", "arg1"]
+    assert nodes[by_first_line(nodes, "arg0")][0][1] == "(4, 3) float32"
