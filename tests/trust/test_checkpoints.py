@@ -367,3 +367,53 @@ def test_resume_after_sigkill_gives_bit_identical_weights(tmp_path):
     _run(bad, "resume", ckpt + ".epoch2", other)
     c = qf.load(other)
     assert any(a[k].numpy().tobytes() != c[k].numpy().tobytes() for k in a)
+
+
+TRAINER = """
+    import os, signal, sys
+    import numpy as np
+    import qiflow as qf
+    from qiflow import nn, optim
+    from qiflow.data import DataLoader, TensorDataset
+
+    mode, ckpt, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    qf.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.Tanh(), nn.Dropout(0.3),
+                          nn.Linear(16, 3))
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((80, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 80)
+    train = DataLoader(TensorDataset(X, y), batch_size=16, shuffle=True)      # global generator
+    valid = DataLoader(TensorDataset(X[:40], y[:40]), batch_size=20)
+    ce = nn.CrossEntropyLoss()
+    calls = [0]
+
+    def loss_fn(o, t):
+        calls[0] += qf.is_grad_enabled()                  # training steps only, not validation
+        if mode == "crash" and calls[0] == 5 * 2 + 3:     # epoch 3, batch 3 of 5
+            os.kill(os.getpid(), signal.SIGKILL)
+        return ce(o, t)
+
+    trainer = qf.train.Trainer(model, opt, loss_fn, scheduler=sched, progress=False,
+                               checkpoint_path=None if mode == "full" else ckpt)
+    trainer.fit(train, valid, epochs=6, resume=ckpt if mode == "resume" else None)
+    qf.save({"state": model.state_dict(), "history": [r["valid_loss"] for r in trainer.history.records]},
+            out)
+"""
+
+
+def test_trainer_resume_after_sigkill_gives_bit_identical_weights(tmp_path):
+    pytest.importorskip("qiflow.train")
+    script = _script(tmp_path, "trainer.py", TRAINER)
+    ckpt, full, resumed = (str(tmp_path / n) for n in ("last.npz", "full.npz", "resumed.npz"))
+    _run(script, "full", ckpt, full)
+    _run(script, "crash", ckpt, resumed, expect=-signal.SIGKILL)
+    assert qf.load(ckpt)["epoch"] == 2
+    _run(script, "resume", ckpt, resumed)
+    a, b = qf.load(full), qf.load(resumed)
+    assert a["history"] == b["history"] and len(a["history"]) == 6
+    assert list(a["state"]) == list(b["state"])
+    for k in a["state"]:                 # includes BatchNorm buffers (best weights restored in both)
+        assert a["state"][k].numpy().tobytes() == b["state"][k].numpy().tobytes(), k
