@@ -144,7 +144,7 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
     raw, want = w.raw, targets is not None
     # ids of arrays this sweep must not hand to a leaf without a copy: the
     # caller's gradients, and every array already stored in a leaf's .grad
-    shared = {id(g) for g in root_grads}
+    shared = set(map(id, root_grads))
     pop, get = grads.pop, grads.get
     # ids of sums this sweep made itself and nobody else holds: later
     # contributions are added into them in place (a weight used at every
@@ -287,7 +287,7 @@ def _root_grads(outputs, grad_outputs, create_graph, what):
             if y.data.size != 1:
                 raise RuntimeError(f"{what}: output {i} has shape {y.shape}; a gradient can be implied "
                                    "only for a single-element output: pass grad (e.g. qf.ones_like(y))")
-            g = np.ones_like(y.data)
+            g = np.ones(y.data.shape, y.data.dtype)
         else:
             g = g.data if isinstance(g, Tensor) and not create_graph else g
             g = np.asarray(g, dtype=y.dtype) if not isinstance(g, Tensor) else g
