@@ -104,7 +104,7 @@ def _classifier_case(key, title, layers, batch, lr, inner, reps, salt, image=Fal
         opt = qf.optim.SGD(model.parameters(), lr=lr)
         nxt = batches(*data(), batch)
 
-        @comp
+        @comp(strict=True)                 # a fallback to eager would be timed as "compiled"
         def train_step(xb, yb):
             loss = loss_fn(model(xb), yb)
             opt.zero_grad()
@@ -296,6 +296,28 @@ def _lstm_qiflow(quick):
     return step
 
 
+def _lstm_compiled(quick):
+    comp = qf_compile()
+    if comp is None or not _nn_ready("LSTM"):
+        return None
+    import qiflow as qf
+    w, x, y = _lstm_arrays()
+    lstm = qf.nn.LSTM(_I, _H)
+    _load_qf(lstm, w)
+    opt = qf.optim.SGD(lstm.parameters(), lr=_LR_LSTM)
+
+    @comp(strict=True)
+    def train_step(xt, yt):
+        out, _ = lstm(xt)
+        loss = ((out - yt) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    xt, yt = qf.as_tensor(x), qf.as_tensor(y)
+    return lambda: train_step(xt, yt)
+
+
 def _lstm_torch(quick):
     th = torch()
     if th is None:
@@ -391,6 +413,7 @@ def cases():
                          "batch 500", lenet, 500, 0.1, inner=2, reps=3, salt=5, image=True,
                          targets={"qiflow/torch": 1.5}, numpy_setup=numpy_lenet),
         Case("lstm35", f"LSTM {_I}->{_H} over {_T} steps, batch {_N}, MSE, SGD step", "ms/step", 1e3,
-             {"qiflow": _lstm_qiflow, "torch": _lstm_torch, "numpy": _lstm_numpy},
+             {"qiflow": _lstm_qiflow, "torch": _lstm_torch, "numpy": _lstm_numpy,
+              "compiled": _lstm_compiled},
              inner=5, reps=5, quick_inner=1, quick_reps=2, warmup=2),
     ]

@@ -100,7 +100,8 @@ def run(case, frameworks, args):
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
             line = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-            data = json.loads(line) if line.startswith("{") else {"error": proc.stderr[-300:]}
+            err = proc.stderr.strip().splitlines()
+            data = json.loads(line) if line.startswith("{") else {"error": err[-1] if err else "?"}
         except (subprocess.TimeoutExpired, ValueError) as exc:
             data = {"error": str(exc)}
         if "cold" in data:
