@@ -1,0 +1,172 @@
+"""``FunctionGraph``: a private copy of a graph that the rewrites may edit.
+
+It keeps the clients (users) of every variable, so a rewrite can ask "is this
+value used once?" and ``replace`` can rewire every user of a variable at
+once; nodes left without users are dropped.
+
+``clone`` copies the part of a user graph between the outputs and the leaves,
+substituting ``givens`` (recursively: a replacement may itself contain
+replaced variables; a cycle is an error).
+"""
+from .._state import QiflowError
+from .graph import Apply, Variable, toposort
+
+
+def clone(outputs, replace=None, fresh_leaves=(), keep=()):
+    """Copy the graph of ``outputs``; returns (new outputs, memo id -> new variable).
+
+    ``replace``: {variable: replacement}; ``fresh_leaves``: variables that become
+    new ownerless variables of the same type (cuts the graph there); ``keep``:
+    variables kept as they are (not copied, not looked through).
+    """
+    memo = {}
+    for v in keep:
+        memo[id(v)] = v
+    for v in fresh_leaves:
+        memo[id(v)] = Variable(v.type, name=v.name)
+    subst = {id(k): (k, r) for k, r in (replace or {}).items()}
+    state = {}            # id -> 1 in progress, 2 done
+    keep = []             # keep replaced objects alive while ids are in use
+    for root in outputs:
+        stack = [root]
+        while stack:
+            v = stack[-1]
+            k = id(v)
+            if k in memo:
+                stack.pop()
+                continue
+            st = state.get(k)
+            if k in subst and k not in memo:
+                key, r = subst[k]
+                if st is None:
+                    state[k] = 1
+                    stack.append(r)
+                    keep.append(r)
+                    continue
+                if st == 1 and id(r) in memo:
+                    memo[k] = memo[id(r)]
+                    state[k] = 2
+                    stack.pop()
+                    continue
+                raise QiflowError(f"givens: replacing {key!r} creates a cycle (its replacement "
+                                  f"{r!r} depends on {key!r} again)")
+            if v.owner is None:
+                memo[k] = v
+                stack.pop()
+                continue
+            ins = v.owner.inputs
+            if st is None:
+                state[k] = 1
+                for i in reversed(ins):
+                    if id(i) not in memo:
+                        stack.append(i)
+                continue
+            if st == 1:
+                missing = [i for i in ins if id(i) not in memo]
+                if missing:
+                    # an input is still in progress: we came back to it through a given
+                    raise QiflowError(f"givens: substitution creates a cycle through {v!r}")
+                node = v.owner
+                out = Variable(v.type, name=v.name)
+                Apply(node.op, [memo[id(i)] for i in ins], out, node.tag)
+                out.requires_grad = v.requires_grad
+                memo[k] = out
+                state[k] = 2
+                stack.pop()
+    return [memo[id(o)] for o in outputs], memo
+
+
+class FunctionGraph:
+    """outputs: a list of variables (function outputs then update values);
+    ``stop``: ids of variables treated as leaves (never looked through)."""
+
+    def __init__(self, outputs, stop=()):
+        self.outputs = list(outputs)
+        self.clients = {}
+        self._keep = {}
+        self.stop = set(stop)
+        self._imported = set()
+        for i, o in enumerate(self.outputs):
+            self._import(o)
+            self._client(o).append((None, i))
+
+    def _client(self, v):
+        c = self.clients.get(id(v))
+        if c is None:
+            c = self.clients[id(v)] = []
+            self._keep[id(v)] = v
+        return c
+
+    def _import(self, var):
+        """Register the clients of every node above ``var`` not seen yet."""
+        if id(var) in self._imported:
+            return
+        stack = [var]
+        self._imported.add(id(var))
+        while stack:
+            v = stack.pop()
+            self._client(v)
+            if v.owner is not None and id(v) not in self.stop:
+                for j, i in enumerate(v.owner.inputs):
+                    self._client(i).append((v.owner, j))
+                    if id(i) not in self._imported:
+                        self._imported.add(id(i))
+                        stack.append(i)
+
+    def owner(self, v):
+        """v's Apply node, or None for leaves (and stop variables)."""
+        return None if id(v) in self.stop else v.owner
+
+    def n_clients(self, v):
+        return len(self.clients.get(id(v), ()))
+
+    def client_nodes(self, v):
+        return [n for n, _ in self.clients.get(id(v), ()) if n is not None]
+
+    def is_output(self, v):
+        return any(n is None for n, _ in self.clients.get(id(v), ()))
+
+    def alive(self, node):
+        return bool(self.clients.get(id(node.outputs[0])))
+
+    def replace(self, old, new):
+        """Make every user of ``old`` use ``new`` instead."""
+        if old is new:
+            return
+        if new.type.dtype != old.type.dtype or new.ndim != old.ndim:
+            raise QiflowError(f"internal rewrite error: replacing {old!r} ({old.type}) by "
+                              f"{new!r} ({new.type})")
+        self._import(new)
+        users = self.clients.get(id(old), [])
+        dest = self._client(new)
+        for node, i in users:
+            if node is None:
+                self.outputs[i] = new
+            else:
+                node.inputs[i] = new
+            dest.append((node, i))
+        self.clients[id(old)] = []
+        self._prune(old)
+
+    def _prune(self, var):
+        stack = [var]
+        while stack:
+            v = stack.pop()
+            if self.clients.get(id(v)) or v.owner is None or id(v) in self.stop:
+                continue
+            node = v.owner
+            for j, i in enumerate(node.inputs):
+                c = self.clients.get(id(i))
+                if c is not None:
+                    c[:] = [(n, k) for n, k in c if not (n is node and k == j)]
+                    if not c:
+                        stack.append(i)
+            del self.clients[id(v)]
+            self._keep.pop(id(v), None)
+            self._imported.discard(id(v))
+
+    def toposort(self):
+        return toposort(self.outputs, self.stop)
+
+    def n_nodes(self):
+        return len(self.toposort())

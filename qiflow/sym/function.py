@@ -1,0 +1,157 @@
+"""``function``: compile symbolic inputs -> outputs (+ updates, givens) into a callable.
+
+Compiling clones the graph (substituting ``givens``), checks that every input
+the outputs need is given, runs the rewrite phases and links the schedule into
+one generated Python function (see ``linker.py``).
+
+>>> from qiflow import sym as T
+>>> x = T.dscalar('x'); y = T.dscalar('y')
+>>> f = T.function([x, y], x + y)
+>>> f(2, 3)
+array(5.)
+"""
+import numpy as np
+
+from .._state import QiflowError
+from ..ops import elementwise as E
+from .fgraph import clone, FunctionGraph
+from .graph import Variable, Constant, as_variable, leaves
+from .shared import SharedVariable
+from . import rewrites as _rw
+from .linker import link
+
+
+class Mode:
+    """Which rewrite phases run (and which rewrites to leave out).
+
+    ``Mode(rewrites=False)`` compiles the graph as written (for debugging and
+    for eager == compiled tests); ``T.function(..., mode='no_rewrites')`` too.
+    """
+
+    def __init__(self, rewrites=True, phases=_rw.PHASES, exclude=()):
+        self.phases = tuple(phases) if rewrites else ()
+        self.exclude = tuple(exclude)
+
+    def __repr__(self):
+        return f"Mode(phases={self.phases}, exclude={self.exclude})"
+
+
+_MODES = {None: Mode(), "FAST_RUN": Mode(), "no_rewrites": Mode(rewrites=False),
+          "FAST_COMPILE": Mode(phases=("canonicalize",)), "NUMERIC": Mode(phases=_rw.PHASES[:2])}
+
+
+def _mode(mode):
+    if isinstance(mode, Mode):
+        return mode
+    try:
+        return _MODES[mode]
+    except (KeyError, TypeError):
+        raise ValueError(f"function: unknown mode {mode!r}; use a Mode or one of "
+                         f"{[m for m in _MODES if m]}") from None
+
+
+def _pairs(what, items):
+    if items is None:
+        return []
+    if isinstance(items, dict):
+        return list(items.items())
+    out = list(items)
+    for p in out:
+        if not (isinstance(p, (tuple, list)) and len(p) == 2):
+            raise TypeError(f"function: {what} must be a dict or a list of (variable, expression) "
+                            f"pairs, got {p!r:.80}")
+    return [tuple(p) for p in out]
+
+
+def _fit(what, key, value):
+    """value as a variable of key's dtype and ndim (casting within a kind), or an error."""
+    v = as_variable(value, (key.type.dtype,))
+    if v.ndim != key.ndim:
+        raise QiflowError(f"function: {what} for {key!r} ({key.type}) has ndim {v.ndim} ({v.type}); "
+                          "it must have the same number of dimensions")
+    if v.dtype != key.dtype:
+        ok = np.can_cast(v.dtype, key.dtype, "same_kind") or isinstance(v, Constant)
+        if not ok:
+            raise QiflowError(f"function: {what} for {key!r} has dtype {v.dtype}, the variable "
+                              f"{key.dtype}: cast it explicitly (T.cast) if that is intended")
+        v = E.cast(v, key.dtype)
+    return v
+
+
+def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=None,
+             on_unused_input="raise"):
+    """Compile a callable computing ``outputs`` from ``inputs``.
+
+    * outputs: a variable (the call returns one array), a list (returns a list)
+      or None / [] (returns []);
+    * updates: ``[(shared, expression), ...]`` or a dict; every expression reads
+      the old values, and all are stored after the outputs are computed;
+    * givens: ``{variable: expression}`` replacing variables in the graph;
+    * mode: None (all rewrites), ``'no_rewrites'``, ``'FAST_COMPILE'`` or a ``Mode``;
+    * on_unused_input: 'raise', 'warn' or 'ignore' for an input nothing uses.
+
+    The compiled function has ``report`` (fired rewrites, node counts),
+    ``fgraph`` (the optimised graph) and ``source`` (the generated code).
+    """
+    if isinstance(inputs, Variable):
+        inputs = [inputs]
+    inputs = list(inputs)
+    seen = set()
+    for k, v in enumerate(inputs):
+        if not isinstance(v, Variable):
+            raise TypeError(f"function: input {k} is a {type(v).__name__}, not a symbolic variable")
+        if isinstance(v, SharedVariable):
+            raise QiflowError(f"function: input {k} ({v!r}) is a shared variable; shared variables "
+                              "are used implicitly (use givens to replace one)")
+        if isinstance(v, Constant):
+            raise QiflowError(f"function: input {k} ({v!r}) is a constant")
+        if id(v) in seen:
+            raise QiflowError(f"function: input {v!r} is given twice")
+        seen.add(id(v))
+    single = outputs is not None and not isinstance(outputs, (list, tuple))
+    outs = [] if outputs is None else ([outputs] if single else list(outputs))
+    outs = [as_variable(o) for o in outs]
+    ups = []
+    targets = set()
+    for k, v in _pairs("updates", updates):
+        if not isinstance(k, SharedVariable):
+            raise QiflowError(f"function: updates must target shared variables, got {k!r}")
+        if id(k) in targets:
+            raise QiflowError(f"function: shared variable {k!r} is updated twice")
+        targets.add(id(k))
+        ups.append((k, _fit("the update", k, v)))
+    subst = {}
+    for k, v in _pairs("givens", givens):
+        if not isinstance(k, Variable):
+            raise TypeError(f"function: givens keys must be symbolic variables, got {k!r:.60}")
+        subst[k] = _fit("the replacement given", k, v)
+    roots = outs + [v for _, v in ups]
+    new_roots, memo = clone(roots, replace=subst, fresh_leaves=inputs)
+    new_inputs = [memo[id(v)] for v in inputs]
+    in_ids = {id(v): k for k, v in enumerate(new_inputs)}
+    for leaf in leaves(new_roots):
+        if not isinstance(leaf, (Constant, SharedVariable)) and id(leaf) not in in_ids:
+            raise QiflowError(f"function{' ' + name if name else ''}: the outputs depend on "
+                              f"{leaf!r} ({leaf.type}), which is not among the inputs (and not "
+                              "replaced by givens)")
+    _check_unused(new_inputs, new_roots, inputs, on_unused_input)
+    fg = FunctionGraph(new_roots)
+    m = _mode(mode)
+    report = _rw.rewrite(fg, phases=m.phases, exclude=m.exclude)
+    return link(fg, new_inputs, len(outs), [k for k, _ in ups], single, name, report)
+
+
+def _check_unused(new_inputs, roots, orig, policy):
+    if policy not in ("raise", "warn", "ignore"):
+        raise ValueError(f"function: on_unused_input must be 'raise', 'warn' or 'ignore', got {policy!r}")
+    if policy == "ignore":
+        return
+    used = {id(v) for v in leaves(roots)}
+    for k, v in enumerate(new_inputs):
+        if id(v) not in used:
+            msg = (f"function: input {k} ({orig[k]!r}) is not used to compute the outputs; pass "
+                   "on_unused_input='ignore' (or 'warn') if this is intended")
+            if policy == "raise":
+                raise QiflowError(msg)
+            import warnings
+            warnings.warn(msg, stacklevel=3)

@@ -1,0 +1,325 @@
+"""The symbolic graph: ``Variable``, ``Constant``, ``Apply`` and the builder that
+``qiflow.ops.base.apply`` calls when an argument is symbolic.
+
+A variable is typed (``.type``: dtype + static shape) and made either by the
+user (``owner`` is None) or by an ``Apply`` node (op, inputs, outputs).  The
+operators are qiflow's own op classes: ``x + y`` on variables runs
+``apply(Add(), x, y)``, which lands in :func:`build`, asks ``op.infer`` for the
+output type and returns the output of a new ``Apply``.  Each node remembers the
+user's source line, so a run-time error names the op and that line.
+
+>>> from qiflow import sym as T
+>>> x = T.dmatrix('x'); y = T.dmatrix('y'); z = x + y
+>>> z.owner.op, z.owner.inputs[0] is x, x.owner is None
+(Add, True, True)
+"""
+import os
+import sys
+
+import numpy as np
+
+from .. import _state
+from ..methods import TensorMethods
+from ..ops import base as _base
+from ..ops.base import Symbolic
+from .._state import QiflowError
+from .types import TensorType
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+#: While a rewrite runs, new nodes take the tag (source line) of the node they replace.
+tag_override = None
+#: Installed by qiflow.sym.trace while tracing: maps an eager Tensor to a variable.
+capture_hook = None
+
+
+def user_line():
+    """'file:line' of the innermost frame outside the qiflow package (or '?')."""
+    if tag_override is not None:
+        return tag_override
+    f = sys._getframe(2)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if not fn.startswith(_PKG_DIR):
+            return f"{fn}:{f.f_lineno}"
+        f = f.f_back
+    return "?"
+
+
+class Apply:
+    """One application of an op: ``inputs`` (a list) -> ``outputs`` (one variable)."""
+
+    __slots__ = ("op", "inputs", "outputs", "tag")
+
+    def __init__(self, op, inputs, output, tag):
+        self.op = op
+        self.inputs = list(inputs)
+        self.outputs = [output]
+        self.tag = tag
+        output.owner = self
+
+    @property
+    def out(self):
+        return self.outputs[0]
+
+    def __repr__(self):
+        return f"{self.op!r}({', '.join(map(repr, self.inputs))})"
+
+
+class Variable(Symbolic, TensorMethods):
+    """A typed symbolic value: an input, a constant, a shared variable or an op's result.
+
+    It supports the operators and methods of ``Tensor``; ``.shape`` is the static
+    shape when every dimension is known, else a symbolic shape whose items are
+    ints where known and scalar int64 variables elsewhere.
+    """
+
+    __slots__ = ("type", "owner", "name", "requires_grad", "__weakref__")
+    # the engine's node protocol (see qiflow.autodiff): no hooks, no retained grads
+    _hooks = None
+    _retain = False
+
+    def __init__(self, type, owner=None, name=None):
+        self.type = type
+        self.owner = owner
+        self.name = name
+        self.requires_grad = type.dtype.kind in "fc"
+
+    # ---------------------------------------------------------------- engine
+    @property
+    def _op(self):
+        return self.owner.op if self.owner is not None else None
+
+    @property
+    def _inputs(self):
+        return tuple(self.owner.inputs) if self.owner is not None else None
+
+    # ------------------------------------------------------------ properties
+    @property
+    def dtype(self):
+        return self.type.dtype
+
+    @property
+    def ndim(self):
+        return len(self.type.shape)
+
+    @property
+    def shape(self):
+        s = self.type.shape
+        if None not in s:
+            return s
+        from .ops import shape_of
+        return shape_of(self)
+
+    @property
+    def size(self):
+        s = self.type.shape
+        if None not in s:
+            return int(np.prod(s, dtype=np.int64))
+        from ..ops.reduce import count
+        return count(self, None, dtype="int64")
+
+    @property
+    def data(self):
+        """Inside a traced function, ``t.grad.data`` is the symbolic gradient itself."""
+        from . import trace
+        if trace.is_tracing():
+            return self
+        raise AttributeError(f"symbolic {self!r} has no data; compile it with T.function")
+
+    def __getitem__(self, index):
+        from .ops import getitem
+        return getitem(self, index)
+
+    def __len__(self):
+        if self.ndim and self.type.shape[0] is not None:
+            return self.type.shape[0]
+        raise TypeError(f"len() of symbolic {self!r} of type {self.type}: its first dimension is only "
+                        "known at run time (use .shape[0])")
+
+    def __iter__(self):
+        n = len(self)
+        return (self[i] for i in range(n))
+
+    # ----------------------------------------------------- guarded conversions
+    def __bool__(self):
+        raise TypeError(f"the truth value of symbolic {self!r} is only known at run time; "
+                        "use T.switch / qf.where instead of `if`, or compile a function")
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(f"symbolic {self!r} has no value yet: compile it with T.function "
+                        "(or call .eval()) to get an array")
+
+    def __float__(self):
+        self.__array__()
+
+    __int__ = __index__ = __complex__ = __float__
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from .ufuncs import array_ufunc
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from .ufuncs import array_function
+        return array_function(func, args, kwargs)
+
+    def backward(self, grad=None, retain_graph=False, create_graph=False):
+        """Inside ``qf.compile`` this records the gradients; elsewhere use ``T.grad``."""
+        from . import trace
+        return trace.symbolic_backward(self, grad)
+
+    def eval(self, inputs_to_values=None):
+        """Compile and run this variable: ``(x + 1).eval({x: 2.0})``."""
+        from .function import function
+        inputs_to_values = inputs_to_values or {}
+        keys = list(inputs_to_values)
+        f = function(keys, self)
+        return f(*[inputs_to_values[k] for k in keys])
+
+    def __repr__(self):
+        if self.name is not None:
+            return self.name
+        if self.owner is not None:
+            return f"{self.owner.op!r}.out"
+        return f"<{self.type}>"
+
+
+class Constant(Variable):
+    """A variable with a fixed value (an ndarray)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data, name=None):
+        data = np.asarray(data)
+        Variable.__init__(self, TensorType(data.dtype, data.shape), None, name)
+        self.data = data
+        self.requires_grad = False
+
+    def __repr__(self):
+        if self.name is not None:
+            return self.name
+        d = self.data
+        body = repr(d.item()) if d.ndim == 0 else np.array2string(d, separator=",", threshold=10)
+        return f"TensorConstant{{{body}}}"
+
+
+def constant(value, name=None, dtype=None):
+    """A constant variable. ``T.constant(2.0)``"""
+    from ..backend import to_array
+    if isinstance(value, Variable):
+        raise TypeError(f"constant: {value!r} is already symbolic")
+    if isinstance(value, _base.Tensor):
+        value = value.data
+    return Constant(to_array(value, dtype), name)
+
+
+def _is_weak(a):
+    return isinstance(a, (bool, int, float, complex)) and not isinstance(a, np.generic)
+
+
+def as_variable(a, strong=()):
+    """a as a variable; Python scalars take their dtype weakly from ``strong`` dtypes."""
+    if isinstance(a, Variable):
+        return a
+    if isinstance(a, _base.Tensor):
+        if capture_hook is not None:
+            return capture_hook(a)
+        return Constant(a.data)
+    if _is_weak(a):
+        if strong:
+            try:
+                dt = np.result_type(*strong, a)
+            except (OverflowError, TypeError):
+                dt = np.asarray(a).dtype
+        else:
+            from ..backend import to_array
+            dt = to_array(a).dtype
+        return Constant(np.asarray(a, dtype=dt))
+    if isinstance(a, (list, tuple)):
+        from ..backend import to_array
+        return Constant(to_array(a))
+    if isinstance(a, (np.ndarray, np.generic)):
+        return Constant(np.asarray(a))
+    raise TypeError(f"cannot use a {type(a).__name__} ({a!r:.60}) in a symbolic expression")
+
+
+def build(op, args, cls=None):
+    """The symbolic side of ``apply``: wrap the arguments, infer the type, make the node."""
+    strong = []
+    for a in args:
+        if isinstance(a, Variable):
+            strong.append(a.type.dtype)
+        elif isinstance(a, _base.Tensor):
+            strong.append(a.data.dtype)
+        elif isinstance(a, (np.ndarray, np.generic)):
+            strong.append(a.dtype)
+    inputs = [as_variable(a, strong) for a in args]
+    tag = user_line()
+    try:
+        shape, dtype = op.infer(*[v.type for v in inputs])
+    except QiflowError as exc:
+        raise QiflowError(f"{exc} (at {tag})") from None
+    except Exception as exc:
+        types = ", ".join(str(v.type) for v in inputs)
+        raise QiflowError(f"{op!r}: cannot apply to ({types}): {exc} (at {tag})") from exc
+    out = (cls or Variable)(TensorType(dtype, shape))
+    Apply(op, inputs, out, tag)
+    out.requires_grad = (op.differentiable and out.type.dtype.kind in "fc"
+                         and any(v.requires_grad for v in inputs))
+    return out
+
+
+def _builder(op, args):
+    return build(op, args)
+
+
+def install():
+    _base._build_symbolic = _builder
+
+
+# ------------------------------------------------------------- graph walking
+def toposort(outputs, stop=None):
+    """Apply nodes needed for ``outputs``, inputs before users (iterative).
+
+    ``stop``: a set of ids of variables treated as leaves.
+    """
+    order, seen = [], set()
+    stop = stop or ()
+    for root in outputs:
+        if root.owner is None or id(root) in stop or id(root.owner) in seen:
+            continue
+        seen.add(id(root.owner))
+        stack = [(root.owner, iter(root.owner.inputs))]
+        while stack:
+            node, it = stack[-1]
+            for v in it:
+                o = v.owner
+                if o is not None and id(o) not in seen and id(v) not in stop:
+                    seen.add(id(o))
+                    stack.append((o, iter(o.inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def ancestors(outputs, stop=None):
+    """Every variable that ``outputs`` depend on (including themselves)."""
+    out, seen = [], set()
+    stack = list(outputs)
+    stop = stop or ()
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        out.append(v)
+        if v.owner is not None and id(v) not in stop:
+            stack.extend(v.owner.inputs)
+    return out
+
+
+def leaves(outputs):
+    """Variables without owner that ``outputs`` depend on (inputs, shared, constants)."""
+    return [v for v in ancestors(outputs) if v.owner is None]

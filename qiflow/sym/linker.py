@@ -1,0 +1,421 @@
+"""The linker: turns the optimised graph into one generated Python function.
+
+The schedule (a topological order, with the final node of each update moved
+last) becomes a flat list of thunks written out as straight-line code: each
+node is one line calling NumPy directly (elementwise ops, matmul, sums) or the
+op's ``forward``.  A small memory plan lets elementwise steps write into
+buffers that are dead (``out=``), lets an update like ``w - lr * g`` be
+computed in w's own buffer when nothing reads w afterwards, and gives each
+``Gemm`` a preallocated output reused across calls when its result never
+leaves the function.  Per call this leaves: one Python call, a dtype/ndim
+check per input, one attribute read per shared variable, the thunks, and one
+store per update.  An exception inside names the op and the source line where
+its node was created.
+"""
+import linecache
+import itertools
+
+import numpy as np
+
+from .. import _state
+from .._state import QiflowError
+from ..ops import base as _base
+from ..ops import elementwise as E
+from ..ops import movement as M
+from ..ops import reduce as R
+from ..ops.linalg import MatMul
+from .graph import Constant, Variable, toposort
+from .kernels import is_elementwise
+from .rewrites.fusion import Fused, program_lines
+from .rewrites.specialize import Gemm
+from .shared import SharedVariable
+
+_counter = itertools.count()
+_FRESH = (MatMul, Gemm, R.Sum, R.Mean, R.Max, R.Min, R.Prod, R.ArgMax, R.Count, M.SumToLike)
+
+
+def _fresh(node):
+    """True when the node's output never aliases an input's memory."""
+    op = node.op
+    if isinstance(op, E.Cast) or isinstance(op, M.SumToLike):
+        return False            # cast(copy=False) and sum_to_like may return their input
+    return is_elementwise(op) or isinstance(op, _FRESH) or type(op).__name__ in (
+        "IndexAddLike", "DynamicSliceGrad", "OnesLike", "ZerosLike", "ARange", "Shape", "Einsum",
+        "Linear", "Concatenate", "Stack")
+
+
+class Function:
+    """A compiled function (made by ``T.function``); call it with arrays or numbers."""
+
+    def __repr__(self):
+        return f"<compiled function {self.name or ''}: {len(self.inputs)} inputs, " \
+               f"{self.report.nodes_after} nodes>"
+
+    def _bind(self, args, kw):
+        args = list(args)
+        if kw:
+            names = [v.name for v in self.inputs]
+            for k, v in kw.items():
+                if k not in names:
+                    raise TypeError(f"{self._label()}: no input named {k!r} (inputs: {names})")
+                i = names.index(k)
+                while len(args) <= i:
+                    args.append(_MISSING)
+                if args[i] is not _MISSING:
+                    raise TypeError(f"{self._label()}: input {k!r} given twice")
+                args[i] = v
+        if len(args) != len(self.inputs) or any(a is _MISSING for a in args):
+            raise TypeError(f"{self._label()} takes {len(self.inputs)} inputs "
+                            f"({', '.join(map(repr, self.inputs))}), got {len(args)}")
+        return args
+
+    def _label(self):
+        return f"function {self.name!r}" if self.name else "compiled function"
+
+    @property
+    def outputs(self):
+        return self.fgraph.outputs[:self.n_outputs]
+
+    @property
+    def updates(self):
+        return list(zip(self.update_targets, self.fgraph.outputs[self.n_outputs:]))
+
+
+_MISSING = object()
+
+
+def _converter(label, k, var):
+    t = var.type
+    want = t.dtype
+
+    def conv(a):
+        if isinstance(a, _base.Tensor):
+            a = a.data
+        if isinstance(a, Variable):
+            raise TypeError(f"{label}: input {k} ({var!r}) got a symbolic variable; pass a value")
+        weak = not isinstance(a, (np.ndarray, np.generic))
+        try:
+            arr = np.asarray(a)
+        except Exception as exc:
+            raise TypeError(f"{label}: input {k} ({var!r}, {t}) cannot take {a!r:.60}: {exc}") from None
+        if arr.ndim != t.ndim:
+            raise TypeError(f"{label}: input {k} ({var!r}) expects {t} (ndim {t.ndim}), got a value "
+                            f"of shape {arr.shape}")
+        for d, s in zip(t.shape, arr.shape):
+            if d is not None and d != s:
+                raise TypeError(f"{label}: input {k} ({var!r}) expects shape {t.shape}, got {arr.shape}")
+        if arr.dtype != want:
+            got = arr.dtype
+            if got.kind == "O":
+                raise TypeError(f"{label}: input {k} ({var!r}) cannot take a {type(a).__name__}")
+            if weak:
+                order = "biufc"
+                ok = got.kind == "b" or order.index(got.kind) <= order.index(want.kind) or (
+                    got.kind == "i" and want.kind == "u")
+            else:
+                ok = np.can_cast(got, want, "same_kind")
+            if not ok:
+                raise TypeError(f"{label}: input {k} ({var!r}) expects dtype {want} ({t}), got "
+                                f"{got}; cast the value (e.g. with .astype) if that is intended")
+            conv_arr = arr.astype(want)
+            if weak and got.kind in "iu" and want.kind in "iu" and not np.array_equal(conv_arr, arr):
+                raise TypeError(f"{label}: input {k} ({var!r}): value {a!r:.40} does not fit {want}")
+            arr = conv_arr
+        return arr
+    return conv
+
+
+def link(fg, inputs, n_out, update_targets, single, name, report):
+    outputs = fg.outputs[:n_out]
+    upd_vals = fg.outputs[n_out:]
+    label = f"function {name!r}" if name else "compiled function"
+    # ------------------------------------------------------------ schedule
+    order = toposort(fg.outputs)
+    final = {}
+    for k, (s, u) in enumerate(zip(update_targets, upd_vals)):
+        if u.owner is not None and fg.n_clients(u) == 1:
+            final[id(u.owner)] = k
+    order = [n for n in order if id(n) not in final] + [n for n in order if id(n) in final]
+    pos = {id(n): p for p, n in enumerate(order)}
+    # -------------------------------------------------------- names, memory
+    env = {"_np": np, "_nd": np.ndarray, "_asarray": np.asarray, "_QE": QiflowError}
+    names = {}
+    for k, v in enumerate(inputs):
+        names[id(v)] = f"a{k}"
+    shared = []
+    n_const = 0
+    for v in _leaves(order, fg.outputs):
+        if id(v) in names:
+            continue
+        if isinstance(v, SharedVariable):
+            names[id(v)] = f"s{len(shared)}"
+            shared.append(v)
+        elif isinstance(v, Constant):
+            names[id(v)] = f"k{n_const}"
+            env[f"k{n_const}"] = v.data
+            n_const += 1
+    for p, node in enumerate(order):
+        names[id(node.outputs[0])] = f"v{p}"
+    big = 10 ** 9
+    last = {}
+    for p, node in enumerate(order):
+        for i in node.inputs:
+            last[id(i)] = p
+    for v in fg.outputs:
+        last[id(v)] = big
+    # memory roots: a fresh node's output is its own buffer, other nodes may alias inputs
+    roots = {}
+    foreign = set()
+    for k, v in enumerate(inputs):
+        roots[id(v)] = frozenset([id(v)])
+        foreign.add(id(v))
+    for v in shared:
+        roots[id(v)] = frozenset([id(v)])
+    for p, node in enumerate(order):
+        out = node.outputs[0]
+        if _fresh(node):
+            roots[id(out)] = frozenset([id(out)])
+        else:       # a view op aliases its first input (the others give shapes or indices)
+            roots[id(out)] = roots.get(id(node.inputs[0]), frozenset()) if node.inputs else frozenset()
+    root_last, escaping = {}, set()
+    for vid, rs in roots.items():
+        for r in rs:
+            root_last[r] = max(root_last.get(r, -1), last.get(vid, -1))
+    for v in fg.outputs:
+        escaping |= roots.get(id(v), frozenset())
+    shared_ids = {id(v) for v in shared}
+    out_ids = {id(v) for v in outputs}
+
+    def destroyable(node, p):
+        """Inputs of node (by position) whose buffers it may overwrite."""
+        res = []
+        upd = final.get(id(node))
+        for j, i in enumerate(node.inputs):
+            rs = roots.get(id(i))
+            if rs is None or len(rs) != 1 or i.ndim == 0:
+                continue
+            (r,) = rs
+            if root_last.get(r) != p or id(i) in out_ids:
+                continue
+            if r in shared_ids:
+                # an update may be computed in its own shared variable's buffer
+                if upd is not None and update_targets[upd] is i and r not in _roots_of(outputs, roots):
+                    res.append(j)
+                continue
+            if r in foreign or r in escaping:
+                continue
+            res.append(j)
+        return res
+
+    # ----------------------------------------------------------- code
+    lines = []
+    line_node = {}
+    body = []
+    phys = {}          # id(var) -> buffers it may live in, once in-place writes are planned
+    gemm_bufs = []
+    for p, node in enumerate(order):
+        out = node.outputs[0]
+        res = names[id(out)]
+        args = [names[id(i)] for i in node.inputs]
+        start = len(body)
+        op = node.op
+        if isinstance(op, Gemm):
+            body += _gemm(node, args, res, env, gemm_bufs)
+        elif is_elementwise(op):
+            fop = op if isinstance(op, Fused) else _single(node)
+            dest = destroyable(node, p)
+            body += program_lines(fop, args, res, dest, env)
+            for j in dest:
+                phys.setdefault(id(out), {id(out)}).update(phys.get(id(node.inputs[j]), ()))
+        elif isinstance(op, MatMul):
+            body.append(f"{res} = _np.matmul({args[0]}, {args[1]})")
+        elif isinstance(op, R.Sum) and node.inputs[0].dtype.kind in "fc":
+            body.append(f"{res} = _np.add.reduce({args[0]}, axis={op.axis!r}, keepdims={op.keepdims!r})")
+        elif isinstance(op, R.Mean) and node.inputs[0].dtype.kind == "f" and \
+                node.inputs[0].dtype.itemsize >= 4:
+            body += _mean(node, args, res)
+        elif type(op) in (M.SumToLike, M.BroadcastLike, M.ReshapeLike):
+            body += _like(node, args, res, env)
+        elif isinstance(op, M.Reshape):
+            body.append(f"{res} = {args[0]}.reshape({op.shape!r})")
+        elif isinstance(op, M.Transpose):
+            body.append(f"{res} = {args[0]}.transpose({op.axes!r})")
+        else:
+            fname = f"_f{p}"
+            env[fname] = op.forward
+            body.append(f"{res} = {fname}({', '.join(args)})")
+        for q in range(start, len(body)):
+            line_node[q] = node
+        if not _fresh(node) and node.inputs:
+            phys[id(out)] = set(phys.get(id(node.inputs[0]), {id(node.inputs[0])}))
+        phys.setdefault(id(out), {id(out)})
+    # Gemm buffers are persistent only when the product never leaves the function
+    escaping_phys = set()
+    for v in fg.outputs:
+        escaping_phys |= phys.get(id(v), {id(v)})
+    for buf_name, node in gemm_bufs:
+        if id(node.outputs[0]) in escaping_phys:
+            env[buf_name] = None           # allocate per call
+    # ------------------------------------------------------ the function
+    n_in = len(inputs)
+    head = ["def __call__(self, *args, **kw):",
+            f"    if kw or len(args) != {n_in}:",
+            "        args = self._bind(args, kw)"]
+    if n_in:
+        head.append(f"    {', '.join(names[id(v)] for v in inputs)}{',' if n_in == 1 else ''} = args")
+    for k, v in enumerate(inputs):
+        a = names[id(v)]
+        env[f"_dt{k}"] = v.type.dtype
+        env[f"_cv{k}"] = _converter(label, k, v)
+        cond = f"{a}.__class__ is not _nd or {a}.dtype is not _dt{k} or {a}.ndim != {v.ndim}"
+        if None not in v.type.shape and v.ndim:
+            cond += f" or {a}.shape != {v.type.shape!r}"
+        head.append(f"    if {cond}: {a} = _cv{k}({a})")
+    for k, v in enumerate(shared):
+        env[f"_c{k}"] = v.container
+        head.append(f"    s{k} = _c{k}.value")
+    head.append("    try:")
+    first_body_line = len(head) + 1
+    tail = []
+    # outputs: copies where the value is memory we do not own (inputs, shared, constants)
+    res_names = []
+    seen_roots = set()
+    for k, v in enumerate(outputs):
+        nm = names[id(v)]
+        rs = roots.get(id(v), frozenset([id(v)]))
+        if v.owner is None or isinstance(v, Constant) or rs & (foreign | shared_ids) or \
+                rs & seen_roots or not rs:
+            tail.append(f"r{k} = _np.array({nm})")
+        elif v.ndim == 0:
+            tail.append(f"r{k} = _asarray({nm})")
+        else:
+            tail.append(f"r{k} = {nm}")
+        seen_roots |= rs
+        res_names.append(f"r{k}")
+    for k, (s, u) in enumerate(zip(update_targets, upd_vals)):
+        nm = names[id(u)]
+        rs = roots.get(id(u), frozenset([id(u)]))
+        if u.owner is None or rs & seen_roots or (rs & (foreign | shared_ids) and rs != {id(s)}):
+            val = f"_np.array({nm})"
+        elif u.ndim == 0:
+            val = f"_asarray({nm})"
+        else:
+            val = nm
+        seen_roots |= rs
+        env[f"_u{k}"] = s.container
+        tail.append(f"_u{k}.value = {val}")
+    for q, ln in enumerate(body + tail):
+        head.append("        " + ln)
+    head.append("    except Exception as _e:")
+    head.append("        self._fail(_e)")
+    if single:
+        head.append(f"    return {res_names[0]}")
+    else:
+        head.append(f"    return [{', '.join(res_names)}]")
+    src = "\n".join(head) + "\n"
+    fname = f"<qiflow function {name or ''} #{next(_counter)}>"
+    linecache.cache[fname] = (len(src), None, src.splitlines(True), fname)
+    exec(compile(src, fname, "exec"), env)
+    cls = type("Function", (Function,), {"__call__": env["__call__"]})
+    f = cls.__new__(cls)
+    f.name, f.inputs, f.fgraph, f.report, f.source = name, list(inputs), fg, report, src
+    f.n_outputs, f.update_targets, f.single = n_out, list(update_targets), single
+    f.schedule = order
+    lines_to_node = {first_body_line + q: line_node[q] for q in line_node}
+    f._fail = lambda e: _fail(e, fname, lines_to_node, label, names)
+    return f
+
+
+def _roots_of(vs, roots):
+    out = set()
+    for v in vs:
+        out |= roots.get(id(v), frozenset())
+    return out
+
+
+def _leaves(order, outputs):
+    seen, res = set(), []
+    for node in order:
+        for i in node.inputs:
+            if i.owner is None and id(i) not in seen:
+                seen.add(id(i))
+                res.append(i)
+    for v in outputs:
+        if v.owner is None and id(v) not in seen:
+            seen.add(id(v))
+            res.append(v)
+    return res
+
+
+class _Single:
+    """A one-node program, so single elementwise nodes share the fused code path."""
+    __slots__ = ("program", "consts", "types", "in_types")
+
+    def __init__(self, node):
+        self.program = ((node.op, tuple(("i", k) for k in range(len(node.inputs)))),)
+        self.consts = []
+        self.types = (node.outputs[0].type,)
+        self.in_types = tuple(i.type for i in node.inputs)
+
+
+def _single(node):
+    return _Single(node)
+
+
+def _mean(node, args, res):
+    x = node.inputs[0]
+    axes = range(x.ndim) if node.op.axis is None else node.op.axis
+    dims = [x.type.shape[a] for a in axes]
+    if None in dims:
+        n = " * ".join([f"{args[0]}.shape[{a}]" for a in axes]) or "1"
+    else:
+        n = str(int(np.prod(dims, dtype=np.int64)))
+    return [f"{res} = _np.add.reduce({args[0]}, axis={node.op.axis!r}, keepdims={node.op.keepdims!r}) "
+            f"/ ({n})"]
+
+
+def _like(node, args, res, env):
+    g, x = node.inputs
+    fname = f"_fl{id(node)}"
+    env[fname] = node.op.forward
+    target = f"{x.type.shape!r}" if None not in x.type.shape else f"{args[1]}.shape"
+    return [f"{res} = {args[0]} if {args[0]}.shape == {target} else {fname}({args[0]}, {args[1]})"]
+
+
+def _gemm(node, args, res, env, bufs):
+    a, b, c = args
+    out = node.outputs[0]
+    buf = f"_gb{len(bufs)}"
+    env[buf] = [None]
+    env[f"{buf}dt"] = out.dtype
+    bufs.append((buf, node))
+    return [f"_s = ({a}.shape[0], {b}.shape[1])",
+            f"_b = {buf}[0] if {buf} is not None else None",
+            "if _b is None or _b.shape != _s:",
+            f"    _b = _np.empty(_s, {buf}dt)",
+            f"    if {buf} is not None: {buf}[0] = _b",
+            f"{res} = _np.matmul({a}, {b}, out=_b)",
+            "try:",
+            f"    _np.add({res}, {c}, out={res})",
+            "except ValueError:",
+            f"    {res} = {res} + {c}"]
+
+
+def _fail(exc, fname, lines_to_node, label, names):
+    tb = exc.__traceback__
+    lineno = None
+    frame = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == fname:
+            lineno, frame = tb.tb_lineno, tb.tb_frame
+        tb = tb.tb_next
+    node = lines_to_node.get(lineno)
+    if node is None:
+        raise exc
+    vals = []
+    for i in node.inputs:
+        v = frame.f_locals.get(names.get(id(i)), None) if frame is not None else None
+        vals.append(f"{np.asarray(v).dtype}{list(np.shape(v))}" if v is not None else str(i.type))
+    msg = str(exc) if not isinstance(exc, QiflowError) else str(exc)
+    raise QiflowError(f"{label}: {node.op!r} failed at run time on inputs ({', '.join(vals)}); "
+                      f"the node was created at {node.tag}: {msg}") from exc

@@ -1,0 +1,192 @@
+"""The few primitives only the symbolic side needs: run-time shapes, ``arange``
+with symbolic bounds, and slicing with symbolic bounds (``x[i * n:(i + 1) * n]``).
+
+Everything else is qiflow's own op library (``qiflow.ops``).  These follow the
+same protocol (infer / forward / vjp written with qiflow functions).
+
+>>> from qiflow import sym as T
+>>> y = T.ivector('y'); n = y.shape[0]
+>>> n.type, T.arange(n).type
+(TensorType(int64, scalar), TensorType(int64, vector))
+"""
+import numpy as np
+
+from ..ops.base import Op, apply, Symbolic
+from ..ops.elementwise import NonDiff
+from ..ops import indexing as _ix
+from .._state import QiflowError
+from .graph import Variable, build
+
+
+class Shape(NonDiff):
+    """The shape of its input as an int64 vector."""
+    __slots__ = ()
+
+    def infer(self, t):
+        return (len(t.shape),), np.dtype(np.int64)
+
+    def forward(self, a):
+        return np.array(np.shape(a), dtype=np.int64)
+
+
+class ShapeVariable(Variable):
+    """``x.shape`` for a variable with unknown dimensions: indexing it with an int
+    gives that dimension (a Python int when known statically, else a scalar)."""
+    __slots__ = ()
+
+    def _source_shape(self):
+        return self.owner.inputs[0].type.shape
+
+    def __getitem__(self, i):
+        if isinstance(i, (int, np.integer)):
+            s = self._source_shape()
+            n = len(s)
+            if not -n <= i < n:
+                raise IndexError(f"shape index {i} out of range for ndim {n}")
+            if s[i] is not None:
+                return s[i]
+            return Variable.__getitem__(self, int(i) % n)
+        return Variable.__getitem__(self, i)
+
+    def __len__(self):
+        return len(self._source_shape())
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
+_shape = Shape()
+
+
+def shape_of(x):
+    """Symbolic shape of x (``x.shape`` when a dimension is unknown)."""
+    return build(_shape, (x,), cls=ShapeVariable)
+
+
+class ARange(NonDiff):
+    """np.arange(start, stop, step) with scalar inputs."""
+    __slots__ = ("dtype",)
+    props = ("dtype",)
+
+    def __init__(self, dtype): self.dtype = dtype
+
+    def infer(self, start, stop, step):
+        for name, t in (("start", start), ("stop", stop), ("step", step)):
+            if len(t.shape) != 0:
+                raise QiflowError(f"arange: {name} must be a scalar, got shape {tuple(t.shape)}")
+        return (None,), self.dtype
+
+    def forward(self, start, stop, step):
+        return np.arange(start, stop, step, dtype=self.dtype)
+
+
+def arange(start, stop=None, step=1, dtype=None):
+    """Evenly spaced values in [start, stop) with symbolic bounds.
+
+    >>> f = T.function([n := T.lscalar('n')], T.arange(n)); f(3).tolist()
+    [0, 1, 2]
+    """
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None:
+        vals = (start, stop, step)
+        kinds = [v.dtype if isinstance(v, Symbolic) else np.asarray(v).dtype for v in vals]
+        if all(k.kind in "iub" for k in kinds):
+            dtype = np.int64
+        else:
+            from ..backend import get_default_dtype
+            floats = [k for v, k in zip(vals, kinds) if isinstance(v, Symbolic) and k.kind == "f"]
+            dtype = np.result_type(*floats) if floats else get_default_dtype()
+    return apply(ARange(np.dtype(dtype)), start, stop, step)
+
+
+# ------------------------------------------------------- slices with symbolic bounds
+def _slice_part(p, arrays):
+    out = []
+    for v in (p.start, p.stop, p.step):
+        if isinstance(v, Symbolic):
+            out.append(("in", len(arrays)))
+            arrays.append(v)
+        else:
+            out.append(None if v is None else int(v))
+    return ("slice",) + tuple(out)
+
+
+def _resolve(template, bounds):
+    idx = []
+    for p in template:
+        if isinstance(p, tuple) and p[0] == "slice":
+            vals = [int(bounds[v[1]]) if isinstance(v, tuple) else v for v in p[1:]]
+            idx.append(slice(*vals))
+        else:
+            idx.append(p)
+    return tuple(idx)
+
+
+class DynamicSlice(Op):
+    """x[template] where some slice bounds are scalar inputs (basic indexing only)."""
+    __slots__ = ("template",)
+    props = ("template",)
+
+    def __init__(self, template): self.template = template
+
+    def infer(self, x, *bounds):
+        for t in bounds:
+            if len(t.shape) != 0 or t.dtype.kind not in "iu":
+                raise QiflowError(f"slice bounds must be integer scalars, got {t}")
+        shape, dim = [], 0
+        for p in self.template:
+            if p is None:
+                shape.append(1)
+            elif isinstance(p, int):
+                dim += 1
+            else:
+                vals = p[1:]
+                d = x.shape[dim]
+                if d is None or any(isinstance(v, tuple) for v in vals):
+                    shape.append(None)
+                else:
+                    shape.append(len(range(*slice(*vals).indices(d))))
+                dim += 1
+        return tuple(shape) + tuple(x.shape[dim:]), x.dtype
+
+    def forward(self, x, *bounds):
+        return x[_resolve(self.template, bounds)]
+
+    def vjp(self, inputs, output, g):
+        return (apply(DynamicSliceGrad(self.template), g, *inputs),) + (None,) * (len(inputs) - 1)
+
+
+class DynamicSliceGrad(Op):
+    """zeros like x with g written at x[template]."""
+    __slots__ = ("template",)
+    props = ("template",)
+
+    def __init__(self, template): self.template = template
+
+    def infer(self, g, x, *bounds):
+        return x.shape, g.dtype
+
+    def forward(self, g, x, *bounds):
+        out = np.zeros(np.shape(x), dtype=g.dtype)
+        out[_resolve(self.template, bounds)] = g
+        return out
+
+    def vjp(self, inputs, output, gg):
+        return (apply(DynamicSlice(self.template), gg, *inputs[2:]),) + (None,) * (len(inputs) - 1)
+
+
+def getitem(x, index):
+    """``x[index]``; slices may have symbolic bounds (a minibatch chosen by an index)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    dynamic = any(isinstance(p, slice) and any(isinstance(v, Symbolic) for v in (p.start, p.stop, p.step))
+                  for p in parts)
+    if not dynamic:
+        return _ix.getitem(x, index)
+    if any(p is Ellipsis or not (p is None or isinstance(p, (slice, int, np.integer))) for p in parts):
+        raise QiflowError("getitem: a slice with symbolic bounds can be combined only with ints, "
+                          "slices and None (no arrays or Ellipsis)")
+    arrays = []
+    template = tuple(_slice_part(p, arrays) if isinstance(p, slice) else (None if p is None else int(p))
+                     for p in parts)
+    return apply(DynamicSlice(template), x, *arrays)

@@ -1,0 +1,191 @@
+"""Elementwise fusion: a chain of elementwise ops becomes one ``Fused`` node whose
+kernel runs the chain with NumPy, writing each step into a dead buffer
+(``out=``) so the chain allocates once instead of once per op.
+"""
+import numpy as np
+
+from ...ops.base import Op, apply
+from ..graph import Constant
+from ..kernels import is_elementwise, can_write_out, emit
+from . import register_global
+from ._match import cannot_broadcast
+
+MAX_STEPS = 48
+
+
+class Fused(Op):
+    """Several elementwise ops run as one kernel.
+
+    ``program``: steps ``(op, refs)`` where a ref is ``("i", k)`` (kernel input
+    k), ``("s", j)`` (result of step j) or ``("c", k)`` (constant k); the last
+    step is the output.  ``types``: the static type of every step's result.
+    """
+    __slots__ = ("program", "consts", "types", "in_types", "_kernel")
+    props = ("program", "consts")
+
+    def __init__(self, program, consts, types, in_types):
+        self.program, self.consts = program, list(consts)
+        self.types, self.in_types = tuple(types), tuple(in_types)
+        self._kernel = None
+
+    def infer(self, *types):
+        t = self.types[-1]
+        return t.shape, t.dtype
+
+    def forward(self, *arrays):
+        if self._kernel is None:
+            env = {"_np": np}
+            args = [f"i{k}" for k in range(len(self.in_types))]
+            lines = program_lines(self, args, "r", (), env)
+            src = f"def kernel({', '.join(args)}):\n" + "\n".join("    " + ln for ln in lines) + \
+                "\n    return r\n"
+            exec(compile(src, f"<qiflow fused {id(self)}>", "exec"), env)
+            self._kernel = env["kernel"]
+        return self._kernel(*arrays)
+
+    @property
+    def name(self):
+        return "Fused{" + ",".join(type(op).__name__ for op, _ in self.program) + "}"
+
+    def __repr__(self):
+        return self.name
+
+
+def program_lines(fop, args, result, destroyable, env):
+    """Source lines running ``fop``'s program on ``args`` into variable ``result``.
+
+    ``destroyable``: indices of kernel inputs whose buffers may be overwritten.
+    """
+    prog = fop.program
+    last = {}
+    for j, (_, refs) in enumerate(prog):
+        for r in refs:
+            if r[0] in "is":
+                last[r] = j
+    names = {}
+    for k, c in enumerate(fop.consts):
+        nm = f"_c{id(fop)}_{k}"
+        env[nm] = c
+        names[("c", k)] = nm
+    for k, a in enumerate(args):
+        names[("i", k)] = a
+
+    def typ(r):
+        if r[0] == "i":
+            return fop.in_types[r[1]]
+        if r[0] == "s":
+            return fop.types[r[1]]
+        return _ConstType(fop.consts[r[1]])
+
+    lines = []
+    for j, (op, refs) in enumerate(prog):
+        res = result if j == len(prog) - 1 else f"{result}_{j}"
+        names[("s", j)] = res
+        t = fop.types[j]
+        target, proven = None, False
+        if can_write_out(op) and t.ndim > 0:
+            for r in refs:
+                if r[0] == "c" or last.get(r) != j or (r[0] == "i" and r[1] not in destroyable):
+                    continue
+                rt = typ(r)
+                if rt.dtype != t.dtype or rt.ndim != t.ndim:
+                    continue
+                target = r
+                proven = all(_cb(typ(o), rt) for o in refs if o != r)
+                break
+        argn = [names[r] for r in refs]
+        if target is None:
+            lines += emit(op, argn, res, None, env)
+        elif proven:
+            lines += emit(op, argn, res, names[target], env)
+        else:
+            lines.append("try:")
+            lines += ["    " + ln for ln in emit(op, argn, res, names[target], env)]
+            lines.append("except ValueError:")
+            lines += ["    " + ln for ln in emit(op, argn, res, None, env)]
+    return lines
+
+
+class _ConstType:
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, c):
+        self.shape, self.dtype = c.shape, c.dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+
+class _TypeOf:
+    """Adapter: cannot_broadcast wants objects with .type."""
+    __slots__ = ("type",)
+
+    def __init__(self, t): self.type = t
+
+
+def _cb(small, big):
+    return cannot_broadcast(_TypeOf(small), _TypeOf(big))
+
+
+def _fusable(node):
+    return is_elementwise(node.op) and type(node.op) is not Fused
+
+
+@register_global("specialize", name="elemwise_fusion", late=True)
+def fuse(fg):
+    """Group chains of elementwise ops (each intermediate used only inside the chain)."""
+    order = fg.toposort()
+    pos = {id(n): k for k, n in enumerate(order)}
+    done = set()
+    n_fused = 0
+    for node in reversed(order):
+        if id(node) in done or not fg.alive(node) or not _fusable(node):
+            continue
+        group = {id(node): node}
+        frontier = [node]
+        while frontier and len(group) < MAX_STEPS:
+            nd = frontier.pop()
+            for v in nd.inputs:
+                o = fg.owner(v)
+                if o is None or id(o) in group or id(o) in done or not _fusable(o) or fg.is_output(v):
+                    continue
+                if all(id(c) in group for c in fg.client_nodes(v)):
+                    group[id(o)] = o
+                    frontier.append(o)
+        if len(group) < 2:
+            continue
+        nodes = sorted(group.values(), key=lambda n: pos[id(n)])
+        new = _build(nodes)
+        if new is None:
+            continue
+        done.update(group)
+        fg.replace(node.outputs[0], new)
+        n_fused += 1
+    return n_fused
+
+
+def _build(nodes):
+    step_of = {id(n.outputs[0]): j for j, n in enumerate(nodes)}
+    inputs, in_index, consts, cindex = [], {}, [], {}
+    program = []
+    for n in nodes:
+        refs = []
+        for v in n.inputs:
+            if id(v) in step_of:
+                refs.append(("s", step_of[id(v)]))
+            elif isinstance(v, Constant) and v.data.size <= 64:
+                if id(v) not in cindex:
+                    cindex[id(v)] = len(consts)
+                    consts.append(v.data)
+                refs.append(("c", cindex[id(v)]))
+            else:
+                if id(v) not in in_index:
+                    in_index[id(v)] = len(inputs)
+                    inputs.append(v)
+                refs.append(("i", in_index[id(v)]))
+        program.append((n.op, tuple(refs)))
+    if not inputs:
+        return None
+    op = Fused(tuple(program), consts, [n.outputs[0].type for n in nodes], [v.type for v in inputs])
+    return apply(op, *inputs)

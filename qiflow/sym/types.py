@@ -1,0 +1,105 @@
+"""Tensor types and the typed constructors (``dscalar``, ``fmatrix``, ``ivector`` ...).
+
+A type is a dtype plus a static shape whose unknown dimensions are None: a
+``T.matrix`` is ``(None, None)``, a traced stand-in knows every dimension.
+Calling a type makes a fresh variable of that type, as in Theano:
+
+>>> from qiflow import sym as T
+>>> x = T.dscalar('x'); x.type is T.dscalar
+True
+>>> T.fmatrix('m').type
+TensorType(float32, matrix)
+"""
+import numpy as np
+
+from ..backend import get_default_dtype
+
+_NDIM_NAMES = {0: "scalar", 1: "vector", 2: "matrix", 3: "tensor3", 4: "tensor4"}
+
+
+class TensorType:
+    """dtype + static shape (a tuple; None marks a dimension known only at run time)."""
+
+    __slots__ = ("dtype", "shape")
+
+    def __init__(self, dtype, shape):
+        self.dtype = np.dtype(dtype)
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __call__(self, name=None):
+        """A new input variable of this type."""
+        from .graph import Variable
+        return Variable(self, name=name)
+
+    def __eq__(self, other):
+        return isinstance(other, TensorType) and self.dtype == other.dtype and self.shape == other.shape
+
+    def __hash__(self):
+        return hash((self.dtype.str, self.shape))
+
+    def accepts(self, other):
+        """True when every value of ``other`` is a value of this type."""
+        if self.dtype != other.dtype or len(self.shape) != len(other.shape):
+            return False
+        return all(a is None or a == b for a, b in zip(self.shape, other.shape))
+
+    def __repr__(self):
+        if all(d is None for d in self.shape) and self.ndim in _NDIM_NAMES:
+            kind = _NDIM_NAMES[self.ndim]
+        else:
+            kind = "(" + ", ".join("?" if d is None else str(d) for d in self.shape) + \
+                   ("," if self.ndim == 1 else "") + ")"
+        return f"TensorType({self.dtype}, {kind})"
+
+
+def _float(dtype):
+    return np.dtype(dtype) if dtype is not None else get_default_dtype()
+
+
+def tensor(name=None, dtype=None, ndim=None, shape=None):
+    """A symbolic tensor variable of ``dtype`` (default float) with ``ndim`` unknown
+    dimensions, or a ``shape`` whose entries may be None.
+
+    >>> T.tensor('t', 'float64', shape=(None, 3)).type
+    TensorType(float64, (?, 3))
+    """
+    if shape is None:
+        if ndim is None:
+            raise TypeError("tensor: give ndim or shape")
+        shape = (None,) * int(ndim)
+    elif ndim is not None and ndim != len(shape):
+        raise TypeError(f"tensor: ndim {ndim} does not match shape {tuple(shape)}")
+    return TensorType(_float(dtype), shape)(name)
+
+
+def _maker(ndim, kind):
+    def make(name=None, dtype=None):
+        return TensorType(_float(dtype), (None,) * ndim)(name)
+    make.__name__ = kind
+    make.__doc__ = (f"A symbolic {kind} (ndim {ndim}); dtype defaults to the default float.\n\n"
+                    f"    >>> T.{kind}('v').ndim\n    {ndim}\n")
+    return make
+
+
+scalar = _maker(0, "scalar")
+vector = _maker(1, "vector")
+matrix = _maker(2, "matrix")
+tensor3 = _maker(3, "tensor3")
+tensor4 = _maker(4, "tensor4")
+
+#: Theano's prefixes: b/w/i/l signed ints of 8/16/32/64 bits, f/d floats of 32/64, c/z complex.
+PREFIXES = {"b": "int8", "w": "int16", "i": "int32", "l": "int64", "f": "float32", "d": "float64",
+            "c": "complex64", "z": "complex128"}
+
+#: Prefixed types (``dscalar``, ``fmatrix`` ...), filled in below; each is a TensorType.
+TYPES = {}
+for _p, _dt in PREFIXES.items():
+    for _nd, _kind in _NDIM_NAMES.items():
+        TYPES[_p + _kind] = TensorType(_dt, (None,) * _nd)
+    TYPES[_p + "row"] = TensorType(_dt, (1, None))
+    TYPES[_p + "col"] = TensorType(_dt, (None, 1))
+globals().update(TYPES)
