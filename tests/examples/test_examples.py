@@ -97,3 +97,31 @@ def test_seed004_boston(tmp_path):
     mf, modern = (floats(r"Epoch: \d+, Loss: (\S+)", part) for part in out.split("== ")[1:3])
     for losses in (mf, modern):
         assert len(losses) == 5 and min(losses[1:]) < 0.5 * losses[0]
+
+
+def test_seed003_theano(tmp_path):
+    out = run("seed003_theano.py", tmp_path)
+    assert "f(2, 3) = array(5.)" in out
+    assert "x.type = TensorType(float64, scalar)" in out
+    assert "[[0.5        0.73105858]\n [0.26894142 0.11920292]]" in out
+    assert "equal to (1 + tanh(x/2)) / 2: True" in out
+    assert "accumulator(1) -> 0, accumulator(300) -> 1, state = 301" in out
+    assert "after set_value(-1): accumulator(3) -> -1, state = 2" in out
+    assert "decrementor(2) -> 2, state = 0" in out
+    assert "skip_shared(1, 3) -> 7, state still 0" in out
+    assert "pp(gy) = " in out and "f(4) = 8.0, allclose(f(94.2), 188.4): True" in out
+    first, last, acc = floats(r"cross-entropy (\S+) -> (\S+), accuracy on D (\S+)", out)
+    assert last < first and acc > 0.6
+    assert "f([0, 1, 2]) = [   0.    2. 1026.]" in out
+    assert "rewrites: <rewrite report: 2 -> 1 nodes; fired: elemwise_fusion x1>" in out
+    assert any(p.name.startswith("seed003_graph_opt.") for p in tmp_path.iterdir())
+    assert "synthetic MNIST-shaped set" in out
+    val = floats(r"validation error (\S+) %", out)
+    assert val[-1] < val[0]
+    best, test = floats(r"best validation score of (\S+) %, with test performance (\S+) %", out)
+    assert best == min(val) and test < 10.0
+    (epochs,) = floats(r"The code run for (\d+) epochs", out)
+    assert epochs < 30                                   # patience ran out before n_epochs
+    assert (tmp_path / "seed003_best_model.npz").exists()
+    pred = re.search(r"first 10 examples in test set:\n\[([\d ]+)\]\ntrue labels: +\[([\d ]+)\]", out)
+    assert pred and sum(a == b for a, b in zip(pred.group(1).split(), pred.group(2).split())) >= 8
