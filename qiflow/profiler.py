@@ -25,12 +25,14 @@ _perf = time.perf_counter
 
 
 def _all_op_classes():
-    # Import the op families that exist so that their classes are seen.
+    # Import every op family (and the composites' modules) so that their classes are seen.
     import importlib
-    for mod in ("elementwise", "reduce", "movement", "indexing", "linalg", "join",
-                "conv", "pool", "nn"):
+    import pkgutil
+    from . import ops
+    names = [f"qiflow.ops.{m.name}" for m in pkgutil.iter_modules(ops.__path__)]
+    for mod in names + ["qiflow.functional", "qiflow.losses"]:
         try:
-            importlib.import_module(f"qiflow.ops.{mod}")
+            importlib.import_module(mod)
         except ImportError:
             pass
     seen, stack = [], [Op]
