@@ -53,6 +53,12 @@ class NP:
     def const(a): return np.asarray(a, np.float64)
     @staticmethod
     def shape(x): return np.shape(x)
+    @staticmethod
+    def flip0(x): return x[::-1]
+    @staticmethod
+    def transpose(x): return np.transpose(x)
+    @staticmethod
+    def slice_pad(x): return np.concatenate([x[:1] * 2.0, x[1:]], 0)
 
 
 class QF:
@@ -70,6 +76,15 @@ class QF:
     def shape(x):
         from qiflow.ops.shapes import static_shape
         return tuple(static_shape(x))
+
+    @staticmethod
+    def flip0(x): return x[::-1]
+    transpose = qf.transpose
+
+    @staticmethod
+    def slice_pad(x):
+        from qiflow.ops.join import concatenate
+        return concatenate([x[:1] * 2.0, x[1:]], 0)
 
 
 def torch_ns(torch):
@@ -110,6 +125,12 @@ def torch_ns(torch):
         def const(a): return torch.tensor(np.asarray(a, np.float64))
         @staticmethod
         def shape(x): return tuple(x.shape)
+        @staticmethod
+        def flip0(x): return torch.flip(x, (0,))
+        @staticmethod
+        def transpose(x): return x.permute(*reversed(range(x.ndim))) if x.ndim else x
+        @staticmethod
+        def slice_pad(x): return torch.cat([x[:1] * 2.0, x[1:]], 0)
 
     return T
 
@@ -131,6 +152,11 @@ UNARY = {
     "rsub": lambda ns, x: 2.0 - x,
     "rdiv": lambda ns, x: 1.0 / (x * x + 1.0),
     "scale": lambda ns, x: x * 0.5 + 0.25,
+    # movement ops whose gradients are views of the incoming gradient (aliasing bugs live here)
+    "flip0": lambda ns, x: ns.flip0(x) if len(ns.shape(x)) else x,
+    "reshape_rt": lambda ns, x: ns.tanh(x.reshape(-1)).reshape(ns.shape(x)),
+    "transpose_rt": lambda ns, x: ns.transpose(ns.sin(ns.transpose(x))),
+    "slice_pad": lambda ns, x: ns.slice_pad(x) if len(ns.shape(x)) else x,
 }
 
 BINARY = {

@@ -5,8 +5,11 @@ explicit scatter (``np.add.at``) or an explicitly broadcast computation for
 gradients, central differences (``qf.gradcheck``), and PyTorch when it is
 installed.  Everything runs in float64 with tight tolerances.  Expression
 graphs are also compiled through ``qiflow.sym`` (with and without rewrites)
-and must agree with eager execution.
+and must agree with eager execution.  ``QIFLOW_TRUST_SCALE=20`` multiplies the
+number of examples (a deeper hunt than the default run affords).
 """
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
@@ -17,7 +20,15 @@ import qiflow as qf
 from .graphs import BINARY, REDUCE, REDUCE_GRAPH, UNARY, NP, build_program, run_program, torch_ns
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# QIFLOW_TRUST_SCALE=20 python -m pytest tests/trust/test_properties.py  hunts with 20x the examples
+SCALE = max(1, int(os.environ.get("QIFLOW_TRUST_SCALE", "1")))
+
+
+def _n(k):
+    return k * SCALE
+
+
+FAST = settings(max_examples=_n(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def leaf(a):
@@ -239,7 +250,7 @@ def indices(draw):
     return shape, tuple(parts), draw(st.integers(0, 2 ** 32 - 1))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=_n(60), deadline=None)
 @given(case=indices())
 def test_random_indexing_values_and_scatter_add_gradients(case):
     shape, index, seed = case
@@ -270,11 +281,19 @@ def test_random_indexing_values_and_scatter_add_gradients(case):
 def programs(draw):
     out_shape = draw(array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3))
     n_leaves = draw(st.integers(1, 3))
-    leaf_shapes = [draw(broadcastable_shapes(out_shape, min_dims=0, max_side=3)) for _ in range(n_leaves)]
+    # shapes that broadcast *to* out_shape (each dim is out's or 1), so all leaves are compatible
+    leaf_shapes = [_towards(draw(broadcastable_shapes(out_shape, min_dims=0, max_side=3)), out_shape)
+                   for _ in range(n_leaves)]
     steps = draw(st.lists(st.tuples(st.sampled_from(sorted(UNARY) + sorted(BINARY) + sorted(REDUCE_GRAPH)),
                                     st.integers(0, 50), st.integers(0, 50), st.integers(0, 50)),
                           min_size=1, max_size=8))
     return build_program(out_shape, leaf_shapes, steps), draw(st.integers(0, 2 ** 32 - 1))
+
+
+def _towards(shape, out_shape):
+    shape = shape[len(shape) - len(out_shape):] if len(shape) > len(out_shape) else shape
+    tail = out_shape[len(out_shape) - len(shape):]
+    return tuple(d if d == o else 1 for d, o in zip(shape, tail))
 
 
 def _leaf_values(prog, seed):
@@ -282,7 +301,7 @@ def _leaf_values(prog, seed):
     return [rng.uniform(-1.5, 1.5, s) for s in prog.leaf_shapes]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=_n(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=programs())
 def test_random_expression_graphs_eager_vs_numpy_and_torch(case):
     prog, seed = case
@@ -307,7 +326,7 @@ def test_random_expression_graphs_eager_vs_numpy_and_torch(case):
             np.testing.assert_allclose(g.numpy(), t.numpy(), rtol=1e-10, atol=1e-11)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=_n(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=programs())
 def test_random_expression_graphs_second_order(case):
     prog, seed = case
@@ -324,7 +343,7 @@ def test_graph_builder_covers_the_op_lists():
     assert {"sum", "mean", "max", "logsumexp", "softmax", "log_softmax"} <= set(REDUCE_GRAPH)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=_n(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=programs())
 def test_random_expression_graphs_compiled_with_and_without_rewrites_equal_eager(case):
     T = pytest.importorskip("qiflow.sym")
@@ -359,7 +378,7 @@ NONDIFF_BINARY = {
 
 
 @pytest.mark.parametrize("name", sorted(NONDIFF_BINARY))
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=_n(10), deadline=None)
 @given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
        seed=st.integers(0, 2 ** 32 - 1))
 def test_comparison_and_logic_broadcast_record_no_graph(name, shapes, seed):
