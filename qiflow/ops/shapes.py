@@ -65,6 +65,8 @@ def normalize_axis(opname, axis, ndim):
 
 def static_shape(x):
     """The shape known at graph-build time: a tuple (entries may be None when symbolic)."""
+    if x.__class__ is np.ndarray:
+        return x.shape                 # the backward pass's common case, without a failed getattr
     t = getattr(x, "type", None)
     if t is not None and hasattr(t, "shape"):
         return tuple(t.shape)
