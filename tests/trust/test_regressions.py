@@ -636,3 +636,26 @@ def test_reusing_a_tensor_whose_graph_was_freed_is_explained():
     h2 = x2 * 2.0
     h2.sum().backward(retain_graph=True)      # kept: reuse works and accumulates correctly
     assert qf.grad((h2 * 3.0).sum(), x2)[0].item() == 6.0
+
+
+def test_grads_never_alias_each_other_or_the_callers_array():
+    # Add hands both inputs the same gradient array, reshape/transpose hand out views:
+    # modifying one leaf's .grad in place (clipping, zero_grad) must not touch another's
+    a, b = t64([1.0, 2.0]), t64([3.0, 4.0])
+    g = np.array([1.0, 1.0])
+    (a + b).backward(g)
+    with qf.no_grad():
+        a.grad.mul_(10.0)
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(g, [1.0, 1.0])
+    m = t64(np.ones((2, 3)))
+    n = t64(np.ones((3, 2)))
+    (m.reshape(3, 2) + n + m.T.reshape(3, 2)).sum().backward()
+    with qf.no_grad():
+        n.grad.add_(100.0)
+    np.testing.assert_array_equal(m.grad.numpy(), np.full((2, 3), 2.0))
+    # the same leaf reached twice in one sweep through pass-through vjps (add of the same g)
+    x = t64([1.0, 2.0])
+    (x + x + x.reshape(2)).backward(g)
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(g, [1.0, 1.0])
