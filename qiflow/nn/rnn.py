@@ -1,7 +1,9 @@
-"""Recurrent layers: ``RNN`` (tanh or relu), ``LSTM`` and ``GRU``, unrolled over time.
+"""Recurrent layers: ``RNN`` (tanh or relu), ``LSTM`` and ``GRU``.
 
-The loop over time steps builds an ordinary graph, so backpropagation
-through time is the engine's ordinary reverse sweep.  Parameter names,
+Each LSTM/RNN layer and direction is one whole-sequence primitive
+(:mod:`qiflow.ops.rnn`): one GEMM projects all steps' inputs, and its
+backward (backpropagation through time) ends in one GEMM per weight.  GRU
+layers are unrolled step by step into ordinary ops.  Parameter names,
 shapes, gate order (LSTM: i, f, g, o; GRU: r, z, n) and initialisation
 U(-1/sqrt(hidden), 1/sqrt(hidden)) are PyTorch's, so weights can be copied
 from one to the other.
@@ -19,6 +21,7 @@ from .._state import QiflowError
 from ..backend import as_dtype, get_default_dtype
 from ..ops import elementwise as E
 from ..ops.dense import linear
+from ..ops.rnn import lstm_seq, rnn_seq
 from ..ops.movement import swapaxes, expand_dims, squeeze
 from .functional import dropout
 from . import init
@@ -88,7 +91,7 @@ class RNNBase(Module):
         return np.zeros((self.num_layers * dirs, batch, self.hidden_size), dtype)
 
     def forward(self, x, hx=None):
-        from ..ops.join import stack, concatenate
+        from ..ops.join import stack
         batched = self._check_input(x)
         if not batched:
             x = expand_dims(x, 1)
@@ -96,7 +99,7 @@ class RNNBase(Module):
                 hx = tuple(expand_dims(h, 1) for h in hx) if isinstance(hx, tuple) else expand_dims(hx, 1)
         elif self.batch_first:
             x = swapaxes(x, 0, 1)
-        T, N = x.shape[0], x.shape[1]
+        N = x.shape[1]
         is_lstm = self.mode == "LSTM"
         if hx is None:
             h0 = self._zeros(N, x.dtype)
@@ -111,22 +114,10 @@ class RNNBase(Module):
             h0, c0 = hx, None
             self._check_hidden(h0, N, "h_0")
         dirs = 2 if self.bidirectional else 1
-        steps = [x[t] for t in range(T)]
-        h_n, c_n = [], []
-        for layer in range(self.num_layers):
-            outs = []
-            for d in range(dirs):
-                k = layer * dirs + d
-                order = range(T - 1, -1, -1) if d else range(T)
-                hs, h, c = self._run(steps, order, self._weights(layer, d), h0[k],
-                                     c0[k] if is_lstm else None)
-                outs.append(hs)
-                h_n.append(h)
-                c_n.append(c)
-            steps = outs[0] if dirs == 1 else [concatenate([a, b], axis=-1) for a, b in zip(*outs)]
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                steps = [dropout(s, self.dropout) for s in steps]
-        out = stack(steps, axis=0)
+        if self.mode == "GRU":
+            out, h_n, c_n = self._unrolled(x, h0, c0, dirs)
+        else:
+            out, h_n, c_n = self._fused(x, h0, c0, dirs)
         h_n = stack(h_n, axis=0)
         c_n = stack(c_n, axis=0) if is_lstm else None
         if not batched:
@@ -136,29 +127,65 @@ class RNNBase(Module):
             out = swapaxes(out, 0, 1)
         return out, ((h_n, c_n) if is_lstm else h_n)
 
+    def _fused(self, x, h0, c0, dirs):
+        """LSTM and Elman layers: one whole-sequence primitive per layer and direction."""
+        from ..ops.join import concatenate, flip
+        H = self.hidden_size
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                k = layer * dirs + d
+                w_ih, w_hh, b, _ = self._weights(layer, d)
+                if b is None:
+                    b = np.zeros(w_ih.shape[0], w_ih.dtype)
+                xin = flip(x, 0) if d else x
+                if self.mode == "LSTM":
+                    S = lstm_seq(xin, h0[k], c0[k], w_ih, w_hh, b)
+                    out = S[:, :, :H]
+                    h_n.append(S[-1, :, :H])
+                    c_n.append(S[-1, :, H:])
+                else:
+                    out = rnn_seq(xin, h0[k], w_ih, w_hh, b, "tanh" if self.mode == "RNN_TANH" else "relu")
+                    h_n.append(out[-1])
+                outs.append(flip(out, 0) if d else out)
+            x = outs[0] if dirs == 1 else concatenate(outs, axis=-1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = dropout(x, self.dropout)
+        return x, h_n, c_n
+
+    def _unrolled(self, x, h0, c0, dirs):
+        """GRU: the layer unrolled step by step into ordinary ops."""
+        from ..ops.join import stack, concatenate
+        T = x.shape[0]
+        steps = [x[t] for t in range(T)]
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                k = layer * dirs + d
+                order = range(T - 1, -1, -1) if d else range(T)
+                hs, h, c = self._run(steps, order, self._weights(layer, d), h0[k], None)
+                outs.append(hs)
+                h_n.append(h)
+            steps = outs[0] if dirs == 1 else [concatenate([a, b], axis=-1) for a, b in zip(*outs)]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                steps = [dropout(s, self.dropout) for s in steps]
+        return stack(steps, axis=0), h_n, c_n
+
     def _run(self, steps, order, weights, h, c):
-        """One direction of one layer: returns (outputs in time order, last h, last c)."""
+        """One direction of one GRU layer: returns (outputs in time order, last h, None)."""
         w_ih, w_hh, b, b_hh = weights
         H = self.hidden_size
         out = [None] * len(steps)
         for t in order:
             xw = linear(steps[t], w_ih, b)
-            if self.mode == "LSTM":
-                z = xw + linear(h, w_hh)
-                s = E.sigmoid(z)
-                c = s[:, H:2 * H] * c + s[:, :H] * E.tanh(z[:, 2 * H:3 * H])
-                h = s[:, 3 * H:] * E.tanh(c)
-            elif self.mode == "GRU":
-                hw = linear(h, w_hh, b_hh)
-                rz = E.sigmoid(xw[:, :2 * H] + hw[:, :2 * H])
-                n = E.tanh(xw[:, 2 * H:] + rz[:, :H] * hw[:, 2 * H:])
-                zg = rz[:, H:]
-                h = n + zg * (h - n)
-            else:
-                z = xw + linear(h, w_hh)
-                h = E.tanh(z) if self.mode == "RNN_TANH" else E.relu(z)
+            hw = linear(h, w_hh, b_hh)
+            rz = E.sigmoid(xw[:, :2 * H] + hw[:, :2 * H])
+            n = E.tanh(xw[:, 2 * H:] + rz[:, :H] * hw[:, 2 * H:])
+            h = n + rz[:, H:] * (h - n)
             out[t] = h
-        return out, h, c
+        return out, h, None
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"

@@ -9,7 +9,7 @@ import qiflow as qf
 MODULES = ["qiflow.nn", "qiflow.nn.module", "qiflow.nn.containers", "qiflow.nn.linear", "qiflow.nn.conv",
            "qiflow.nn.pooling", "qiflow.nn.norm", "qiflow.nn.dropout", "qiflow.nn.embedding", "qiflow.nn.rnn",
            "qiflow.nn.activation", "qiflow.nn.loss", "qiflow.nn.init", "qiflow.nn.functional", "qiflow.nn.utils",
-           "qiflow.ops.conv", "qiflow.ops.pool", "qiflow.ops.dense", "qiflow.ops.xent", "qiflow.optim", "qiflow.optim.optimizer",
+           "qiflow.ops.conv", "qiflow.ops.pool", "qiflow.ops.dense", "qiflow.ops.xent", "qiflow.ops.rnn", "qiflow.optim", "qiflow.optim.optimizer",
            "qiflow.optim.sgd", "qiflow.optim.adam", "qiflow.optim.rmsprop", "qiflow.optim.adagrad",
            "qiflow.optim.lr_scheduler"]
 

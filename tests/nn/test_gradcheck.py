@@ -100,3 +100,24 @@ def test_conv_im2col_memo_never_mixes_inputs():
     ref = qf.tensor(w.numpy().copy(), requires_grad=True)
     F.conv2d(qf.tensor(xb), ref).sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), ref.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "tanh", "relu"])
+def test_sequence_primitives_second_order(kind):
+    from qiflow.ops.rnn import lstm_seq, rnn_seq
+    G = 4 if kind == "lstm" else 1
+    x, h0, c0 = t64(3, 2, 2), t64(2, 2, seed=1), t64(2, 2, seed=2)
+    w_ih, w_hh, b = t64(G * 2, 2, seed=3), t64(G * 2, 2, seed=4), t64(G * 2, seed=5)
+    if kind == "relu":
+        x = qf.tensor(np.abs(x.numpy()) + 0.5, requires_grad=True)   # keep away from the kink
+        b = qf.tensor(np.abs(b.numpy()), requires_grad=True)
+    if kind == "lstm":
+        args = [x, h0, c0, w_ih, w_hh, b]
+        f = lstm_seq
+    else:
+        args = [x, h0, w_ih, w_hh, b]
+
+        def f(*a):
+            return rnn_seq(*a, nonlinearity=kind)
+    assert qf.gradcheck(f, args)
+    assert qf.gradgradcheck(f, args)
