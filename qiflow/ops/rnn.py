@@ -32,7 +32,7 @@ from .reduce import sum as _sum
 from .. import _state
 from .._state import QiflowError
 
-_memo = _Memo()
+_memo = _Memo(size=16)   # one entry per layer and direction of a forward pass
 
 
 def _check(name, x, h0, w_ih, w_hh, b, gates):
