@@ -26,6 +26,7 @@ from ..ops import reduce as R
 from ..ops.linalg import MatMul
 from .graph import Constant, Variable, toposort
 from .kernels import is_elementwise
+from .dims import Dims
 from .rewrites.fusion import Fused, program_lines
 from .rewrites.specialize import Gemm
 from .shared import SharedVariable
@@ -211,6 +212,7 @@ def link(fg, inputs, n_out, update_targets, single, name, report):
     lines = []
     line_node = {}
     body = []
+    dims = Dims()
     phys = {}          # id(var) -> buffers it may live in, once in-place writes are planned
     gemm_bufs = []
     for p, node in enumerate(order):
@@ -224,7 +226,7 @@ def link(fg, inputs, n_out, update_targets, single, name, report):
         elif is_elementwise(op):
             fop = op if isinstance(op, Fused) else _single(node)
             dest = destroyable(node, p)
-            body += program_lines(fop, args, res, dest, env)
+            body += program_lines(fop, args, res, dest, env, [dims.of(i) for i in node.inputs])
             for j in dest:
                 phys.setdefault(id(out), {id(out)}).update(phys.get(id(node.inputs[j]), ()))
         elif isinstance(op, MatMul):
@@ -306,6 +308,8 @@ def link(fg, inputs, n_out, update_targets, single, name, report):
         tail.append(f"_u{k}.value = {val}")
     for q, ln in enumerate(body + tail):
         head.append("        " + ln)
+    if not body and not tail:
+        head.append("        pass")
     head.append("    except Exception as _e:")
     head.append("        self._fail(_e)")
     if single:

@@ -12,7 +12,9 @@ from ...ops.base import apply
 from ..graph import Constant
 from ..ops import Shape
 from . import register, register_global
-from ._match import op_is, const, is_scalar_const, neutral, same_static_shape, cannot_broadcast
+from ._match import op_is, const, is_scalar_const, neutral, same_static_shape
+from ..dims import dims_of, fits, broadcast
+from ..kernels import is_elementwise
 
 _FOLD_LIMIT = 1 << 16          # fold only results up to this many elements
 
@@ -128,8 +130,27 @@ def broadcast_const_known(fg, node):
 def useless_like(fg, node):
     """sum_to_like / broadcast_like / reshape_like to an equal known shape does nothing."""
     g, x = node.inputs
-    if same_static_shape(g, x) and g.dtype == node.outputs[0].dtype:
+    if g.dtype == node.outputs[0].dtype and (same_static_shape(g, x) or dims_of(fg, g) == dims_of(fg, x)):
         return g
+    return None
+
+
+@register("canonicalize")
+def broadcast_like_in_elemwise(fg, node):
+    """An elementwise op broadcasts by itself: op(broadcast_like(g, x), y) is op(g, y)
+    when the result has the same shape."""
+    if not is_elementwise(node.op) or type(node.op).__name__ == "Fused":
+        return None
+    for k, v in enumerate(node.inputs):
+        bl = op_is(fg, v, M.BroadcastLike)
+        if bl is None or bl.inputs[0].dtype != v.dtype:
+            continue
+        g = bl.inputs[0]
+        others = [dims_of(fg, i) for j, i in enumerate(node.inputs) if j != k]
+        if broadcast(dims_of(fg, g), *others) == dims_of(fg, node.outputs[0]):
+            ins = list(node.inputs)
+            ins[k] = g
+            return apply(node.op, *ins)
     return None
 
 
@@ -233,7 +254,7 @@ def mul_div_cancel(fg, node):
     a, b = m.inputs
     out = node.outputs[0]
     for x, other in ((a, b), (b, a)):
-        if other is y and x.dtype == out.dtype and cannot_broadcast(y, x):
+        if other is y and x.dtype == out.dtype and fits(dims_of(fg, y), dims_of(fg, x)):
             return x
     return None
 
@@ -246,7 +267,7 @@ def div_mul_cancel(fg, node):
         dv = op_is(fg, d, E.Divide)
         if dv is not None and dv.inputs[1] is y:
             x = dv.inputs[0]
-            if x.dtype == out.dtype and cannot_broadcast(y, x):
+            if x.dtype == out.dtype and fits(dims_of(fg, y), dims_of(fg, x)):
                 return x
     return None
 

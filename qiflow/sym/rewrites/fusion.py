@@ -8,7 +8,6 @@ from ...ops.base import Op, apply
 from ..graph import Constant
 from ..kernels import is_elementwise, can_write_out, emit
 from . import register_global
-from ._match import cannot_broadcast
 
 MAX_STEPS = 48
 
@@ -51,12 +50,26 @@ class Fused(Op):
         return self.name
 
 
-def program_lines(fop, args, result, destroyable, env):
+def program_lines(fop, args, result, destroyable, env, in_dims=None):
     """Source lines running ``fop``'s program on ``args`` into variable ``result``.
 
-    ``destroyable``: indices of kernel inputs whose buffers may be overwritten.
+    ``destroyable``: indices of kernel inputs whose buffers may be overwritten;
+    ``in_dims``: dimension tokens of the inputs (see ``dims.py``), used to prove
+    that an output has the shape of the buffer it is written into.
     """
+    from ..dims import broadcast, fits
     prog = fop.program
+    if in_dims is None:
+        in_dims = [tuple(d if d is not None else ("k", k, a) for a, d in enumerate(t.shape))
+                   for k, t in enumerate(fop.in_types)]
+    sdims = []
+
+    def dims(r):
+        if r[0] == "i":
+            return in_dims[r[1]]
+        if r[0] == "s":
+            return sdims[r[1]]
+        return tuple(fop.consts[r[1]].shape)
     last = {}
     for j, (_, refs) in enumerate(prog):
         for r in refs:
@@ -82,6 +95,7 @@ def program_lines(fop, args, result, destroyable, env):
         res = result if j == len(prog) - 1 else f"{result}_{j}"
         names[("s", j)] = res
         t = fop.types[j]
+        sdims.append(broadcast(*[dims(r) for r in refs]))
         target, proven = None, False
         if can_write_out(op) and t.ndim > 0:
             for r in refs:
@@ -91,7 +105,7 @@ def program_lines(fop, args, result, destroyable, env):
                 if rt.dtype != t.dtype or rt.ndim != t.ndim:
                     continue
                 target = r
-                proven = all(_cb(typ(o), rt) for o in refs if o != r)
+                proven = all(fits(dims(o), dims(r)) for o in refs if o != r)
                 break
         argn = [names[r] for r in refs]
         if target is None:
@@ -115,17 +129,6 @@ class _ConstType:
     @property
     def ndim(self):
         return len(self.shape)
-
-
-class _TypeOf:
-    """Adapter: cannot_broadcast wants objects with .type."""
-    __slots__ = ("type",)
-
-    def __init__(self, t): self.type = t
-
-
-def _cb(small, big):
-    return cannot_broadcast(_TypeOf(small), _TypeOf(big))
 
 
 def _fusable(node):
