@@ -390,3 +390,17 @@ def test_comparison_and_logic_broadcast_record_no_graph(name, shapes, seed):
     np.testing.assert_array_equal(out.numpy(), ref(a, b))
     assert out.shape == shapes.result_shape
     assert not out.requires_grad and out._op is None and out._inputs is None
+
+
+@settings(max_examples=_n(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=programs())
+def test_random_expression_graphs_traced_equal_eager_on_fresh_values(case):
+    pytest.importorskip("qiflow.sym.trace")
+    prog, seed = case
+    f = qf.compile(lambda *t: run_program(prog, qf, list(t)), strict=True)
+    for k in range(2):                               # the second call reuses the trace
+        values = _leaf_values(prog, seed + k)
+        got = f(*[qf.tensor(v) for v in values])
+        want = run_program(prog, qf, [qf.tensor(v) for v in values])
+        np.testing.assert_allclose(np.asarray(got.numpy()), want.numpy(), rtol=1e-10, atol=1e-11)
+    assert f.traces == 1
