@@ -155,6 +155,11 @@ class Variable(Symbolic, TensorMethods):
 
     __int__ = __index__ = __complex__ = __float__
 
+    def item(self):
+        self.__array__()
+
+    numpy = tolist = item
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         from .ufuncs import array_ufunc
         return array_ufunc(ufunc, method, inputs, kwargs)
