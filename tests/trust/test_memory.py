@@ -69,8 +69,8 @@ def test_10000_steps_keep_memory_flat_with_losses_kept_in_a_list():
     # exactly one more live tensor per step: the stored 0-d loss, with its graph freed
     assert _tensors() - t0 == 9000
     assert all(loss._inputs is None for loss in losses)
-    # a 0-d float32 tensor plus its list slot is a few hundred bytes; a retained graph is kilobytes
-    assert per_step < 600, f"{per_step:.0f} bytes retained per step"
+    # a stored 0-d loss is ~300-500 bytes; this model's retained graph would be ~2.3 KB per step
+    assert per_step < 1200, f"{per_step:.0f} bytes retained per step"
     if r0 is not None:
         assert _rss() - r0 < 8 * 2 ** 20
     assert np.isfinite(metrics["loss_sum"])
