@@ -28,7 +28,7 @@ eager execution with a warning (``strict=True`` raises instead).
 ...     loss = ((x * w).sum() - 1) ** 2
 ...     loss.backward()
 ...     with qf.no_grad():
-...         w -= 0.1 * w.grad
+...         w.sub_(0.1 * w.grad)
 ...     w.grad = None
 ...     return loss
 >>> float(step(qf.tensor([1.0, 1.0]))), w.tolist()
