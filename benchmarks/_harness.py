@@ -124,6 +124,10 @@ def _fmt(v):
     return f"{v:.3f}"
 
 
+def _fmt_ratio(v):
+    return "n/a" if v is None else f"{v:.3f}"
+
+
 COLUMNS = ["case", "unit"] + list(FRAMEWORKS) + [f"{a}/{b}" for a, b in RATIOS]
 
 
@@ -133,7 +137,7 @@ def format_table(results):
     for r in results:
         row = [r["case"], r["unit"]]
         row += [_fmt(r["median"].get(fw)) for fw in FRAMEWORKS]
-        row += [_fmt(r["ratios"].get(f"{a}/{b}")) + _target_mark(r, f"{a}/{b}") for a, b in RATIOS]
+        row += [_fmt_ratio(r["ratios"].get(f"{a}/{b}")) + _target_mark(r, f"{a}/{b}") for a, b in RATIOS]
         rows.append(row)
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(COLUMNS))]
     lines = []
