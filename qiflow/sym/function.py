@@ -17,6 +17,7 @@ from ..ops import elementwise as E
 from .fgraph import clone, FunctionGraph
 from .graph import Variable, Constant, as_variable, leaves
 from .shared import SharedVariable
+from .types import TensorType
 from . import rewrites as _rw
 from .linker import link
 
@@ -79,7 +80,7 @@ def _fit(what, key, value):
 
 
 def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=None,
-             on_unused_input="raise"):
+             on_unused_input="raise", specialize_shared=True):
     """Compile a callable computing ``outputs`` from ``inputs``.
 
     * outputs: a variable (the call returns one array), a list (returns a list)
@@ -88,7 +89,10 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
       the old values, and all are stored after the outputs are computed;
     * givens: ``{variable: expression}`` replacing variables in the graph;
     * mode: None (all rewrites), ``'no_rewrites'``, ``'FAST_COMPILE'`` or a ``Mode``;
-    * on_unused_input: 'raise', 'warn' or 'ignore' for an input nothing uses.
+    * on_unused_input: 'raise', 'warn' or 'ignore' for an input nothing uses;
+    * specialize_shared: compile for the current shapes of the shared variables
+      (the rewrites then know them); a call after ``set_value`` changed a shape
+      recompiles for the new shapes.
 
     The compiled function has ``report`` (fired rewrites, node counts),
     ``fgraph`` (the optimised graph) and ``source`` (the generated code).
@@ -126,7 +130,14 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
             raise TypeError(f"function: givens keys must be symbolic variables, got {k!r:.60}")
         subst[k] = _fit("the replacement given", k, v)
     roots = outs + [v for _, v in ups]
-    new_roots, memo = clone(roots, replace=subst, fresh_leaves=inputs)
+    spec = {}
+    if specialize_shared:
+        for v in leaves(roots + list(subst.values()) + [k for k, _ in ups]):
+            if isinstance(v, SharedVariable) and v not in subst and None in v.type.shape:
+                st = TensorType(v.dtype, np.shape(v.container.value))
+                spec[v] = SharedVariable(st, v.container, v.name)
+    ups = [(spec.get(k, k), v) for k, v in ups]
+    new_roots, memo = clone(roots, replace={**spec, **subst}, fresh_leaves=inputs)
     new_inputs = [memo[id(v)] for v in inputs]
     in_ids = {id(v): k for k, v in enumerate(new_inputs)}
     for leaf in leaves(new_roots):
@@ -138,7 +149,11 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
     fg = FunctionGraph(new_roots)
     m = _mode(mode)
     report = _rw.rewrite(fg, phases=m.phases, exclude=m.exclude)
-    return link(fg, new_inputs, len(outs), [k for k, _ in ups], single, name, report)
+
+    def remake():
+        return function(inputs, outputs, updates, givens, name, mode, on_unused_input)
+    return link(fg, new_inputs, len(outs), [k for k, _ in ups], single, name, report,
+                {id(v) for v in spec.values()}, remake)
 
 
 def _check_unused(new_inputs, roots, orig, policy):

@@ -70,6 +70,13 @@ class Function:
                             f"({', '.join(map(repr, self.inputs))}), got {len(args)}")
         return args
 
+    def _respecialize(self, args):
+        """A shared variable's shape changed: compile for the new shapes, then run."""
+        new = self._remake()
+        type(self).__call__ = type(new).__call__
+        self.__dict__.update(new.__dict__)
+        return self(*args)
+
     def _label(self):
         return f"function {self.name!r}" if self.name else "compiled function"
 
@@ -89,7 +96,13 @@ def _converter(label, k, var):
     t = var.type
     want = t.dtype
 
+    fast = {float: "fc", int: "fciu", bool: "fciub"}
+
     def conv(a):
+        kinds = fast.get(a.__class__)
+        if kinds is not None and t.ndim == 0 and want.kind in kinds and (
+                want.kind not in "iu" or np.can_cast(np.min_scalar_type(a), want)):
+            return np.array(a, dtype=want)
         if isinstance(a, _base.Tensor):
             a = a.data
         if isinstance(a, Variable):
@@ -126,7 +139,7 @@ def _converter(label, k, var):
     return conv
 
 
-def link(fg, inputs, n_out, update_targets, single, name, report):
+def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), remake=None):
     outputs = fg.outputs[:n_out]
     upd_vals = fg.outputs[n_out:]
     label = f"function {name!r}" if name else "compiled function"
@@ -276,6 +289,8 @@ def link(fg, inputs, n_out, update_targets, single, name, report):
     for k, v in enumerate(shared):
         env[f"_c{k}"] = v.container
         head.append(f"    s{k} = _c{k}.value")
+        if id(v) in guarded:       # compiled for this shape: recompile if set_value changed it
+            head.append(f"    if s{k}.shape != {v.type.shape!r}: return self._respecialize(args)")
     head.append("    try:")
     first_body_line = len(head) + 1
     tail = []
@@ -325,6 +340,7 @@ def link(fg, inputs, n_out, update_targets, single, name, report):
     f.name, f.inputs, f.fgraph, f.report, f.source = name, list(inputs), fg, report, src
     f.n_outputs, f.update_targets, f.single = n_out, list(update_targets), single
     f.schedule = order
+    f._remake = remake
     lines_to_node = {first_body_line + q: line_node[q] for q in line_node}
     f._fail = lambda e: _fail(e, fname, lines_to_node, label, names)
     return f

@@ -270,3 +270,14 @@ def test_eval():
     x = T.dscalar("x")
     assert (x * 3).eval({x: 2.0}) == 6.0
     assert T.constant(2.0).eval() == 2.0
+
+
+def test_shared_shape_change_recompiles():
+    w = T.shared(np.ones(3), name="w")
+    x = T.dvector("x")
+    f = T.function([x], (w * x).sum() + T.grad((w * x).sum(), w).sum())
+    assert f(np.full(3, 2.0)) == 12.0
+    w.set_value(np.ones(1))             # now w broadcasts against x
+    assert f(np.full(4, 2.0)) == 16.0
+    w.set_value(np.ones(3))
+    assert f(np.full(3, 2.0)) == 12.0
