@@ -47,6 +47,7 @@ _lazy_attrs = {
     "save": ("qiflow.io", "save"), "Trainer": ("qiflow.train", "Trainer"), "fit": ("qiflow.train", "fit"), "load": ("qiflow.io", "load"),
     "compile": ("qiflow.sym.trace", "compile"), "jit": ("qiflow.sym.trace", "jit"),
     "detect_anomaly": ("qiflow.anomaly", "detect_anomaly"),
+    "AnomalyError": ("qiflow.anomaly", "AnomalyError"),
     "concatenate": ("qiflow.ops.join", "concatenate"), "cat": ("qiflow.ops.join", "concatenate"),
     "stack": ("qiflow.ops.join", "stack"), "split": ("qiflow.ops.join", "split"),
     "pad": ("qiflow.ops.join", "pad"), "flip": ("qiflow.ops.join", "flip"),

@@ -138,11 +138,11 @@ class Minimum(Op):
 class Where(Op):
     """where(cond, a, b): the gradient flows only to the chosen branch.
 
-    A NaN or inf in the branch that is *not* chosen still poisons nothing in the
-    forward value, but its own gradient may be NaN (e.g. ``where(x > 0, log(x), 0)``
-    at x = -1: d log/dx * 0 is finite, yet log(-1) was computed).  The safe
-    pattern is to sanitise the input of the unsafe branch:
-    ``where(x > 0, log(where(x > 0, x, 1)), 0)``.
+    The unselected branch is still computed, and its local derivative still
+    enters the chain rule multiplied by zero: ``where(x > 0, sqrt(x), 0)`` at
+    x = 0 has a finite value but gradient 0 * inf = NaN.  The safe pattern
+    sanitises the input of the unsafe branch so that it is finite everywhere:
+    ``where(x > 0, sqrt(where(x > 0, x, 1)), 0)``.
     """
     __slots__ = ()
     def infer(self, cond, a, b):
