@@ -35,6 +35,7 @@ eager execution with a warning (``strict=True`` raises instead).
 (4.0, [0.6000000238418579, 1.600000023841858])
 """
 import functools
+import gc
 import warnings
 
 import numpy as np
@@ -374,6 +375,9 @@ class Compiled:
                 in_pos.append(k)
                 targs[k] = v
         rng = (_random._global, dict(_random._global.bit_generator.state))
+        # every live tensor's version: an in-place change the trace did not record
+        # (NumPy on .data, e.g. batch-norm running statistics) must not go unnoticed
+        versions = [(o, o._version) for o in gc.get_objects() if isinstance(o, Tensor)]
         from ..optim.optimizer import Optimizer
         saved = (Tensor._inplace, Tensor.__setitem__, Optimizer.step, Optimizer.zero_grad)
         if not hasattr(Optimizer, "_qf_step"):
@@ -388,6 +392,12 @@ class Compiled:
             if _random._global is not rng[0] or _random._global.bit_generator.state != rng[1]:
                 raise TraceError("the function draws random numbers (e.g. dropout in training mode); "
                                  "a compiled graph would replay the same numbers on every call")
+            for t, v in versions:
+                if t._version != v and not (id(t) in ctx.caps and ctx.caps[id(t)].written):
+                    raise TraceError(f"a tensor of shape {t.data.shape} was modified in place by code "
+                                     "the trace cannot follow (NumPy on .data, e.g. batch-norm running "
+                                     "statistics in training mode)")
+            del versions
             entry = self._build(ctx, stand, in_pos, out)
         except Exception as exc:
             _restore(ctx)

@@ -281,3 +281,20 @@ def test_shared_shape_change_recompiles():
     assert f(np.full(4, 2.0)) == 16.0
     w.set_value(np.ones(3))
     assert f(np.full(3, 2.0)) == 12.0
+
+
+def test_core_functions_accept_variables():
+    y, m = T.ivector("y"), T.fmatrix("m")
+    r = qf.arange(y.shape[0])
+    p = qf.functional.softmax(m, axis=1)
+    pick = T.log(p)[qf.arange(y.shape[0]), y]
+    f = T.function([y, m], [r, p, pick, p > 0.5, T.argmax(p, axis=1)])
+    mv = np.array([[0.0, 1.0], [2.0, 0.0]], np.float32)
+    rr, pp, pk, gt, am = f(np.array([1, 0], np.int32), mv)
+    np.testing.assert_array_equal(rr, [0, 1])
+    e = np.exp(mv) / np.exp(mv).sum(1, keepdims=True)
+    np.testing.assert_allclose(pp, e, rtol=1e-6)
+    np.testing.assert_allclose(pk, np.log(e)[[0, 1], [1, 0]], rtol=1e-6)
+    np.testing.assert_array_equal(gt, e > 0.5)
+    np.testing.assert_array_equal(am, [1, 0])
+    assert pp.dtype == np.float32 and am.dtype == np.int64

@@ -203,3 +203,23 @@ def test_backward_outside_compile_is_an_error():
 
 def test_qf_names():
     assert qf.compile is qcompile and qf.jit is jit
+
+
+def test_batch_norm_eval_compiles_and_training_falls_back():
+    def make():
+        qf.manual_seed(0)
+        return qf.nn.Sequential(qf.nn.Linear(3, 4), qf.nn.BatchNorm1d(4))
+    model, ref = make(), make()
+    x = qf.tensor(np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32))
+    model.eval()
+    ref.eval()
+    f = qcompile(lambda t: model(t), strict=True)
+    np.testing.assert_allclose(f(x).data, ref(x).data, rtol=1e-6)
+    model.train()
+    ref.train()
+    g = qcompile(lambda t: model(t))
+    with pytest.warns(UserWarning, match="running it eagerly"):
+        out = g(x)
+    np.testing.assert_allclose(out.data, ref(x).data, rtol=1e-5)
+    # the running statistics were updated once, as eagerly (the failed trace changed nothing)
+    np.testing.assert_allclose(model[1].running_mean.data, ref[1].running_mean.data, rtol=1e-6)
