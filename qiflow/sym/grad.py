@@ -16,12 +16,10 @@ array(8.)
 """
 import warnings
 
-import numpy as np
-
 from .. import autodiff
 from .._state import QiflowError
 from ..ops import elementwise as E
-from .graph import Variable, Constant, as_variable
+from .graph import Variable, Constant
 
 
 def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", stabilize=True):

@@ -18,7 +18,6 @@ import sys
 
 import numpy as np
 
-from .. import _state
 from ..methods import TensorMethods
 from ..ops import base as _base
 from ..ops.base import Symbolic

@@ -17,7 +17,6 @@ import itertools
 
 import numpy as np
 
-from .. import _state
 from .._state import QiflowError
 from ..ops import base as _base
 from ..ops import elementwise as E
@@ -150,7 +149,6 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
         if u.owner is not None and fg.n_clients(u) == 1:
             final[id(u.owner)] = k
     order = [n for n in order if id(n) not in final] + [n for n in order if id(n) in final]
-    pos = {id(n): p for p, n in enumerate(order)}
     # -------------------------------------------------------- names, memory
     env = {"_np": np, "_nd": np.ndarray, "_asarray": np.asarray, "_QE": QiflowError}
     names = {}
@@ -222,7 +220,6 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
         return res
 
     # ----------------------------------------------------------- code
-    lines = []
     line_node = {}
     body = []
     dims = Dims()

@@ -43,12 +43,12 @@ import numpy as np
 from .. import _state
 from .. import random as _random
 from ..tensor import Tensor
-from ..ops.elementwise import cast, zeros_like, clip, ones_like
+from ..ops.elementwise import cast, zeros_like, ones_like
 from ..ops.movement import broadcast_to
 from .. import backend as _backend
 from . import graph as _graph
 from .graph import Variable, build
-from .shared import tensor_shared, SharedVariable, Container
+from .shared import tensor_shared, SharedVariable
 from .types import TensorType
 
 _active = None

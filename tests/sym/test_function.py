@@ -1,7 +1,5 @@
 """T.function: inputs, outputs, updates, givens, type checks and errors; shared
 variables; symbolic shapes; grad options; printing."""
-import re
-
 import numpy as np
 import pytest
 

@@ -5,7 +5,6 @@ import pytest
 
 import qiflow as qf
 from qiflow import sym as T
-from qiflow import functional as F
 
 R = np.random.RandomState(0)
 V = R.uniform(0.5, 2.0, 5)                  # a positive vector

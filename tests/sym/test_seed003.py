@@ -1,10 +1,5 @@
 """Seed 003 (Theano tutorial) worked examples, written as the article writes them."""
-import io
-import os
-
 import numpy as np
-import pytest
-
 import qiflow as qf
 from qiflow import sym as T
 from qiflow.sym import function, shared
@@ -189,7 +184,7 @@ def test_minibatch_sgd_givens_early_stopping_save_and_predict(tmp_path):
     assert train_model.report.fired["log_softmax"] >= 1
     patience, patience_increase, improvement_threshold = 60, 2, 0.995
     validation_frequency = min(n_train_batches, patience // 2)
-    best_validation_loss, best_iter, stopped = np.inf, 0, False
+    best_validation_loss, stopped = np.inf, False
     best = str(tmp_path / "best_model.npz")
     losses = []
     for epoch in range(1, 30):
@@ -201,7 +196,7 @@ def test_minibatch_sgd_givens_early_stopping_save_and_predict(tmp_path):
                 if this < best_validation_loss:
                     if this < best_validation_loss * improvement_threshold:
                         patience = max(patience, it * patience_increase)
-                    best_validation_loss, best_iter = this, it
+                    best_validation_loss = this
                     np.savez(best, W=classifier.W.get_value(), b=classifier.b.get_value())
             if patience <= it:
                 stopped = True

@@ -1,7 +1,5 @@
 """qf.compile / qf.jit: traced eager code equals eager execution; the MiniFlow
 network of seed 000 written with T."""
-import warnings
-
 import numpy as np
 import pytest
 

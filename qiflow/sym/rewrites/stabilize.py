@@ -14,7 +14,7 @@ from ...ops.base import apply
 from ... import functional as F
 from ..ops import DynamicSlice
 from . import register
-from ._match import op_is, is_scalar_const, neutral
+from ._match import op_is, neutral
 
 
 def _exp_plus_one(fg, v):
