@@ -40,7 +40,7 @@ def _fresh(node):
     if isinstance(op, E.Cast) or isinstance(op, M.SumToLike):
         return False            # cast(copy=False) and sum_to_like may return their input
     return is_elementwise(op) or isinstance(op, _FRESH) or type(op).__name__ in (
-        "IndexAddLike", "DynamicSliceGrad", "OnesLike", "ZerosLike", "ARange", "Shape", "Einsum",
+        "IndexAddLike", "DynamicSliceGrad", "OnesLike", "ZerosLike", "ARange", "Shape",
         "Linear", "Concatenate", "Stack")
 
 
@@ -207,7 +207,9 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
             if rs is None or len(rs) != 1 or i.ndim == 0:
                 continue
             (r,) = rs
-            if root_last.get(r) != p or id(i) in out_ids:
+            # only a buffer the graph allocated itself, not a view of one (views may be
+            # read-only broadcasts), and only at its last use
+            if r != id(i) or root_last.get(r) != p or id(i) in out_ids:
                 continue
             if r in shared_ids:
                 # an update may be computed in its own shared variable's buffer

@@ -296,3 +296,20 @@ def test_core_functions_accept_variables():
     np.testing.assert_array_equal(gt, e > 0.5)
     np.testing.assert_array_equal(am, [1, 0])
     assert pp.dtype == np.float32 and am.dtype == np.int64
+
+
+def test_buffer_reuse_never_aliases_results():
+    x, W, b = T.dmatrix("x"), T.dmatrix("W"), T.dvector("b")
+    h = T.tanh(T.dot(x, W) + b)
+    f = T.function([x, W, b], [h, h.sum()])
+    assert f.report.fired["dot_add"] == 1
+    W0, b0 = np.ones((3, 2)), np.zeros(2)
+    r1 = f(np.ones((4, 3)), W0, b0)
+    keep = r1[0].copy()
+    r2 = f(np.full((4, 3), -1.0), W0, b0)
+    np.testing.assert_array_equal(r1[0], keep)            # not overwritten by the second call
+    np.testing.assert_allclose(r2[0], -keep)
+    # a large broadcast gradient (a read-only view) is never written in place
+    v = T.dvector("v")
+    g = T.function([v], T.grad((v * 3).mean(), v) * 2 + 1)(np.ones(10000))
+    np.testing.assert_allclose(g, 6 / 10000 + 1)
