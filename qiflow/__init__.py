@@ -40,7 +40,7 @@ __version__ = "0.1.0"
 _lazy = {
     "nn": "qiflow.nn", "optim": "qiflow.optim", "data": "qiflow.data",
     "datasets": "qiflow.datasets", "sym": "qiflow.sym", "viz": "qiflow.viz",
-    "ops": "qiflow.ops", "losses": "qiflow.losses",
+    "ops": "qiflow.ops", "losses": "qiflow.losses", "profiler": "qiflow.profiler",
     "train": "qiflow.train", "models": "qiflow.models", "io": "qiflow.io", "autodiff": "qiflow.autodiff", "backend": "qiflow.backend",
 }
 _lazy_attrs = {
@@ -48,6 +48,7 @@ _lazy_attrs = {
     "compile": ("qiflow.sym.trace", "compile"), "jit": ("qiflow.sym.trace", "jit"),
     "detect_anomaly": ("qiflow.anomaly", "detect_anomaly"),
     "AnomalyError": ("qiflow.anomaly", "AnomalyError"),
+    "profile": ("qiflow.profiler", "profile"),
     "concatenate": ("qiflow.ops.join", "concatenate"), "cat": ("qiflow.ops.join", "concatenate"),
     "stack": ("qiflow.ops.join", "stack"), "split": ("qiflow.ops.join", "split"),
     "pad": ("qiflow.ops.join", "pad"), "flip": ("qiflow.ops.join", "flip"),
