@@ -348,6 +348,10 @@ class Compiled:
         self.traces = 0
         functools.update_wrapper(self, fn)
 
+    def __get__(self, obj, objtype=None):
+        # decorating a method: bind the instance (it becomes part of the signature)
+        return self if obj is None else functools.partial(self, obj)
+
     def __call__(self, *args, **kwargs):
         key = (tuple(map(_sig, args)), _state.grad_enabled, _backend._default_float)
         if kwargs:

@@ -221,3 +221,17 @@ def test_batch_norm_eval_compiles_and_training_falls_back():
     np.testing.assert_allclose(out.data, ref(x).data, rtol=1e-5)
     # the running statistics were updated once, as eagerly (the failed trace changed nothing)
     np.testing.assert_allclose(model[1].running_mean.data, ref[1].running_mean.data, rtol=1e-6)
+
+
+def test_method_decorator():
+    class Net:
+        def __init__(self):
+            self.w = qf.tensor([2.0, 3.0], requires_grad=True)
+
+        @qf.jit
+        def forward(self, x):
+            return (x * self.w).sum()
+    a, b = Net(), Net()
+    b.w = qf.tensor([1.0, 1.0], requires_grad=True)
+    assert a.forward(qf.tensor([1.0, 1.0])).item() == 5.0
+    assert b.forward(qf.tensor([1.0, 1.0])).item() == 2.0
