@@ -52,6 +52,7 @@ from .shared import tensor_shared, SharedVariable
 from .types import TensorType
 
 _active = None
+_REAL_STEP = [None]      # Optimizer.step as it was before tracing patched it
 
 
 class TraceError(RuntimeError):
@@ -281,10 +282,10 @@ class _Entry:
     def run(self, args):
         res = self.fn(*[a.data if a.__class__ is Tensor else _arr(a)
                         for a in [args[k] for k in self.in_pos]])
-        for opt, pairs in self.steps:
+        for opt, pairs, step in self.steps:
             for p, k in pairs:
                 p.grad = Tensor._wrap(res[k])
-            type(opt)._qf_step(opt)
+            step(opt)
         for t, k in self.grad_slots:
             t.grad = None if k is None else Tensor._wrap(res[k])
         if self.single:
@@ -384,8 +385,7 @@ class Compiled:
         versions = [(o, o._version) for o in gc.get_objects() if isinstance(o, Tensor)]
         from ..optim.optimizer import Optimizer
         saved = (Tensor._inplace, Tensor.__setitem__, Optimizer.step, Optimizer.zero_grad)
-        if not hasattr(Optimizer, "_qf_step"):
-            Optimizer._qf_step = Optimizer.step
+        _REAL_STEP[0] = saved[2]
         _active = ctx
         _graph.capture_hook = _capture_hook
         Tensor._inplace, Tensor.__setitem__ = _inplace, _setitem
@@ -432,7 +432,7 @@ class Compiled:
             for p, g in grads.values():
                 pairs.append((p, len(outs)))
                 outs.append(g)
-            steps.append((opt, pairs))
+            steps.append((opt, pairs, _REAL_STEP[0]))
         grad_slots = []
         for t in ctx.grads.values():
             g = t.grad
