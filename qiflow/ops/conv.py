@@ -16,12 +16,11 @@ and the backward GEMMs read their operands without copies.
 >>> qf.nn.functional.conv2d(x, w, padding=1)[0, 0].tolist()[0]
 [4.0, 6.0, 6.0, 4.0]
 """
-import weakref
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .base import Op, apply
+from ._saved import _Memo, needs_grad
 from .. import _state
 from .._state import QiflowError
 
@@ -70,36 +69,7 @@ def out_size(size, k, s, p0, p1, d):
     return (size + p0 + p1 - d * (k - 1) - 1) // s + 1
 
 
-class _Memo:
-    """The im2col matrices of the last few forward passes, found again by the
-    identity of the input array, so the weight gradient need not rebuild them.
-    Entries die with their input; a lookup removes the entry."""
-
-    def __init__(self, size=4):
-        self.size = size
-        self.items = []
-
-    def put(self, x, key, value):
-        # a newer forward on the same array replaces the older entry
-        live = [it for it in self.items if it[0]() is not None and not (it[0]() is x and it[1] == key)]
-        self.items = live[-(self.size - 1):] + [(weakref.ref(x), key, value)]
-
-    def take(self, x, key):
-        for i in range(len(self.items) - 1, -1, -1):
-            ref, k, v = self.items[i]
-            if ref() is x and k == key:
-                del self.items[i]
-                return v
-        return None
-
-
 _memo = _Memo()
-
-
-def needs_grad(k):
-    """Whether the engine wants the gradient of input k (True when it does not say)."""
-    needs = getattr(_state, "needs_input_grad", None)
-    return needs is None or k >= len(needs) or needs[k]
 
 
 class _ConvBase(Op):

@@ -13,7 +13,7 @@ qiflow's matmul, so higher-order gradients work.
 import numpy as np
 
 from .base import Op, apply
-from .conv import needs_grad
+from ._saved import needs_grad
 from .linalg import matmul
 from .movement import reshape, swapaxes
 from .._state import QiflowError

@@ -23,7 +23,7 @@ there instead of being recomputed.
 import numpy as np
 
 from .base import Op, apply
-from .conv import _Memo, needs_grad
+from ._saved import _Memo, needs_grad
 from .dense import linear
 from .elementwise import sigmoid, tanh, zeros_like
 from .linalg import matmul
