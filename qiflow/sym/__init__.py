@@ -35,8 +35,7 @@ from ..ops.elementwise import (
     logical_and, logical_or, logical_xor, logical_not, isnan, isinf, zeros_like, ones_like,
     floor_divide, mod)
 from ..ops.reduce import sum, mean, max, min, prod, argmax, argmin, var, std
-from ..ops.movement import (reshape, transpose, expand_dims, squeeze, broadcast_to, flatten,
-                            swapaxes)
+from ..ops.movement import reshape, transpose, expand_dims, squeeze, broadcast_to, swapaxes
 from ..ops.linalg import matmul, dot, outer, inner
 from ..functional import softmax, log_softmax, logsumexp, stop_gradient
 
@@ -58,6 +57,17 @@ as_tensor_variable = _graph.as_variable
 def fill(model, value):
     """An array shaped like ``model`` filled with ``value`` (Theano's fill)."""
     return ones_like(model) * value
+
+
+def flatten(x, outdim=1):
+    """Theano's flatten: keep the first ``outdim - 1`` axes, merge the rest
+    (``x.flatten(2)`` of a (N, C, H, W) batch is (N, C*H*W)).  The method
+    ``x.flatten(start_dim)`` follows PyTorch instead."""
+    from ..ops.movement import flatten as _flatten, reshape as _reshape
+    top = x.ndim if x.ndim else 1        # (this module's max is the reduction)
+    if outdim < 1 or outdim > top:
+        raise ValueError(f"flatten: outdim must be in [1, {top}], got {outdim}")
+    return _flatten(x, outdim - 1) if x.ndim else _reshape(x, (1,))
 
 
 def concatenate(tensors, axis=0):

@@ -80,7 +80,7 @@ def _fit(what, key, value):
 
 
 def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=None,
-             on_unused_input="raise", specialize_shared=True):
+             on_unused_input="raise", specialize_shared=True, allow_input_downcast=None):
     """Compile a callable computing ``outputs`` from ``inputs``.
 
     * outputs: a variable (the call returns one array), a list (returns a list)
@@ -90,6 +90,8 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
     * givens: ``{variable: expression}`` replacing variables in the graph;
     * mode: None (all rewrites), ``'no_rewrites'``, ``'FAST_COMPILE'`` or a ``Mode``;
     * on_unused_input: 'raise', 'warn' or 'ignore' for an input nothing uses;
+    * allow_input_downcast: accept values of any dtype, cast to the input's
+      (by default a float cannot be passed for an integer input);
     * specialize_shared: compile for the current shapes of the shared variables
       (the rewrites then know them); a call after ``set_value`` changed a shape
       recompiles for the new shapes.
@@ -151,9 +153,10 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
     report = _rw.rewrite(fg, phases=m.phases, exclude=m.exclude)
 
     def remake():
-        return function(inputs, outputs, updates, givens, name, mode, on_unused_input)
+        return function(inputs, outputs, updates, givens, name, mode, on_unused_input,
+                        specialize_shared, allow_input_downcast)
     return link(fg, new_inputs, len(outs), [k for k, _ in ups], single, name, report,
-                {id(v) for v in spec.values()}, remake)
+                {id(v) for v in spec.values()}, remake, bool(allow_input_downcast))
 
 
 def _check_unused(new_inputs, roots, orig, policy):

@@ -130,6 +130,22 @@ class Variable(Symbolic, TensorMethods):
         from .ops import getitem
         return getitem(self, index)
 
+    def dimshuffle(self, *pattern):
+        """Theano's dimshuffle: reorder axes, 'x' inserts a broadcastable axis, and
+        axes left out are dropped (they must have size 1). ``b.dimshuffle('x', 0)``"""
+        if len(pattern) == 1 and isinstance(pattern[0], (list, tuple)):
+            pattern = tuple(pattern[0])
+        from ..ops import movement as M
+        kept = [p for p in pattern if p != "x"]
+        if sorted(set(kept)) != sorted(kept) or any(not 0 <= p < self.ndim for p in kept):
+            raise ValueError(f"dimshuffle: invalid pattern {pattern} for ndim {self.ndim}")
+        dropped = tuple(a for a in range(self.ndim) if a not in kept)
+        v = M.squeeze(self, dropped) if dropped else self
+        order = sorted(kept)
+        v = M.transpose(v, [order.index(p) for p in kept]) if kept != order else v
+        new = tuple(k for k, p in enumerate(pattern) if p == "x")
+        return M.expand_dims(v, new) if new else v
+
     def __len__(self):
         if self.ndim and self.type.shape[0] is not None:
             return self.type.shape[0]

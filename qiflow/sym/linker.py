@@ -91,7 +91,7 @@ class Function:
 _MISSING = object()
 
 
-def _converter(label, k, var):
+def _converter(label, k, var, downcast=False):
     t = var.type
     want = t.dtype
 
@@ -121,7 +121,9 @@ def _converter(label, k, var):
             got = arr.dtype
             if got.kind == "O":
                 raise TypeError(f"{label}: input {k} ({var!r}) cannot take a {type(a).__name__}")
-            if weak:
+            if downcast:
+                ok = True
+            elif weak:
                 order = "biufc"
                 ok = got.kind == "b" or order.index(got.kind) <= order.index(want.kind) or (
                     got.kind == "i" and want.kind == "u")
@@ -138,7 +140,8 @@ def _converter(label, k, var):
     return conv
 
 
-def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), remake=None):
+def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), remake=None,
+         downcast=False):
     outputs = fg.outputs[:n_out]
     upd_vals = fg.outputs[n_out:]
     label = f"function {name!r}" if name else "compiled function"
@@ -280,7 +283,7 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
     for k, v in enumerate(inputs):
         a = names[id(v)]
         env[f"_dt{k}"] = v.type.dtype
-        env[f"_cv{k}"] = _converter(label, k, v)
+        env[f"_cv{k}"] = _converter(label, k, v, downcast)
         cond = f"{a}.__class__ is not _nd or {a}.dtype is not _dt{k} or {a}.ndim != {v.ndim}"
         if None not in v.type.shape and v.ndim:
             cond += f" or {a}.shape != {v.type.shape!r}"

@@ -313,3 +313,18 @@ def test_buffer_reuse_never_aliases_results():
     v = T.dvector("v")
     g = T.function([v], T.grad((v * 3).mean(), v) * 2 + 1)(np.ones(10000))
     np.testing.assert_allclose(g, 6 / 10000 + 1)
+
+
+def test_theano_idioms_dimshuffle_flatten_downcast():
+    b = T.dvector("b")
+    x = T.dtensor4("x")
+    y = x + b.dimshuffle('x', 0, 'x', 'x')
+    f = T.function([x, b], [y, T.flatten(x, 2), x.dimshuffle(0, 2, 3, 1)])
+    xv = np.arange(24.0).reshape(1, 2, 3, 4)
+    r = f(xv, [10.0, 20.0])
+    np.testing.assert_array_equal(r[0], xv + np.array([10.0, 20.0])[None, :, None, None])
+    assert r[1].shape == (1, 24) and r[2].shape == (1, 3, 4, 2)
+    i = T.iscalar("i")
+    with pytest.raises(TypeError, match="expects dtype int32"):
+        T.function([i], i * 2)(2.0)
+    assert T.function([i], i * 2, allow_input_downcast=True)(2.0) == 4
