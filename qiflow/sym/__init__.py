@@ -63,11 +63,15 @@ def flatten(x, outdim=1):
     """Theano's flatten: keep the first ``outdim - 1`` axes, merge the rest
     (``x.flatten(2)`` of a (N, C, H, W) batch is (N, C*H*W)).  The method
     ``x.flatten(start_dim)`` follows PyTorch instead."""
-    from ..ops.movement import flatten as _flatten, reshape as _reshape
+    from ..ops.movement import reshape as _reshape
     top = x.ndim if x.ndim else 1        # (this module's max is the reduction)
     if outdim < 1 or outdim > top:
         raise ValueError(f"flatten: outdim must be in [1, {top}], got {outdim}")
-    return _flatten(x, outdim - 1) if x.ndim else _reshape(x, (1,))
+    if not x.ndim:
+        return _reshape(x, (1,))
+    from ..ops.base import apply as _apply
+    from .ops import FlattenTail
+    return _apply(FlattenTail(outdim), x)
 
 
 def concatenate(tensors, axis=0):

@@ -100,6 +100,26 @@ def arange(start, stop=None, step=1, dtype=None):
     return apply(ARange(np.dtype(dtype)), start, stop, step)
 
 
+class FlattenTail(Op):
+    """Keep the first ``outdim - 1`` axes, merge the rest (sizes may be unknown)."""
+    __slots__ = ("outdim",)
+    props = ("outdim",)
+
+    def __init__(self, outdim): self.outdim = outdim
+
+    def infer(self, t):
+        head, tail = t.shape[:self.outdim - 1], t.shape[self.outdim - 1:]
+        n = None if None in tail else int(np.prod(tail, dtype=np.int64))
+        return tuple(head) + (n,), t.dtype
+
+    def forward(self, a):
+        return a.reshape(a.shape[:self.outdim - 1] + (-1,))
+
+    def vjp(self, inputs, output, g):
+        from ..ops.movement import reshape_like
+        return (reshape_like(g, inputs[0]),)
+
+
 # ------------------------------------------------------- slices with symbolic bounds
 def _slice_part(p, arrays):
     out = []

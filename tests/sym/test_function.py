@@ -328,3 +328,10 @@ def test_theano_idioms_dimshuffle_flatten_downcast():
     with pytest.raises(TypeError, match="expects dtype int32"):
         T.function([i], i * 2)(2.0)
     assert T.function([i], i * 2, allow_input_downcast=True)(2.0) == 4
+
+
+def test_flatten_gradient():
+    x = T.dtensor3("x")
+    g = T.function([x], T.grad((T.flatten(x, 2) ** 2).sum(), x))
+    xv = np.arange(12.0).reshape(2, 3, 2)
+    np.testing.assert_array_equal(g(xv), 2 * xv)
