@@ -29,12 +29,13 @@ class Mode:
     for eager == compiled tests); ``T.function(..., mode='no_rewrites')`` too.
     """
 
-    def __init__(self, rewrites=True, phases=_rw.PHASES, exclude=()):
+    def __init__(self, rewrites=True, phases=_rw.PHASES, exclude=(), inplace=True):
         self.phases = tuple(phases) if rewrites else ()
         self.exclude = tuple(exclude)
+        self.inplace = inplace          # False: every op allocates its result (for measuring)
 
     def __repr__(self):
-        return f"Mode(phases={self.phases}, exclude={self.exclude})"
+        return f"Mode(phases={self.phases}, exclude={self.exclude}, inplace={self.inplace})"
 
 
 _MODES = {None: Mode(), "FAST_RUN": Mode(), "no_rewrites": Mode(rewrites=False),
@@ -156,7 +157,7 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
         return function(inputs, outputs, updates, givens, name, mode, on_unused_input,
                         specialize_shared, allow_input_downcast)
     return link(fg, new_inputs, len(outs), [k for k, _ in ups], single, name, report,
-                {id(v) for v in spec.values()}, remake, bool(allow_input_downcast))
+                {id(v) for v in spec.values()}, remake, bool(allow_input_downcast), m.inplace)
 
 
 def _check_unused(new_inputs, roots, orig, policy):

@@ -141,7 +141,7 @@ def _converter(label, k, var, downcast=False):
 
 
 def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), remake=None,
-         downcast=False):
+         downcast=False, inplace=True):
     outputs = fg.outputs[:n_out]
     upd_vals = fg.outputs[n_out:]
     label = f"function {name!r}" if name else "compiled function"
@@ -204,6 +204,8 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
     def destroyable(node, p):
         """Inputs of node (by position) whose buffers it may overwrite."""
         res = []
+        if not inplace:
+            return res
         upd = final.get(id(node))
         for j, i in enumerate(node.inputs):
             rs = roots.get(id(i))
@@ -271,7 +273,7 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
     for v in fg.outputs:
         escaping_phys |= phys.get(id(v), {id(v)})
     for buf_name, node in gemm_bufs:
-        if id(node.outputs[0]) in escaping_phys:
+        if id(node.outputs[0]) in escaping_phys or not inplace:
             env[buf_name] = None           # allocate per call
     # ------------------------------------------------------ the function
     n_in = len(inputs)
