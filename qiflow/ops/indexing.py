@@ -164,7 +164,8 @@ def _infer_index_shape(template, x, idx):
             expanded.extend([("slice", None, None, None)] * (len(shape) - n_consumed))
         else:
             expanded.append(p)
-    expanded.extend([("slice", None, None, None)] * (len(shape) - n_consumed - expanded.count(Ellipsis)))
+    if Ellipsis not in template:
+        expanded.extend([("slice", None, None, None)] * (len(shape) - n_consumed))
     out, dim, adv_shapes, adv_pos = [], 0, [], None
     for p in expanded:
         if p is None:

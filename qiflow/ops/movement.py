@@ -268,7 +268,11 @@ def unsqueeze(x, dim):
 def squeeze(x, axis=None):
     """Remove size-1 axes (all of them when ``axis`` is None)."""
     if axis is None:
-        axes = tuple(i for i, d in enumerate(static_shape(x)) if d == 1)
+        shape = static_shape(x)
+        if None in shape:
+            raise QiflowError(f"squeeze: which axes have size 1 is unknown for shape {shape}; "
+                              "pass axis=")
+        axes = tuple(i for i, d in enumerate(shape) if d == 1)
     else:
         axes = normalize_axis("squeeze", axis, _ndim(x))
     return apply(Squeeze(axes), x)
@@ -287,6 +291,9 @@ def expand(x, *shape):
     lead = len(shape) - _ndim(x)
     xs = static_shape(x)
     shape = tuple(xs[i - lead] if d == -1 else d for i, d in enumerate(shape))
+    if None in shape:
+        raise QiflowError(f"expand: the target shape {shape} has unknown sizes (input shape {xs}); "
+                          "give every size, or use broadcast_like")
     return broadcast_to(x, shape)
 
 

@@ -51,10 +51,9 @@ def _symbolic(row, arrays, weights, mode, static):
 # Core functions that need sizes known when the graph is built; with unknown
 # sizes they must refuse clearly (checked below) ...
 NEEDS_SIZES = {"flatten", "split/sections", "pad/edge", "pad/reflect", "pad/symmetric", "pad/wrap",
-               "repeat", "repeat/axis", "repeat/int_axis", "tile", "tile/int"}
-# ... and these do not yet (core bugs reported to the lead): squeeze(axis=None)
-# squeezes nothing, expand fails with int(None), x[None, ..., 0] in shape inference.
-CORE_BUGS = {"squeeze/all", "expand", "getitem/none_ellipsis"}
+               "repeat", "repeat/axis", "repeat/int_axis", "tile", "tile/int",
+               "squeeze/all", "expand"}
+CORE_BUGS = set()
 
 
 @pytest.mark.parametrize("static", [True, False], ids=["static", "unknown"])
