@@ -60,7 +60,7 @@ def _parser():
 
     t = sub.add_parser("train", help="train a model on MNIST and print its test error",
                        description="Train on MNIST (50k train / 10k validation / 10k test) with "
-                                   "early stopping; ends with 'test error: X.XX %%'.")
+                                   "early stopping; ends with 'test error: X.XX %'.")
     t.add_argument("--model", choices=list(BUILDERS), default="logreg",
                    help="model to train (default: logreg)")
     t.add_argument("--epochs", type=_positive_int, help="maximum number of epochs (recipe default)")
