@@ -126,6 +126,8 @@ class _Wrapper:
 def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
     """Run the reverse sweep.  With ``targets`` (a list of nodes) returns their
     gradients; otherwise accumulates into leaves."""
+    if targets is None and not create_graph:
+        return _sweep_raw(roots, root_grads, retain_graph)
     order = _toposort(roots)
     w = _Wrapper(raw=not create_graph)
     needed = None
@@ -175,9 +177,7 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
                 node.grad = w.to_user(g) if node.grad is None else node.grad + w.to_user(g)
             inputs = node._inputs
             if inputs is None:
-                raise RuntimeError(
-                    f"backward through {op.name} a second time: its graph was freed by the first "
-                    "backward; pass retain_graph=True to the first call if you need to go again")
+                _freed_error(op)
             if raw:
                 now = 0
                 arrays = []
@@ -241,6 +241,93 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
     if targets is not None:
         return [results.get(id(t)) for t in targets]
     return None
+
+
+def _sweep_raw(roots, root_grads, retain_graph):
+    """``_sweep`` for the common case, ``backward()`` without ``create_graph``:
+    eager tensors only, ndarray gradients, every leaf accumulated.  The same
+    steps as the general sweep with its mode tests taken out of the loop."""
+    order = _toposort(roots)
+    grads = {}                     # keyed by the tensor itself: hashing it is cheaper than id()
+    for r, g in zip(roots, root_grads):
+        grads[r] = g if r not in grads else grads[r] + g
+    shared = set(map(id, root_grads))   # as in _sweep
+    owned = set()
+    pop, get = grads.pop, grads.get
+    T, nd, st = Tensor, np.ndarray, _state
+    prev = st.grad_enabled, st.raw_mode
+    st.grad_enabled, st.raw_mode = False, True
+    try:
+        for node in reversed(order):
+            g = pop(node, None)
+            if g is None:
+                continue
+            if owned:
+                owned.discard(id(g))
+            if node._hooks:
+                for h in list(node._hooks):
+                    r = h(T._wrap(g))
+                    if r is not None:
+                        g = r.data if isinstance(r, T) else r
+            op = node._op
+            if op is None:
+                _accumulate_leaf(node, g, True, shared)
+                continue
+            if node._retain:
+                node.grad = T._wrap(g) if node.grad is None else node.grad + T._wrap(g)
+            inputs = node._inputs
+            if inputs is None:
+                _freed_error(op)
+            now = 0
+            arrays = []
+            needs = None
+            for i in inputs:
+                if isinstance(i, T):
+                    now += i._version
+                    arrays.append(i.data)
+                    if not i.requires_grad and needs is None:
+                        needs = _needs(inputs)
+                else:
+                    arrays.append(i)
+                    if needs is None:
+                        needs = _needs(inputs)
+            if now != node._vsum or node._version:
+                _modified_error(node, inputs)
+            st.needs_input_grad = needs
+            gin = op.vjp(arrays, node.data, g)
+            if st.anomaly:
+                st.anomaly_check_backward(node, gin)
+            for inp, gi in zip(inputs, gin):
+                if gi is None or not getattr(inp, "requires_grad", False):
+                    continue
+                if gi.__class__ is not nd:
+                    gi = np.asarray(gi)
+                d = inp.data
+                if gi.shape != d.shape:
+                    gi = _sum_to_shape(gi, d.shape)
+                if gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                    gi = gi.astype(d.dtype)
+                old = get(inp)
+                if old is None:
+                    grads[inp] = gi
+                elif id(old) in owned:
+                    np.add(old, gi, out=old)
+                else:
+                    grads[inp] = old = old + gi
+                    if old.__class__ is nd:    # 0-d sums are NumPy scalars
+                        owned.add(id(old))
+        if not retain_graph:
+            for node in order:
+                node._inputs = None
+    finally:
+        st.grad_enabled, st.raw_mode = prev
+        st.needs_input_grad = None
+
+
+def _freed_error(op):
+    raise RuntimeError(
+        f"backward through {op.name} a second time: its graph was freed by the first "
+        "backward; pass retain_graph=True to the first call if you need to go again")
 
 
 def _needs(inputs):
