@@ -138,32 +138,11 @@ class History:
             return cls.from_dict(json.load(f))
 
     def plot(self, path):
-        """Save loss and accuracy curves to an image file (needs matplotlib)."""
-        try:
-            import matplotlib
-            matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise ImportError("History.plot needs matplotlib: pip install matplotlib "
-                              "(or pip install 'qiflow[train]')") from None
-        x = [r["iteration"] / max(r.get("batches_per_epoch", 1), 1) for r in self.records]
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-        for key, style in (("train_loss", "-"), ("valid_loss", "--")):
-            if any(v is not None for v in self[key]):
-                axes[0].plot(x, self[key], style, label=key.replace("_", " "))
-        for key, style in (("train_accuracy", "-"), ("valid_accuracy", "--")):
-            if any(v is not None for v in self[key]):
-                axes[1].plot(x, [None if v is None else 100 * v for v in self[key]], style,
-                             label=key.replace("_", " "))
-        axes[0].set(xlabel="epoch", ylabel="loss", title="loss")
-        axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-        for ax in axes:
-            ax.grid(alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        """Save loss and accuracy curves to an image file (drawn by ``qf.viz.plots``;
+        needs matplotlib)."""
+        from .viz.plots import history_figure
+        history_figure(self, keys=["train_loss", "valid_loss", "train_accuracy", "valid_accuracy"],
+                       path=path, title="training history")
 
 
 # ------------------------------------------------------------------------ helpers
