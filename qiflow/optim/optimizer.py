@@ -99,19 +99,26 @@ class Optimizer:
             finally:
                 _state.grad_enabled = prev
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad.data
-                if g.shape != p.data.shape:
-                    raise QiflowError(f"{type(self).__name__}: gradient of shape {g.shape} does not "
-                                      f"match its parameter of shape {p.data.shape}")
-                st = self.state.get(p)
-                if st is None:
-                    st = self.state[p] = {}
-                self._update(p.data, g, st, group)
-                p._version += 1
+            self._step_group(group)
         return loss
+
+    def _step_group(self, group):
+        """Update the parameters of one group (subclasses may specialise it)."""
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = p.grad.data
+            if g.shape != p.data.shape:
+                self._shape_error(g, p)
+            st = self.state.get(p)
+            if st is None:
+                st = self.state[p] = {}
+            self._update(p.data, g, st, group)
+            p._version += 1
+
+    def _shape_error(self, g, p):
+        raise QiflowError(f"{type(self).__name__}: gradient of shape {g.shape} does not "
+                          f"match its parameter of shape {p.data.shape}")
 
     def _update(self, p, g, state, group):
         raise NotImplementedError

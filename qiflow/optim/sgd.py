@@ -30,6 +30,31 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
 
+    def _step_group(self, group):
+        if group["momentum"] or group["weight_decay"] or group["maximize"]:
+            return super()._step_group(group)
+        # plain SGD, the common case, without the per-parameter calls of the
+        # general loop: p -= lr * g
+        lr, state = group["lr"], self.state
+        for p in group["params"]:
+            gt = p.grad
+            if gt is None:
+                continue
+            g, d = gt.data, p.data
+            if g.shape != d.shape:
+                self._shape_error(g, p)
+            if p not in state:
+                state[p] = {}
+            p._version += 1
+            if d.size <= 4096:
+                t = g * lr
+                if t.dtype is d.dtype:       # else round as the general path does
+                    d -= t
+                    continue
+            s = self._buf(d, 0)              # large: no temporary array per step
+            np.multiply(g, -lr, out=s)
+            d += s
+
     def _update(self, p, g, state, group):
         lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
         d = self._decayed(p, g, group["weight_decay"], group["maximize"])
