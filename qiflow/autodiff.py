@@ -396,6 +396,19 @@ def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False)
     _sweep(tensors, roots, retain_graph or create_graph, create_graph)
 
 
+def _tensor_backward(y, grad, retain_graph, create_graph):
+    """``y.backward(...)``: a one-element output without ``create_graph`` (a loss)
+    goes straight to the raw sweep; everything else through ``backward``."""
+    if grad is None and not create_graph and y.requires_grad:
+        d = y.data
+        if d.size == 1:
+            # np.array(1, dtype) costs a fifth of np.ones for the usual 0-d loss
+            _sweep_raw([y], [np.array(1, d.dtype) if not d.ndim else np.ones(d.shape, d.dtype)],
+                       retain_graph)
+            return
+    backward([y], None if grad is None else [grad], retain_graph, create_graph)
+
+
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=False):
     """Gradients of ``outputs`` with respect to ``inputs`` (a tuple, one per input).

@@ -132,8 +132,7 @@ class Tensor(TensorMethods):
         freed afterwards unless ``retain_graph``; ``create_graph`` records the
         backward pass so that gradients can be differentiated again.
         """
-        (_engine or _load_engine())([self], None if grad is None else [grad], retain_graph,
-                                    create_graph)
+        (_engine or _load_engine())(self, grad, retain_graph, create_graph)
 
     def register_hook(self, fn):
         """Call ``fn(grad)`` when this tensor's gradient is computed; a non-None
@@ -222,14 +221,14 @@ class Tensor(TensorMethods):
 
 
 _base.Tensor = Tensor
-_engine = None      # autodiff.backward, bound on first use (autodiff imports this module)
+_engine = None      # autodiff._tensor_backward, bound on first use (autodiff imports this module)
 
 
 def _load_engine():
     global _engine
-    from .autodiff import backward
-    _engine = backward
-    return backward
+    from .autodiff import _tensor_backward
+    _engine = _tensor_backward
+    return _tensor_backward
 
 
 def tensor(data, dtype=None, requires_grad=False):
