@@ -80,10 +80,17 @@ class Symbolic:
 # Filled in by qiflow.tensor and qiflow.sym at import time.
 Tensor = None
 _build_symbolic = None
+#: Set by qiflow.sym.tracing while ``qf.compile`` traces a function: it turns an op
+#: on tensors into a graph node (returns None to compute eagerly as usual).
+_trace_hook = None
 
 
 def apply(op, *args):
     """Run ``op`` on ``args`` (Tensors, symbolic Variables, arrays or numbers)."""
+    if _trace_hook is not None:
+        node = _trace_hook(op, args)
+        if node is not None:
+            return node
     T = Tensor
     arrays = []
     track = False

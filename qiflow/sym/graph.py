@@ -28,7 +28,8 @@ _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 #: While a rewrite runs, new nodes take the tag (source line) of the node they replace.
 tag_override = None
-#: Installed by qiflow.sym.trace while tracing: maps an eager Tensor to a variable.
+#: Installed by qiflow.sym.tracing while tracing: maps an eager Tensor (or the
+#: array of one) to a variable; returns None for an array that is no tensor's data.
 capture_hook = None
 
 
@@ -121,8 +122,8 @@ class Variable(Symbolic, TensorMethods):
     @property
     def data(self):
         """Inside a traced function, ``t.grad.data`` is the symbolic gradient itself."""
-        from . import trace
-        if trace.is_tracing():
+        from . import tracing
+        if tracing._active is not None:
             return self
         raise AttributeError(f"symbolic {self!r} has no data; compile it with T.function")
 
@@ -185,8 +186,18 @@ class Variable(Symbolic, TensorMethods):
 
     def backward(self, grad=None, retain_graph=False, create_graph=False):
         """Inside ``qf.compile`` this records the gradients; elsewhere use ``T.grad``."""
-        from . import trace
-        return trace.symbolic_backward(self, grad)
+        from .tracehooks import symbolic_backward
+        return symbolic_backward(self, grad)
+
+    def detach(self):
+        """This value cut from the graph (``qf.stop_gradient``)."""
+        from ..functional import stop_gradient
+        return stop_gradient(self)
+
+    def astype(self, dtype, copy=True):
+        """``qf.cast``; ``copy`` is accepted for NumPy compatibility (values are immutable)."""
+        from ..ops.elementwise import cast
+        return cast(self, dtype)
 
     def eval(self, inputs_to_values=None):
         """Compile and run this variable: ``(x + 1).eval({x: 2.0})``."""
@@ -259,6 +270,10 @@ def as_variable(a, strong=()):
         from ..backend import to_array
         return Constant(to_array(a))
     if isinstance(a, (np.ndarray, np.generic)):
+        if capture_hook is not None and isinstance(a, np.ndarray):
+            v = capture_hook(a)          # a traced tensor's .data: its variable
+            if v is not None:
+                return v
         return Constant(np.asarray(a))
     raise TypeError(f"cannot use a {type(a).__name__} ({a!r:.60}) in a symbolic expression")
 

@@ -1,14 +1,18 @@
 """Tracing eager code: ``qf.compile(fn)`` / ``@qf.jit``.
 
 The first call with a given signature (shapes and dtypes of the array
-arguments, values of the others) runs ``fn`` once on symbolic stand-ins and
-compiles what it did:
+arguments, found also inside lists, tuples and dicts; values of the others)
+runs ``fn`` once on symbolic stand-ins and compiles what it did:
 
 * eager Tensors the function reaches (model parameters, buffers, optimizer
-  state) become shared variables bound to those tensors: every call reads
-  their current data, and in-place updates write into it;
+  state, gradients) become shared variables bound to those tensors from their
+  first use: every call reads their current data, and in-place updates write
+  into it (``tracing.py`` says how each kind of access is followed);
 * ``loss.backward()`` computes symbolic gradients (the engine's sweep) and
-  puts them in ``.grad``;
+  puts them in ``.grad`` of captured tensors and of tensor arguments that
+  require grad, accumulating as eagerly: the compiled function is specialised
+  on whether each ``.grad`` it reads was None, so it adds to an existing
+  gradient and replaces a missing one;
 * in-place updates inside ``qf.no_grad()`` (``p -= lr * p.grad``, ``v.mul_(0.9)``,
   ``p.data -= ...``) become updates of the compiled function;
 * ``opt.step()`` / ``opt.zero_grad()`` of a ``qiflow.optim`` optimizer are
@@ -16,10 +20,11 @@ compiles what it did:
   arrays, allocation-free), with the compiled gradients.
 
 Later calls with the same signature run the compiled function; a new
-signature, or a captured tensor whose shape or dtype changed, traces again, so
-a stale graph never runs.  What cannot be traced (Python control flow on
-values, ``.item()``, drawing random numbers inside the function) falls back to
-eager execution with a warning (``strict=True`` raises instead).
+signature, a captured tensor whose shape, dtype or requires_grad changed, or a
+``.grad`` that became (or stopped being) None traces again, so a stale graph
+never runs.  What cannot be traced (Python control flow on values, ``.item()``,
+drawing random numbers inside the function) falls back to eager execution
+with a warning (``strict=True`` raises instead).
 
 >>> import qiflow as qf
 >>> w = qf.tensor([1.0, 2.0], requires_grad=True)
@@ -43,265 +48,89 @@ import numpy as np
 from .. import _state
 from .. import random as _random
 from ..tensor import Tensor
-from ..ops.elementwise import cast, zeros_like, ones_like
-from ..ops.movement import broadcast_to
 from .. import backend as _backend
-from . import graph as _graph
-from .graph import Variable, build
-from .shared import tensor_shared, SharedVariable
+from . import tracing
+from .tracing import TraceError, is_tracing  # noqa: F401
+from .tracehooks import symbolic_backward, record_write  # noqa: F401
+from .graph import Variable
 from .types import TensorType
 
-_active = None
-_REAL_STEP = [None]      # Optimizer.step as it was before tracing patched it
+_MAX_VARIANTS = 8      # traces kept per signature (e.g. .grad None / not None)
 
 
-class TraceError(RuntimeError):
-    """The function does something a compiled graph cannot replay."""
-
-
-def is_tracing():
-    return _active is not None
-
-
-class _Cap:
-    __slots__ = ("tensor", "shared", "current", "written", "grad0")
-
-    def __init__(self, tensor, shared):
-        self.tensor, self.shared, self.current = tensor, shared, shared
-        self.written = False
-        self.grad0 = tensor.grad
-
-
-class _Ctx:
-    def __init__(self):
-        self.caps = {}          # id(tensor) -> _Cap
-        self.owner = {}         # id(array) -> tensor (captured tensors' data)
-        self.converted = {}     # id(eager non-leaf tensor) -> variable
-        self.keep = []          # keeps traced objects alive while ids are in use
-        self.scratch = {}       # id(ndarray) -> (ndarray, variable): arrays written via out=
-        self.grads = {}         # id(tensor) -> tensor whose .grad the trace set
-        self.steps = []         # deferred optimizer steps: (optimizer, {id(p): variable})
-        self.inplace_target = None
-        self.stepped = set()    # ids of parameters a deferred step updates
-
-    # ----------------------------------------------------------- capture
-    def capture(self, t):
-        cap = self.caps.get(id(t))
-        if cap is not None:
-            if id(t) in self.stepped:
-                raise TraceError("a parameter is used after opt.step() inside the traced function; "
-                                 "keep opt.step() last")
-            return cap.current
-        v = self.converted.get(id(t))
-        if v is not None:
-            return v
-        if t._op is not None and t._inputs is not None:
-            return self._convert(t)
-        sh = tensor_shared(t)
-        cap = self.caps[id(t)] = _Cap(t, sh)
-        self.owner[id(t.data)] = t
-        self.keep.append(t)
-        return sh
-
-    def _convert(self, root):
-        """An eager graph (recorded because a parameter required grad) as symbolic nodes."""
-        order, seen = [], set()
-        stack = [(root, False)]
-        while stack:
-            t, ready = stack.pop()
-            if ready:
-                order.append(t)
-                continue
-            if id(t) in seen or id(t) in self.converted or id(t) in self.caps:
-                continue
-            seen.add(id(t))
-            if t._op is None or t._inputs is None:
-                continue
-            stack.append((t, True))
-            stack.extend((i, False) for i in t._inputs if isinstance(i, Tensor))
-        for t in order:
-            args = [self.capture(i) if isinstance(i, Tensor) else i for i in t._inputs]
-            self.converted[id(t)] = build(t._op, args)
-            self.keep.append(t)
-        return self.converted[id(root)]
-
-    # ------------------------------------------------------------ writes
-    def write(self, dst, value):
-        if isinstance(dst, Variable):
-            t = self.inplace_target
-            if t is None:
-                raise TraceError("cannot write into a symbolic value here")
-        else:
-            t = self.owner.get(id(dst))
-            if t is None:
-                if isinstance(dst, np.ndarray):
-                    self.scratch[id(dst)] = (dst, value)
-                    return dst
-                raise TraceError(f"cannot write into a {type(dst).__name__}")
-        self.capture(t)
-        cap = self.caps[id(t)]
-        d = t.data
-        if value.dtype != d.dtype:
-            value = cast(value, d.dtype)
-        if value.type.shape != d.shape:
-            value = broadcast_to(value, d.shape)
-        cap.current = value
-        cap.written = True
-        return dst
-
-    def value_of(self, a):
-        """A real array read by traced NumPy code: its traced value when known."""
-        if isinstance(a, np.ndarray):
-            s = self.scratch.get(id(a))
-            if s is not None and s[0] is a:
-                return s[1]
-            t = self.owner.get(id(a))
-            if t is not None:
-                return self.caps[id(t)].current
-        return a
-
-
-def record_write(dst, value):
-    if _active is None:
-        raise TraceError("not tracing")
-    return _active.write(dst, value)
-
-
-def _capture_hook(t):
-    return _active.capture(t)
-
-
-# ------------------------------------------------------------- patched methods
-def _inplace(self, what, fn, other=None):
-    ctx = _active
-    self._check_inplace(what, other)
-    cur = ctx.capture(self)
-    o = other
-    if isinstance(o, Tensor):
-        o = ctx.capture(o)
-    if what == "zero_":
-        new = zeros_like(cur)
-    elif what == "fill_":
-        new = zeros_like(cur) + o
-    elif what == "copy_":
-        new = o if isinstance(o, Variable) else _graph.as_variable(o, (cur.dtype,))
-    elif what == "clamp_":
-        raise TraceError("clamp_ inside a traced function: use qf.clip")
-    else:
-        ctx.inplace_target = self
-        try:
-            fn(cur, o if isinstance(o, Variable) else _graph.as_variable(o, (cur.dtype,)))
-        finally:
-            ctx.inplace_target = None
-        return self
-    ctx.write(self.data, new)
-    return self
-
-
-def _setitem(self, index, value):
-    raise TraceError("item assignment (t[i] = v) on a tensor inside a traced function")
-
-
-def symbolic_backward(var, grad=None):
-    ctx = _active
-    if ctx is None:
-        raise RuntimeError("backward() on a symbolic variable: use T.grad(cost, wrt) (or call it "
-                           "inside a function compiled with qf.compile)")
-    from .. import autodiff
-    if grad is None:
-        if None in var.type.shape or int(np.prod(var.type.shape)) != 1:
-            raise RuntimeError(f"backward: output has shape {var.type.shape}; pass grad "
-                               "(e.g. qf.ones_like(y)) for a non-scalar output")
-        grad = ones_like(var)
-    elif isinstance(grad, Tensor):
-        grad = ctx.capture(grad)
-    caps = [c for c in ctx.caps.values() if c.tensor.requires_grad and c.shared.requires_grad]
-    wrt = [c.shared for c in caps]
-    if not wrt:
-        raise RuntimeError("backward: nothing that requires grad was used")
-    from .rewrites import stabilize_for_grad
-    cost = stabilize_for_grad(var, wrt) if var.ndim == 0 else var
-    res = autodiff._sweep([cost], [grad], retain_graph=True, create_graph=True, targets=wrt)
-    for c, g in zip(caps, res):
-        if g is None:
-            continue
-        t = c.tensor
-        old = t.grad
-        if isinstance(old, Variable):
-            g = old + g
-        elif isinstance(old, Tensor):
-            g = g + _grad_reader(t)
-        t.grad = g
-        ctx.grads[id(t)] = t
-
-
-class _GradContainer:
-    """Reads a tensor's current .grad at call time (zeros when it is None)."""
-    __slots__ = ("tensor",)
-
-    def __init__(self, t): self.tensor = t
-
-    @property
-    def value(self):
-        g = self.tensor.grad
-        return np.zeros_like(self.tensor.data) if g is None else g.data
-
-
-def _grad_reader(t):
-    d = t.data
-    return SharedVariable(TensorType(d.dtype, d.shape), _GradContainer(t), name="grad")
-
-
-def _opt_step(self, closure=None):
-    ctx = _active
-    if closure is not None:
-        raise TraceError("opt.step(closure) inside a traced function")
-    grads = {}
-    for g in self.param_groups:
-        for p in g["params"]:
-            if isinstance(p.grad, Variable):
-                grads[id(p)] = (p, p.grad)
-            ctx.stepped.add(id(p))
-    ctx.steps.append((self, grads))
-
-
-def _opt_zero_grad(self, set_to_none=True):
-    for g in self.param_groups:
-        for p in g["params"]:
-            if p.grad is None:
-                continue
-            p.grad = None if set_to_none else zeros_like(_active.capture(p))
-            _active.grads[id(p)] = p
-
-
-# ------------------------------------------------------------------ compile
 class _Entry:
-    __slots__ = ("fn", "in_pos", "structure", "n_user", "grad_slots", "steps", "guards", "eager",
-                 "single")
+    __slots__ = ("fn", "paths", "flat", "grad_paths", "structure", "single", "steps", "grad_slots",
+                 "arg_grad_slots", "guards", "grad_guards", "eager", "pinned")
 
-    def run(self, args):
-        res = self.fn(*[a.data if a.__class__ is Tensor else _arr(a)
-                        for a in [args[k] for k in self.in_pos]])
+    def run(self, args, kwargs):
+        if self.flat:
+            vals = [_arr(args[k]) for k in self.paths]
+        else:
+            vals = [_arr(_get(args, kwargs, p)) for p in self.paths]
+        for p in self.grad_paths:
+            vals.append(_get(args, kwargs, p).grad.data)
+        res = self.fn(*vals)
         for opt, pairs, step in self.steps:
+            before = [p.grad for p, _ in pairs]
             for p, k in pairs:
-                p.grad = Tensor._wrap(res[k])
+                p.grad = None if k is None else Tensor._wrap(res[k])
             step(opt)
+            for (p, _), g in zip(pairs, before):      # the step sees the traced grads; the
+                p.grad = g                            # grad slots below give the final ones
         for t, k in self.grad_slots:
             t.grad = None if k is None else Tensor._wrap(res[k])
+        for p, k in self.arg_grad_slots:
+            _get(args, kwargs, p).grad = Tensor._wrap(res[k])
         if self.single:
             return Tensor._wrap(res[0])
         return _rebuild(self.structure, res)
 
     def guard(self):
-        for t, shape, dtype in self.guards:
+        for t, shape, dtype, rg in self.guards:
             d = t.data
-            if d.shape != shape or d.dtype != dtype:
+            if d.shape != shape or d.dtype != dtype or t.requires_grad != rg:
+                return False
+        for t, want in self.grad_guards:
+            g = t.grad
+            if want is None:
+                if g is not None:
+                    return False
+            elif g is None or g.data.shape != want[0] or g.data.dtype != want[1]:
                 return False
         return True
 
 
 def _arr(a):
     return a.data if isinstance(a, Tensor) else a
+
+
+def _get(args, kwargs, path):
+    x = args[path[0]] if isinstance(path[0], int) else kwargs[path[0]]
+    for k in path[1:]:
+        x = x[k]
+    return x
+
+
+def _is_seq(x):
+    return isinstance(x, (list, tuple))
+
+
+def _standins(x, path, found):
+    """x with every array (Tensor or ndarray) replaced by a symbolic stand-in."""
+    if isinstance(x, (Tensor, np.ndarray)):
+        d = _arr(x)
+        name = (f"arg{path[0]}" if isinstance(path[0], int) else path[0]) + "".join(
+            f"[{k!r}]" for k in path[1:])
+        v = Variable(TensorType(d.dtype, d.shape), name=name)
+        v.requires_grad = bool(getattr(x, "requires_grad", False))
+        found.append((path, x, v))
+        return v
+    if _is_seq(x):
+        items = [_standins(v, path + (k,), found) for k, v in enumerate(x)]
+        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
+    if isinstance(x, dict):
+        return type(x)((k, _standins(v, path + (k,), found)) for k, v in x.items())
+    return x
 
 
 def _flatten(out, leaves):
@@ -327,25 +156,37 @@ def _rebuild(s, res):
     return items if kind is list else kind(items)
 
 
-def _sig(a):
+def _sig(a, pins=None):
     if isinstance(a, Tensor):
         d = a.data
-        return (d.shape, d.dtype, a.requires_grad)
+        if a.requires_grad:
+            return (d.shape, d.dtype, True, a.grad is None)
+        return (d.shape, d.dtype, False)
     if isinstance(a, np.ndarray):
         return ("a", a.shape, a.dtype.str)
     if isinstance(a, (int, float, bool, str, type(None))):
         return (type(a), a)
-    if isinstance(a, (list, tuple)):
-        return (type(a),) + tuple(_sig(x) for x in a)
+    if isinstance(a, np.generic):
+        return (type(a), a.item())
+    if _is_seq(a):
+        return (type(a),) + tuple(_sig(x, pins) for x in a)
+    if isinstance(a, dict):
+        return (type(a),) + tuple((k, _sig(v, pins)) for k, v in a.items())
+    if pins is not None:
+        pins.append(a)          # the entry keeps it alive, so its id is never reused
     return ("id", id(a))
 
 
 class Compiled:
-    """A traced and compiled version of an eager function (see ``compile``)."""
+    """A traced and compiled version of an eager function (see ``compile``).
+
+    ``cache`` maps each signature to its latest trace, ``traces`` counts them.
+    """
 
     def __init__(self, fn, mode=None, strict=False):
         self.fn, self.mode, self.strict = fn, mode, strict
         self.cache = {}
+        self.variants = {}
         self.traces = 0
         functools.update_wrapper(self, fn)
 
@@ -354,112 +195,122 @@ class Compiled:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args, **kwargs):
+        if tracing._active is not None:
+            return self.fn(*args, **kwargs)          # inside another trace: becomes part of it
         key = (tuple(map(_sig, args)), _state.grad_enabled, _backend._default_float)
         if kwargs:
             key += tuple((k, _sig(v)) for k, v in kwargs.items())
-        e = self.cache.get(key)
-        if e is None or (e.guards and not e.guard()):
+        for e in self.variants.get(key, ()):
+            if e.guard():
+                break
+        else:
             e = self._trace(args, kwargs, key)
         if e.eager:
             return self.fn(*args, **kwargs)
-        return e.run(args)
+        return e.run(args, kwargs)
 
     def _trace(self, args, kwargs, key):
-        global _active
-        if _active is not None:
-            raise TraceError("qf.compile: nested tracing is not supported")
-        ctx = _Ctx()
-        stand, in_pos = [], []
-        targs = list(args)
-        for k, a in enumerate(args):
-            if isinstance(a, (Tensor, np.ndarray)):
-                d = _arr(a)
-                v = Variable(TensorType(d.dtype, d.shape), name=f"arg{k}")
-                v.requires_grad = bool(getattr(a, "requires_grad", False))
-                stand.append(v)
-                in_pos.append(k)
-                targs[k] = v
+        found = []
+        targs = [_standins(a, (k,), found) for k, a in enumerate(args)]
+        tkw = {k: _standins(v, (k,), found) for k, v in kwargs.items()}
         rng = (_random._global, dict(_random._global.bit_generator.state))
-        # every live tensor's version: an in-place change the trace did not record
-        # (NumPy on .data, e.g. batch-norm running statistics) must not go unnoticed
-        versions = [(o, o._version) for o in gc.get_objects() if isinstance(o, Tensor)]
-        from ..optim.optimizer import Optimizer
-        saved = (Tensor._inplace, Tensor.__setitem__, Optimizer.step, Optimizer.zero_grad)
-        _REAL_STEP[0] = saved[2]
-        _active = ctx
-        _graph.capture_hook = _capture_hook
-        Tensor._inplace, Tensor.__setitem__ = _inplace, _setitem
-        Optimizer.step, Optimizer.zero_grad = _opt_step, _opt_zero_grad
+        # every live tensor (and its version: an in-place change the trace did not
+        # follow, e.g. NumPy on a saved array, must not go unnoticed)
+        live = [o for o in gc.get_objects() if issubclass(type(o), Tensor)]
+        versions = [(o, o._version) for o in live]
+        ctx = tracing.Ctx(live)
+        ctx.args = [(a, v) for _, a, v in found]
         self.traces += 1
         try:
-            out = self.fn(*targs, **kwargs)
-            if _random._global is not rng[0] or _random._global.bit_generator.state != rng[1]:
-                raise TraceError("the function draws random numbers (e.g. dropout in training mode); "
-                                 "a compiled graph would replay the same numbers on every call")
-            for t, v in versions:
-                if t._version != v and not (id(t) in ctx.caps and ctx.caps[id(t)].written):
-                    raise TraceError(f"a tensor of shape {t.data.shape} was modified in place by code "
-                                     "the trace cannot follow (NumPy on .data, e.g. batch-norm running "
-                                     "statistics in training mode)")
-            del versions
-            entry = self._build(ctx, stand, in_pos, out)
+            tracing.start(ctx)
+            try:
+                out = self.fn(*targs, **tkw)
+                if _random._global is not rng[0] or _random._global.bit_generator.state != rng[1]:
+                    raise TraceError("the function draws random numbers (e.g. dropout in training "
+                                     "mode); a compiled graph would replay the same numbers on "
+                                     "every call")
+                for t, v in versions:
+                    if t._version != v and not (id(t) in ctx.caps and ctx.caps[id(t)].written):
+                        raise TraceError(f"a tensor of shape {t.data.shape} was modified in place by "
+                                         "code the trace cannot follow (NumPy on .data, e.g. batch-norm "
+                                         "running statistics in training mode)")
+            finally:
+                tracing.stop(ctx)
+            leaves = []
+            structure = _flatten(out, leaves)
+            outs = [ctx.capture(v) if isinstance(v, Tensor) else v for v in leaves]
+            del out, leaves          # (so that settle_temps sees which tensors outlive the call)
+            entry = self._build(ctx, found, structure, outs)
         except Exception as exc:
-            _restore(ctx)
             if self.strict:
                 raise
             warnings.warn(f"qf.compile: could not trace {getattr(self.fn, '__name__', 'fn')} "
                           f"({type(exc).__name__}: {exc}); running it eagerly", stacklevel=3)
             entry = _Entry()
-            entry.eager, entry.guards = True, ()
-        finally:
-            _active = None
-            _graph.capture_hook = None
-            Tensor._inplace, Tensor.__setitem__, Optimizer.step, Optimizer.zero_grad = saved
-        if not entry.eager:
-            _restore(ctx)
+            entry.eager, entry.guards, entry.grad_guards = True, (), ()
+        del versions, live
+        entry.pinned = []
+        for a in args:
+            _sig(a, entry.pinned)
+        for v in kwargs.values():
+            _sig(v, entry.pinned)
+        vs = self.variants.setdefault(key, [])
+        vs.append(entry)
+        del vs[:-_MAX_VARIANTS]
         self.cache[key] = entry
         return entry
 
-    def _build(self, ctx, stand, in_pos, out):
+    def _build(self, ctx, found, structure, outs):
         from .function import function
-        leaves = []
-        structure = _flatten(out, leaves)
-        outs = [ctx.capture(v) if isinstance(v, Tensor) else v for v in leaves]
-        n_user = len(outs)
         steps = []
         for opt, grads in ctx.steps:
             pairs = []
             for p, g in grads.values():
-                pairs.append((p, len(outs)))
-                outs.append(g)
-            steps.append((opt, pairs, _REAL_STEP[0]))
-        grad_slots = []
-        for t in ctx.grads.values():
-            g = t.grad
-            if isinstance(g, Variable):
-                grad_slots.append((t, len(outs)))
-                outs.append(g)
-            elif g is None:
-                grad_slots.append((t, None))
-        updates = [(c.shared, c.current) for c in ctx.caps.values() if c.written]
-        f = function(stand, outs, updates=updates, on_unused_input="ignore", mode=self.mode,
-                     name=getattr(self.fn, "__name__", None))
+                pairs.append((p, None if g is None else len(outs)))
+                if g is not None:
+                    outs.append(g)
+            steps.append((opt, pairs, tracing.real_step()))
+        grad_slots = _grad_slots(ctx, outs)
+        arg_grad_slots = []
+        for j, g in ctx.arg_grads.items():
+            arg_grad_slots.append((found[j][0], len(outs)))
+            outs.append(g)
+        givens = ctx.settle_temps()
+        updates = [(c.shared, c.current) for c in ctx.caps.values()
+                   if c.written and c.kind in ("live", "grad", "kept")]
+        grad_in = sorted(ctx.arg_grad_inputs.items())
+        inputs = [v for _, _, v in found] + [v for _, v in grad_in]
+        f = function(inputs, outs, updates=updates, givens=givens, on_unused_input="ignore",
+                     mode=self.mode, name=getattr(self.fn, "__name__", None))
         e = _Entry()
-        e.fn, e.in_pos, e.structure, e.n_user = f, in_pos, structure, n_user
-        e.grad_slots, e.steps, e.eager = grad_slots, steps, False
+        e.fn, e.structure, e.eager = f, structure, False
+        paths = [p for p, _, _ in found]
+        e.flat = all(len(p) == 1 and isinstance(p[0], int) for p in paths)
+        e.paths = [p[0] for p in paths] if e.flat else paths
+        e.grad_paths = [paths[j] for j, _ in grad_in]
+        e.steps, e.grad_slots, e.arg_grad_slots = steps, grad_slots, arg_grad_slots
         e.single = structure[0] == "leaf" and structure[1] == 0
-        e.guards = tuple((c.tensor, c.tensor.data.shape, c.tensor.data.dtype) for c in ctx.caps.values())
+        e.guards = tuple((c.tensor, c.tensor.data.shape, c.tensor.data.dtype, c.tensor.requires_grad)
+                         for c in ctx.caps.values() if c.kind in ("live", "kept"))
+        e.grad_guards = tuple((t, None if g is None else (g.data.shape, g.data.dtype))
+                              for t, g in ctx.grad_seen.values())
         return e
 
 
-def _restore(ctx):
-    """Undo what tracing left on real tensors (symbolic .grad values)."""
-    for c in ctx.caps.values():
-        if isinstance(c.tensor.grad, Variable) or id(c.tensor) in ctx.grads:
-            c.tensor.grad = c.grad0
-    for t in ctx.grads.values():
-        if id(t) not in ctx.caps and isinstance(t.grad, Variable):
-            t.grad = None
+def _grad_slots(ctx, outs):
+    """(tensor, output index or None) for each .grad the trace assigned; adds the outputs.
+    (A function of its own, so that no local keeps a tensor made during the trace alive.)"""
+    slots = []
+    for t, g, g0 in ctx.grad_final:
+        if id(t) not in ctx.grad_set or g is g0:
+            continue
+        if g is None:
+            slots.append((t, None))
+            continue
+        slots.append((t, len(outs)))
+        outs.append(ctx.capture(g) if isinstance(g, Tensor) else g)
+    ctx.grad_final = []
+    return slots
 
 
 def compile(fn=None, *, mode=None, strict=False):
@@ -467,6 +318,31 @@ def compile(fn=None, *, mode=None, strict=False):
 
     ``mode``: as for ``T.function`` (e.g. ``'no_rewrites'``); ``strict``: raise
     instead of falling back to eager execution when the function cannot be traced.
+
+    Each call gives what eager execution of ``fn`` would give at that moment:
+
+    * array arguments (Tensors and ndarrays, also inside lists, tuples and dicts)
+      are inputs; other arguments are part of the signature (a new value traces
+      again);
+    * tensors the function reaches from outside (parameters, buffers, optimizer
+      state, ``.grad``) are read at call time, however they are used (operators,
+      ``no_grad`` code, ``.data`` with NumPy ufuncs); in-place changes to them
+      are replayed; ``backward()`` accumulates into ``.grad`` of captured
+      tensors and of tensor arguments that require grad, as eagerly;
+    * code that needs a captured tensor's value in Python (``.item()``,
+      ``float(t)``, ``if t > 0``, ``np.asarray(t)``) cannot be compiled: the
+      function then runs eagerly, with a warning.
+
+    Like ``jax.jit``, Python values the function reads from its closure or from
+    globals (``lr = 0.1``, a NumPy array kept in a variable, ``len(dataset)``)
+    are frozen at trace time: pass them as arguments (a new value traces again)
+    or keep them in tensors.
+
+    >>> import qiflow as qf
+    >>> w = qf.tensor([1.0, 2.0], requires_grad=True)
+    >>> f = qf.compile(lambda x: ((x * w).sum() ** 2).backward())
+    >>> f(qf.tensor([1.0, 1.0])); f(qf.tensor([1.0, 1.0])); w.grad.tolist()   # accumulates
+    [12.0, 12.0]
     """
     if fn is None:
         return lambda f: Compiled(f, mode, strict)

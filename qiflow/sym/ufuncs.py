@@ -38,9 +38,9 @@ def array_ufunc(ufunc, method, inputs, kwargs):
     if method != "__call__" or fn is None or kwargs:
         raise TypeError(f"np.{ufunc.__name__}{'' if method == '__call__' else '.' + method} is not "
                         "supported on symbolic variables; use the qiflow function of the same name")
-    from . import trace
-    if trace._active is not None:
-        inputs = [trace._active.value_of(a) for a in inputs]
+    from . import tracing
+    if tracing._active is not None:
+        inputs = [tracing._active.value_of(a) for a in inputs]
     res = fn(*inputs)
     if dtype is not None:
         res = E.cast(res, dtype)
@@ -62,8 +62,8 @@ def array_function(func, args, kwargs):
 
 
 def _write(dst, value, what):
-    from . import trace
-    if not trace.is_tracing():
+    from . import tracing
+    if tracing._active is None:
         raise QiflowError(f"{what}: cannot write a symbolic value into an array; "
                           "build a new expression instead (or use T.function updates)")
-    return trace.record_write(dst, value)
+    return tracing._active.write(dst, value)

@@ -161,9 +161,6 @@ def test_traced_training_step_equals_eager(mode):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-12, atol=1e-14, err_msg=k)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (qiflow/sym/trace.py, reported to the lead): a traced step that "
-                   "calls backward() overwrites .grad instead of accumulating when .grad was None at "
-                   "trace time")
 def test_traced_backward_accumulates_like_eager():
     pytest.importorskip("qiflow.sym.trace")
     a = t64([0.5, 1.0])
@@ -181,9 +178,6 @@ def test_traced_backward_accumulates_like_eager():
                                rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (qiflow/sym/trace.py, reported to the lead): with no tensor "
-                   "arguments the body runs eagerly at trace time, backward() frees the graph, and later "
-                   "calls return the first call's value and compute no gradient (a stale graph)")
 def test_traced_function_without_arguments_is_not_stale():
     pytest.importorskip("qiflow.sym.trace")
     a, b = t64([0.5, 1.0]), t64([2.0, 3.0])
