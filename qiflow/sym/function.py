@@ -98,7 +98,13 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
       recompiles for the new shapes.
 
     The compiled function has ``report`` (fired rewrites, node counts),
-    ``fgraph`` (the optimised graph) and ``source`` (the generated code).
+    ``fgraph`` (the optimised graph), ``unoptimized`` (the graph before the
+    rewrites: outputs then update values, after givens were substituted) and
+    ``source`` (the generated code); ``qf.viz.draw(f)`` shows both graphs.
+
+    >>> x = T.dvector('x'); f = T.function([x], (x * 1.0).sum())
+    >>> f.unoptimized[0].owner.inputs[0].owner.op, f.fgraph.outputs[0].owner.op
+    (Multiply, Sum(axis=None, keepdims=False))
     """
     if isinstance(inputs, Variable):
         inputs = [inputs]
@@ -149,6 +155,8 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
                               f"{leaf!r} ({leaf.type}), which is not among the inputs (and not "
                               "replaced by givens)")
     _check_unused(new_inputs, new_roots, inputs, on_unused_input)
+    # the rewrites edit the graph they get: keep a copy of it as written (same leaves)
+    unoptimized, _ = clone(new_roots)
     fg = FunctionGraph(new_roots)
     m = _mode(mode)
     report = _rw.rewrite(fg, phases=m.phases, exclude=m.exclude)
@@ -156,8 +164,10 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
     def remake():
         return function(inputs, outputs, updates, givens, name, mode, on_unused_input,
                         specialize_shared, allow_input_downcast)
-    return link(fg, new_inputs, len(outs), [k for k, _ in ups], single, name, report,
-                {id(v) for v in spec.values()}, remake, bool(allow_input_downcast), m.inplace)
+    f = link(fg, new_inputs, len(outs), [k for k, _ in ups], single, name, report,
+             {id(v) for v in spec.values()}, remake, bool(allow_input_downcast), m.inplace)
+    f.unoptimized = unoptimized
+    return f
 
 
 def _check_unused(new_inputs, roots, orig, policy):

@@ -80,7 +80,32 @@ def test_traced_function():
     x = qf.tensor(np.ones((4, 3), dtype="float32"))
     w = qf.tensor(np.full((3, 2), 0.5, dtype="float32"))
     assert float(fast(x, w)) == pytest.approx(step(x, w).item())
-    nodes, edges = parse(draw(fast, format="dot").dot)
+    d = draw(fast, format="dot").dot
+    assert 'label="before rewrites (3 op nodes)"' in d and 'label="after rewrites' in d
+    nodes, edges = parse(d)
     titles = sorted(lines[0] for lines, _ in nodes.values())
-    assert titles == ["MatMul", "Sum", "Tanh", "arg0", "arg1"]
-    assert nodes[by_first_line(nodes, "arg0")][0][1] == "(4, 3) float32"
+    assert titles == sorted(["MatMul", "Sum", "Tanh", "arg0", "arg1"] * 2)     # before and after
+    assert [lines[1] for lines, _ in nodes.values() if lines[0] == "arg0"] == ["(4, 3) float32"] * 2
+
+
+def test_compiled_function_keeps_its_graph_before_the_rewrites():
+    x = T.dvector("x")
+    w = T.shared(np.array([0.5, -1.0]), name="w")
+    f = T.function([x], (T.log(1 + T.exp(x * w)) * 1.0).sum(), updates=[(w, w * 2.0)])
+    ops = lambda outs: {n.op.name for n in T.graph.toposort(outs)}     # noqa: E731
+    before, after = ops(f.unoptimized), ops(f.fgraph.outputs)
+    assert {"Log", "Exp", "Multiply"} <= before and "Softplus" not in before   # not edited in place
+    assert "Log" not in after
+    assert len(f.unoptimized) == 2 and T.graph.toposort(f.unoptimized) and \
+        len(T.graph.toposort(f.unoptimized)) == f.report.nodes_before
+    # the kept graph computes what the function computes (same inputs and shared variables)
+    g = T.function([f.inputs[0]], f.unoptimized, mode="no_rewrites")
+    v = np.array([3.0, -2.0])
+    got, new_w = g(v)
+    np.testing.assert_allclose(f(v), got, rtol=1e-14)
+    np.testing.assert_allclose(new_w, [1.0, -2.0])
+    d = draw(f, format="dot")
+    assert f'label="before rewrites ({f.report.nodes_before} op nodes)"' in d.dot
+    assert "not kept" not in d.dot
+    titles = [n.title for n in d.graph.nodes.values()]
+    assert "Log" in titles and "Exp" in titles
