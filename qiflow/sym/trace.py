@@ -180,7 +180,9 @@ def _sig(a, pins=None):
 class Compiled:
     """A traced and compiled version of an eager function (see ``compile``).
 
-    ``cache`` maps each signature to its latest trace, ``traces`` counts them.
+    ``cache`` maps each signature to its latest trace, ``variants`` to all the
+    traces kept for it (e.g. one with ``.grad`` None and one accumulating), and
+    ``traces`` counts them.
     """
 
     def __init__(self, fn, mode=None, strict=False):

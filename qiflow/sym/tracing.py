@@ -351,10 +351,14 @@ def start(ctx):
     from ..optim.optimizer import Optimizer
     _ORIG.update(repr=Tensor.__repr__, to_array=_tensor_mod.to_array, wrap=Tensor.__dict__["_wrap"],
                  sweep=autodiff._sweep, step=Optimizer.step)
-    for owner, name, new in _patches():
-        ctx.saved.append((owner, name, owner.__dict__.get(name, _MISSING) if isinstance(owner, type)
-                          else getattr(owner, name)))
-        setattr(owner, name, new)
+    try:
+        for owner, name, new in _patches():
+            ctx.saved.append((owner, name, owner.__dict__.get(name, _MISSING)
+                              if isinstance(owner, type) else getattr(owner, name)))
+            setattr(owner, name, new)
+    except BaseException:
+        stop(ctx)
+        raise
     _active = ctx
 
 
