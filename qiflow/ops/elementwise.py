@@ -241,12 +241,25 @@ class Sigmoid(Unary):
 
     def forward(self, a):
         # 0.5 * (1 + tanh(a/2)) is exact and never overflows.
-        out = np.tanh(a * 0.5)
-        out += 1
-        out *= 0.5
+        c = _HALF_ONE.get(a.dtype) if a.__class__ is np.ndarray else None
+        if c is None:
+            out = np.tanh(a * 0.5)
+            out += 1
+            out *= 0.5
+            return out
+        half, one = c      # the same values as 0.5 and 1, at half the cost per ufunc call
+        out = np.tanh(a * half)
+        out += one
+        out *= half
         return out
 
     def dx(self, x, y, g): return g * y * (1 - y)
+
+
+#: 0-d constants in a float dtype: a Python scalar rounds to the array's dtype
+#: anyway (NumPy 2's weak scalars), but a ufunc call with one costs twice as much
+_HALF_ONE = {np.dtype(t): (np.array(0.5, t), np.array(1, t))
+             for t in (np.float16, np.float32, np.float64)}
 
 
 class Softplus(Unary):
@@ -443,8 +456,17 @@ def round(x, decimals=0):
 def power(a, b):
     """a ** b; a Python-number exponent gives a simpler op (x**2 is x*x)."""
     if isinstance(b, (int, float)) and not isinstance(b, bool):
-        return apply(PowerScalar(b), a)
+        key = (b.__class__, b)     # 2 and 2.0 are different ops (int powers stay int)
+        op = _power_ops.get(key)
+        if op is None:
+            op = PowerScalar(b)
+            if b and b == b and len(_power_ops) < 64:     # not -0.0 == 0.0, nor NaN
+                _power_ops[key] = op
+        return apply(op, a)
     return apply(_power, a, b)
+
+
+_power_ops = {}     # exponent -> its PowerScalar: ops are immutable, x ** 2 needs only one
 
 
 pow = power
