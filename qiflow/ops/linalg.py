@@ -47,7 +47,10 @@ _matmul = MatMul()
 
 
 def _ndim(x):
-    return x.ndim if hasattr(x, "ndim") else np.ndim(x)
+    try:
+        return x.ndim           # one lookup (a Tensor's ndim is a property)
+    except AttributeError:
+        return np.ndim(x)
 
 
 def matmul(a, b):

@@ -67,7 +67,8 @@ class Mean(_Reduce):
         if a.dtype.kind == "f" and a.dtype.itemsize >= 4:
             # what np.mean computes for float32/64 (same pairwise sum, same
             # divide) without its ~3 us of Python wrapper
-            return np.add.reduce(a, axis=self.axis, keepdims=self.keepdims) / _count(a.shape, self.axis)
+            n = a.size if self.axis is None else _count(a.shape, self.axis)
+            return np.add.reduce(a, axis=self.axis, keepdims=self.keepdims) / n
         return np.mean(a, axis=self.axis, keepdims=self.keepdims)
 
     def vjp(self, inputs, output, g):
@@ -201,7 +202,18 @@ class ArgMin(ArgMax):
 def _reduce(cls, x, axis, keepdims, **kw):
     if axis is not None:
         axis = normalize_axis(cls.__name__.lower(), axis, np.ndim(x) if not hasattr(x, "ndim") else x.ndim)
-    return apply(cls(axis, keepdims, **kw) if kw else cls(axis, keepdims), x)
+    if kw:
+        return apply(cls(axis, keepdims, **kw), x)
+    key = (cls, axis, keepdims)
+    op = _ops.get(key)
+    if op is None:
+        op = cls(axis, keepdims)
+        if len(_ops) < 256:
+            _ops[key] = op
+    return apply(op, x)
+
+
+_ops = {}   # (class, axis, keepdims) -> op: ops are immutable, a loss's mean() needs only one
 
 
 def sum(x, axis=None, keepdims=False):
