@@ -63,19 +63,22 @@ def is_grad_enabled():
 
 def _toposort(roots):
     """Nodes reachable from roots through inputs that require grad, inputs first."""
+    # the set holds the nodes themselves: Tensors and Variables hash by identity,
+    # which is cheaper than calling id(); only inputs that require grad are hashed
+    # (an input may be an unhashable ndarray)
     order, visited = [], set()
     add, append = visited.add, order.append
     for root in roots:
-        if id(root) in visited:
+        if root in visited:
             continue
-        add(id(root))
+        add(root)
         # depth-first with an iterator per open node: no per-edge tuples
         stack = [(root, iter(root._inputs or ()))]
         while stack:
             node, it = stack[-1]
             for inp in it:
-                if id(inp) not in visited and getattr(inp, "requires_grad", False):
-                    add(id(inp))
+                if getattr(inp, "requires_grad", False) and inp not in visited:
+                    add(inp)
                     ins = inp._inputs
                     if not ins:
                         append(inp)          # a leaf is finished as soon as it is found
@@ -271,7 +274,16 @@ def _sweep_raw(roots, root_grads, retain_graph):
                         g = r.data if isinstance(r, T) else r
             op = node._op
             if op is None:
-                _accumulate_leaf(node, g, True, shared)
+                # _accumulate_leaf, inlined: a leaf's .grad must own its array
+                if g.__class__ is not nd:
+                    g = np.asarray(g)
+                if node.grad is None:
+                    if g.base is not None or id(g) in shared or not g.flags.writeable:
+                        g = np.array(g)
+                    shared.add(id(g))
+                    node.grad = T._wrap(g)
+                else:
+                    node.grad = T._wrap(node.grad.data + g)
                 continue
             if node._retain:
                 node.grad = T._wrap(g) if node.grad is None else node.grad + T._wrap(g)
@@ -280,20 +292,20 @@ def _sweep_raw(roots, root_grads, retain_graph):
                 _freed_error(op)
             now = 0
             arrays = []
-            needs = None
+            partial = False
             for i in inputs:
                 if isinstance(i, T):
                     now += i._version
                     arrays.append(i.data)
-                    if not i.requires_grad and needs is None:
-                        needs = _needs(inputs)
+                    if not i.requires_grad:
+                        partial = True
                 else:
                     arrays.append(i)
-                    if needs is None:
-                        needs = _needs(inputs)
+                    partial = True
             if now != node._vsum or node._version:
                 _modified_error(node, inputs)
-            st.needs_input_grad = needs
+            st.needs_input_grad = tuple([isinstance(i, T) and i.requires_grad for i in inputs]) \
+                if partial else None
             gin = op.vjp(arrays, node.data, g)
             if st.anomaly:
                 st.anomaly_check_backward(node, gin)
