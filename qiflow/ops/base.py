@@ -92,37 +92,64 @@ def apply(op, *args):
         if node is not None:
             return node
     T = Tensor
-    arrays = []
-    track = False
-    found = False
-    vsum = 0
-    for a in args:
-        if isinstance(a, T):
-            found = True
-            arrays.append(a.data)
-            if a.requires_grad:
-                track = True
-            vsum += a._version
-        elif isinstance(a, Symbolic):
-            return _build_symbolic(op, args)
-        else:
-            arrays.append(a)
-    try:
-        out = op.forward(*arrays)
-    except _state.QiflowError:
-        raise
-    except Exception as exc:
-        raise _forward_error(op, arrays, exc) from exc
+    n = len(args)
+    # one or two tensors (nearly every call): no loop, no argument list
+    if n == 2 and isinstance(args[0], T) and isinstance(args[1], T):
+        a, b = args
+        x, y = a.data, b.data
+        try:
+            out = op.forward(x, y)
+        except _state.QiflowError:
+            raise
+        except Exception as exc:
+            raise _forward_error(op, [x, y], exc) from exc
+        track = a.requires_grad or b.requires_grad
+        vsum = a._version + b._version
+    elif n == 1 and isinstance(args[0], T):
+        a = args[0]
+        x = a.data
+        try:
+            out = op.forward(x)
+        except _state.QiflowError:
+            raise
+        except Exception as exc:
+            raise _forward_error(op, [x], exc) from exc
+        track = a.requires_grad
+        vsum = a._version
+    else:
+        arrays = []
+        track = False
+        found = False
+        vsum = 0
+        for a in args:
+            if isinstance(a, T):
+                found = True
+                arrays.append(a.data)
+                if a.requires_grad:
+                    track = True
+                vsum += a._version
+            elif isinstance(a, Symbolic):
+                return _build_symbolic(op, args)
+            else:
+                arrays.append(a)
+        try:
+            out = op.forward(*arrays)
+        except _state.QiflowError:
+            raise
+        except Exception as exc:
+            raise _forward_error(op, arrays, exc) from exc
+        if out.__class__ is not np.ndarray:
+            out = np.asarray(out)
+        if not found:
+            if _state.raw_mode:
+                return out
+            if not any(isinstance(a, np.ndarray) for a in arrays):
+                # only Python numbers: give floats the default dtype
+                from ..backend import get_default_dtype
+                if out.dtype.kind == "f":
+                    out = out.astype(get_default_dtype(), copy=False)
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)
-    if not found:
-        if _state.raw_mode:
-            return out
-        if not any(isinstance(a, np.ndarray) for a in arrays):
-            # only Python numbers: give floats the default dtype
-            from ..backend import get_default_dtype
-            if out.dtype.kind == "f":
-                out = out.astype(get_default_dtype(), copy=False)
     t = T.__new__(T)
     t.data = out
     t.grad = None
