@@ -6,6 +6,7 @@
 """
 import numpy as np
 
+from . import base as _base
 from .base import Op, apply
 from .shapes import broadcast_shapes
 from .movement import swapaxes, expand_dims, squeeze, reshape
@@ -60,6 +61,9 @@ def matmul(a, b):
     >>> qf.matmul(qf.ones(3), qf.ones((3, 2))).shape
     (2,)
     """
+    T = _base.Tensor
+    if a.__class__ is T and b.__class__ is T and a.data.ndim >= 2 and b.data.ndim >= 2:
+        return apply(_matmul, a, b)         # two plain matrices: no ndim property calls
     na, nb = _ndim(a), _ndim(b)
     if na == 0 or nb == 0:
         raise QiflowError(f"matmul: operands must be at least 1-D, got ndim {na} and {nb}")
