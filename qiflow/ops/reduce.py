@@ -73,11 +73,14 @@ class Mean(_Reduce):
 
     def vjp(self, inputs, output, g):
         x = inputs[0]
-        shape = static_shape(x)
-        if None in shape:
-            n = count(x, self.axis, dtype=g.dtype)
+        if x.__class__ is np.ndarray:         # first-order backward: a known size
+            n = x.size if self.axis is None else _count(x.shape, self.axis)
         else:
-            n = _count(shape, self.axis)      # a Python int: mixes weakly, keeps g's dtype
+            shape = static_shape(x)
+            if None in shape:
+                n = count(x, self.axis, dtype=g.dtype)
+            else:
+                n = _count(shape, self.axis)  # a Python int: mixes weakly, keeps g's dtype
         return (broadcast_like(self._grad_shape(g, x) / n, x),)
 
 
