@@ -29,6 +29,10 @@ class MatMul(Op):
         return batch + (a.shape[-2], b.shape[-1]), np.result_type(a.dtype, b.dtype)
 
     def forward(self, a, b):
+        if a.__class__ is np.ndarray and b.__class__ is np.ndarray and a.ndim == 2 and b.ndim == 2:
+            # matrices: ndarray.dot makes the same BLAS call as np.matmul (the same
+            # result, bit for bit) with a third of its overhead on small operands
+            return a.dot(b)
         return np.matmul(a, b)
 
     def vjp(self, inputs, output, g):
@@ -37,9 +41,10 @@ class MatMul(Op):
         need_a = need is None or need[0]
         need_b = need is None or need[1]
         if a.ndim == 2 and b.ndim == 2:
-            # the common case, written with operators: on ndarrays (first-order
-            # backward) these are direct GEMMs with no wrapper calls
-            return (g @ b.T if need_a else None), (a.T @ g if need_b else None)
+            # the common case: on ndarrays (first-order backward) ndarray.dot is a
+            # direct GEMM (cheaper than @ on small matrices); on tensors and symbolic
+            # variables .dot is the same matmul node as @
+            return (g.dot(b.T) if need_a else None), (a.T.dot(g) if need_b else None)
         return (matmul(g, swapaxes(b, -1, -2)) if need_a else None,
                 matmul(swapaxes(a, -1, -2), g) if need_b else None)
 
