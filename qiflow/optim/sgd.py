@@ -31,7 +31,8 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
 
     def _step_group(self, group):
-        if group["momentum"] or group["weight_decay"] or group["maximize"]:
+        if group["momentum"] or group["weight_decay"] or group["maximize"] \
+                or type(self)._update is not SGD._update:      # a subclass's own update rule
             return super()._step_group(group)
         # plain SGD, the common case, without the per-parameter calls of the
         # general loop: p -= lr * g
