@@ -285,3 +285,12 @@ def test_methods_mirror_functions():
     np.testing.assert_allclose(x.clip(1, 4).numpy(), np.clip(x.numpy(), 1, 4))
     np.testing.assert_allclose(x.softmax(axis=1).numpy().sum(1), [1, 1], rtol=1e-6)
     assert x.var(ddof=1).item() == pytest.approx(3.5) and x.std().item() == pytest.approx(np.std(np.arange(6)))
+
+
+def test_int_tensor_to_float_power_follows_numpy_dtype():
+    a = np.array([2, 3])
+    for p in (2.0, 3.0, 2, 0.5):
+        out = (qf.tensor(a) ** p).numpy()
+        ref = a ** p
+        assert out.dtype == ref.dtype, (p, out.dtype, ref.dtype)
+        np.testing.assert_allclose(out, ref)
