@@ -260,6 +260,9 @@ class Trainer:
     def evaluate(self, loader):
         """Mean loss (and accuracy / error for classification) over a loader, in eval mode.
 
+        >>> model = qf.nn.Linear(4, 3); opt = qf.optim.SGD(model.parameters(), lr=0.1)
+        >>> X, y = qf.datasets.make_classification(32, n_features=4, n_classes=3)
+        >>> loader = qf.data.DataLoader(qf.data.TensorDataset(X, y), batch_size=8)
         >>> Trainer(model, opt).evaluate(loader)["loss"] > 0
         True
         """
