@@ -358,3 +358,14 @@ def ancestors(outputs, stop=None):
 def leaves(outputs):
     """Variables without owner that ``outputs`` depend on (inputs, shared, constants)."""
     return [v for v in ancestors(outputs) if v.owner is None]
+
+
+def ordered_leaves(order, outputs):
+    """The leaves of a toposorted graph in first-use order (then leaf outputs):
+    a stable order for naming and drawing them."""
+    seen, res = set(), []
+    for v in [i for node in order for i in node.inputs] + list(outputs):
+        if v.owner is None and id(v) not in seen:
+            seen.add(id(v))
+            res.append(v)
+    return res

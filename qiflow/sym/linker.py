@@ -23,7 +23,7 @@ from ..ops import elementwise as E
 from ..ops import movement as M
 from ..ops import reduce as R
 from ..ops.linalg import MatMul
-from .graph import Constant, Variable, toposort
+from .graph import Constant, Variable, ordered_leaves, toposort
 from .kernels import is_elementwise
 from .dims import Dims
 from .rewrites.fusion import Fused, program_lines
@@ -159,7 +159,7 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
         names[id(v)] = f"a{k}"
     shared = []
     n_const = 0
-    for v in _leaves(order, fg.outputs):
+    for v in ordered_leaves(order, fg.outputs):
         if id(v) in names:
             continue
         if isinstance(v, SharedVariable):
@@ -355,20 +355,6 @@ def _roots_of(vs, roots):
     for v in vs:
         out |= roots.get(id(v), frozenset())
     return out
-
-
-def _leaves(order, outputs):
-    seen, res = set(), []
-    for node in order:
-        for i in node.inputs:
-            if i.owner is None and id(i) not in seen:
-                seen.add(id(i))
-                res.append(i)
-    for v in outputs:
-        if v.owner is None and id(v) not in seen:
-            seen.add(id(v))
-            res.append(v)
-    return res
 
 
 class _Single:

@@ -110,17 +110,7 @@ def add_variables(g, outputs, cluster, max_values, labels=None):
     sym = _sym()
     labels = labels or {}
     order = sym.graph.toposort(outputs)
-    leaves = []
-    seen = set()
-    for node in order:
-        for v in node.inputs:
-            if v.owner is None and id(v) not in seen:
-                seen.add(id(v))
-                leaves.append(v)
-    for v in outputs:
-        if v.owner is None and id(v) not in seen:
-            seen.add(id(v))
-            leaves.append(v)
+    leaves = sym.graph.ordered_leaves(order, outputs)
     ids = {}
     for v in leaves:
         ids[id(v)] = _leaf(g, v, cluster, max_values, sym)
