@@ -138,3 +138,31 @@ def np_softmax_xent(z, y):
     e[rows, y] -= 1
     e *= 1.0 / n
     return loss, e
+
+
+def np_mlp_step(ws, nxt, lr):
+    """Hand NumPy SGD step of a ReLU MLP with cross-entropy; ws = [W1 (in, out), b1, ...],
+    updated in place; nxt() gives the next (x, y) batch."""
+    L = len(ws) // 2
+
+    def step():
+        xb, yb = nxt()
+        acts, h = [xb], xb
+        for i in range(L):
+            h = h @ ws[2 * i]
+            h += ws[2 * i + 1]
+            if i + 1 < L:
+                np.maximum(h, 0, out=h)
+                acts.append(h)
+        loss, d = np_softmax_xent(h, yb)
+        for i in reversed(range(L)):
+            a = acts[i]
+            if i:
+                dprev = d @ ws[2 * i].T
+                dprev *= a > 0
+            ws[2 * i] -= lr * (a.T @ d)
+            ws[2 * i + 1] -= lr * d.sum(0)
+            if i:
+                d = dprev
+        return loss
+    return step

@@ -4,7 +4,7 @@ logistic regression.  qiflow's side uses only tensors, ops and the engine
 import numpy as np
 
 from _common import (EPOCH, rng, uniform_init, mnist_like, batches, torch, qf_sym,
-                     qf_cross_entropy, qf_sgd, np_softmax_xent, use_optim)
+                     qf_cross_entropy, qf_sgd, np_mlp_step, use_optim)
 from _harness import Case
 
 # ------------------------------------------------------------- tiny ops
@@ -250,31 +250,7 @@ def mlp_raw_case(sizes, batch, lr, key, inner, salt=0, logreg=False):
 
     def n(quick):
         ws, x, y = _mlp_arrays(sizes, batch, n_batches, salt)
-        nxt = batches(x, y, batch)
-        L = len(ws) // 2
-
-        def step():
-            xb, yb = nxt()
-            acts = [xb]
-            h = xb
-            for i in range(L):
-                h = h @ ws[2 * i]
-                h += ws[2 * i + 1]
-                if i + 1 < L:
-                    np.maximum(h, 0, out=h)
-                    acts.append(h)
-            loss, d = np_softmax_xent(h, yb)
-            for i in reversed(range(L)):
-                a = acts[i]
-                if i:
-                    dprev = d @ ws[2 * i].T
-                    dprev *= a > 0
-                ws[2 * i] -= lr * (a.T @ d)
-                ws[2 * i + 1] -= lr * d.sum(0)
-                if i:
-                    d = dprev
-            return loss
-        return step
+        return np_mlp_step(ws, batches(x, y, batch), lr)
 
     def c(quick):
         T = qf_sym()

@@ -7,7 +7,7 @@ here) and then given the same initial weights, drawn once in PyTorch's layout.
 import numpy as np
 
 from _common import (EPOCH, rng, mnist_like, batches, torch, qf_compile, has_module,
-                     np_softmax_xent)
+                     np_softmax_xent, np_mlp_step)
 from _harness import Case
 
 
@@ -145,30 +145,7 @@ def _torch_layout_shapes(layers):
 def numpy_mlp(arrays, data, batch, lr):
     """Hand-written MLP (ReLU hidden layers): weights kept as (in, out) for x @ W."""
     ws = [np.ascontiguousarray(a.T) if a.ndim == 2 else a.copy() for a in arrays]
-    L = len(ws) // 2
-    nxt = batches(*data, batch)
-
-    def step():
-        xb, yb = nxt()
-        acts, h = [xb], xb
-        for i in range(L):
-            h = h @ ws[2 * i]
-            h += ws[2 * i + 1]
-            if i + 1 < L:
-                np.maximum(h, 0, out=h)
-                acts.append(h)
-        loss, d = np_softmax_xent(h, yb)
-        for i in reversed(range(L)):
-            a = acts[i]
-            if i:
-                dprev = d @ ws[2 * i].T
-                dprev *= a > 0
-            ws[2 * i] -= lr * (a.T @ d)
-            ws[2 * i + 1] -= lr * d.sum(0)
-            if i:
-                d = dprev
-        return loss
-    return step
+    return np_mlp_step(ws, batches(*data, batch), lr)
 
 
 # --------------------------------------------------------- hand NumPy LeNet
