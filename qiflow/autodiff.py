@@ -20,7 +20,7 @@ from . import _state
 from .ops.base import Symbolic
 from .ops.movement import _sum_to_shape, sum_to_like
 from .ops.elementwise import cast
-from .tensor import Tensor
+from .tensor import Tensor, run_hooks, run_post_hooks
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -165,16 +165,15 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
             if owned:
                 owned.discard(id(g))       # from here on g may be shared (vjps pass it on)
             if node._hooks:
-                for h in list(node._hooks):
-                    r = h(w.to_user(g))
-                    if r is not None:
-                        g = w.from_user(r)
+                g = w.from_user(run_hooks(node, g, w.to_user))
             if want and id(node) in tids:
                 results[id(node)] = g
             op = node._op
             if op is None:
                 if not want:
                     _accumulate_leaf(node, g, raw, shared)
+                    if node._hooks:
+                        run_post_hooks(node)
                 continue
             if node._retain and not want:
                 node.grad = w.to_user(g) if node.grad is None else node.grad + w.to_user(g)
@@ -268,10 +267,9 @@ def _sweep_raw(roots, root_grads, retain_graph):
             if owned:
                 owned.discard(id(g))
             if node._hooks:
-                for h in list(node._hooks):
-                    r = h(T._wrap(g))
-                    if r is not None:
-                        g = r.data if isinstance(r, T) else r
+                g = run_hooks(node, g, T._wrap)
+                if isinstance(g, T):
+                    g = g.data
             op = node._op
             if op is None:
                 # _accumulate_leaf, inlined: a leaf's .grad must own its array
@@ -284,6 +282,8 @@ def _sweep_raw(roots, root_grads, retain_graph):
                     node.grad = T._wrap(g)
                 else:
                     node.grad = T._wrap(node.grad.data + g)
+                if node._hooks:
+                    run_post_hooks(node)
                 continue
             if node._retain:
                 node.grad = T._wrap(g) if node.grad is None else node.grad + T._wrap(g)

@@ -150,6 +150,25 @@ class Tensor(TensorMethods):
                     hooks.remove(fn)
         return Handle()
 
+    def register_post_accumulate_grad_hook(self, fn):
+        """Call ``fn(self)`` after this leaf's ``.grad`` has been accumulated by a
+        backward pass (PyTorch's hook of the same name: DistributedDataParallel
+        starts its all-reduce from it).  Returns a handle with ``remove()``."""
+        if not self.requires_grad or self._op is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors that require "
+                               "grad accumulate a .grad")
+        if self._hooks is None:
+            self._hooks = []
+        entry = _PostAccumulateHook(fn)
+        self._hooks.append(entry)
+        hooks = self._hooks
+
+        class Handle:
+            def remove(self_inner):
+                if entry in hooks:
+                    hooks.remove(entry)
+        return Handle()
+
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         self._retain = True
@@ -218,6 +237,31 @@ class Tensor(TensorMethods):
     def __isub__(self, o): return self._iop(o, "sub_", TensorMethods.__sub__)
     def __imul__(self, o): return self._iop(o, "mul_", TensorMethods.__mul__)
     def __itruediv__(self, o): return self._iop(o, "div_", TensorMethods.__truediv__)
+
+
+class _PostAccumulateHook:
+    """A hook that runs after a leaf's gradient is accumulated (kept in ``_hooks``)."""
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+
+def run_hooks(t, g, wrap):
+    """Run t's gradient hooks on g (``wrap`` makes the value a user sees); returns g."""
+    for h in list(t._hooks):
+        if h.__class__ is _PostAccumulateHook:
+            continue
+        r = h(wrap(g))
+        if r is not None:
+            g = r
+    return g
+
+
+def run_post_hooks(t):
+    for h in list(t._hooks or ()):
+        if h.__class__ is _PostAccumulateHook:
+            h.fn(t)
 
 
 _base.Tensor = Tensor

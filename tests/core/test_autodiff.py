@@ -211,6 +211,21 @@ def test_hooks_see_and_may_replace_gradients():
     assert len(seen) == 1
 
 
+def test_post_accumulate_grad_hooks_see_the_accumulated_grad():
+    w = qf.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    h = w.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.numpy().copy()))
+    (w * 3).sum().backward()
+    (w * w).sum().backward()                  # accumulates: [3, 3] + [2, 4]
+    np.testing.assert_allclose(seen[0], [3, 3])
+    np.testing.assert_allclose(seen[1], [5, 7])
+    h.remove()
+    (w * 3).sum().backward()
+    assert len(seen) == 2
+    with pytest.raises(RuntimeError, match="leaf"):
+        (w * 2).register_post_accumulate_grad_hook(lambda p: None)
+
+
 def test_hook_on_a_non_leaf_changes_what_flows_upstream():
     x = qf.tensor([1.0, 2.0], requires_grad=True)
     m = x * 2
