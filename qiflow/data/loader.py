@@ -33,7 +33,7 @@ def default_collate(samples):
         return {k: default_collate([s[k] for s in samples]) for k in first}
     if isinstance(first, (str, bytes)):
         return list(samples)
-    arrays = [s.data if isinstance(s, Tensor) else s for s in samples]
+    arrays = [s._data if isinstance(s, Tensor) else s for s in samples]
     out = np.stack([np.asarray(a) for a in arrays])
     if out.dtype == np.float64 and all(isinstance(a, float) for a in arrays):
         from ..backend import get_default_dtype
