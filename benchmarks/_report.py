@@ -111,10 +111,25 @@ def checks(rows):
     return "in-process vs solo (medians; they must agree within 15 %):\n" + "\n".join(out)
 
 
+NOISY = 1.5              # slowest / fastest process of a framework above this: say so
+
+
+def spread(row):
+    """'torch 2.10-81.6' for each framework whose processes' figures differ by more than NOISY."""
+    out = []
+    for fw, (lo, hi) in row.get("min_max", {}).items():
+        if lo > 0 and hi / lo > NOISY:
+            out.append(f"{fw} {fmt(lo)}-{fmt(hi)}")
+    return out
+
+
 def notes(rows):
     out = []
     for r in rows:
         bits = [r["note"]] if r["note"] else []
+        noisy = spread(r)
+        if noisy:
+            bits.append(f"NOISY (fastest-slowest of {r['reps']} processes): " + ", ".join(noisy))
         if r["loss_mismatch"]:
             bits.append("LOSS MISMATCH (first two steps): " + ", ".join(
                 f"{k}={v[0]:.6g},{v[1]:.6g}" for k, v in r["first_loss"].items() if v is not None))

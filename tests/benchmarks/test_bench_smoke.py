@@ -171,3 +171,18 @@ def test_legacy_in_process_mode_times_all_frameworks_in_one_process():
 def test_bad_arguments_get_a_clear_message_and_no_traceback(args, message):
     _, err, _ = _launch(*args, expect_rc=2)
     assert message in err and "Traceback" not in err
+
+
+def test_a_wide_spread_between_processes_is_called_noisy():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("qiflow_bench_report",
+                                                  os.path.join(ROOT, "benchmarks", "_report.py"))
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    row = {"case": "c", "note": "", "reps": 3, "loss_mismatch": False, "errors": {},
+           "min_max": {"torch": [2.0, 80.0], "numpy": [1.0, 1.2]}}
+    text = report.notes([row])
+    assert "NOISY (fastest-slowest of 3 processes): torch 2.00-80.0" in text
+    assert "numpy" not in text
+    row["min_max"] = {"torch": [2.0, 2.5]}
+    assert report.notes([row]) == ""
