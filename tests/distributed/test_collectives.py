@@ -54,6 +54,8 @@ def test_without_mpi4py_the_message_says_what_to_install():
         "import sys; sys.modules['mpi4py'] = None\n"     # makes `import mpi4py` fail
         "import qiflow as qf\n"
         "from qiflow import distributed as dist\n"
+        "from qiflow.nn.parallel import DistributedDataParallel\n"
+        "assert qf.nn.SyncBatchNorm(2)(qf.randn(4, 2)).shape == (4, 2)\n"
         "try:\n"
         "    dist.init_process_group('mpi')\n"
         "except ImportError as e:\n"
@@ -67,6 +69,6 @@ def test_the_core_never_imports_distributed_or_mpi():
         "import sys\n"
         "import qiflow, qiflow.nn, qiflow.optim, qiflow.data, qiflow.sym, qiflow.io, qiflow.train\n"
         "import qiflow.nn.functional, qiflow.datasets\n"
-        "bad = [m for m in sys.modules if m.startswith(('qiflow.distributed', 'mpi4py'))]\n"
+        "bad = [m for m in sys.modules if m.startswith(('qiflow.distributed', 'qiflow.nn.parallel', 'mpi4py'))]\n"
         "print('LOADED', bad)\n")
     assert res.rc == 0 and "LOADED []" in res.out, res
