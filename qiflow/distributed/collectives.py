@@ -74,7 +74,7 @@ def check_agreement(g, what, desc):
     MPI = mpi()
     fp = zlib.crc32(desc.encode())
     v = np.array([fp, -fp], np.int64)
-    wait_requests([g.comm.Iallreduce(MPI.IN_PLACE, v, op=MPI.MAX)], g, what)
+    wait_requests([g.comm.Iallreduce(MPI.IN_PLACE, v, op=MPI.MAX)], g, f"qiflow.distributed.{what}")
     if v[0] != fp or v[1] != -fp:
         calls = g.comm.allgather(desc)
         listing = "; ".join(f"rank {r}: {c}" for r, c in enumerate(calls))

@@ -23,6 +23,9 @@ class DistributedError(RuntimeError):
     """A collective that cannot complete: a timeout, or ranks that disagree."""
 
 
+DistributedError.__module__ = "qiflow.distributed"     # how tracebacks name it
+
+
 class ProcessGroup:
     """A communicator of its own (an ``MPI.Comm.Dup``) and the settings of its collectives."""
 

@@ -13,7 +13,7 @@ from .group import DistributedError, seconds
 _SPINS = 64           # tests before the first sleep: a short collective costs no sleep
 
 
-def wait_requests(requests, group, what, timeout=None):
+def wait_requests(requests, group, label, timeout=None):
     """Wait until every MPI request completes, at most the group's timeout.
 
     MPI cannot cancel a collective, so a deadline that passes leaves the group
@@ -21,7 +21,7 @@ def wait_requests(requests, group, what, timeout=None):
     every rank.
     """
     MPI = mpi()
-    limit = group.timeout if timeout is None else seconds(timeout, what)
+    limit = group.timeout if timeout is None else seconds(timeout, label)
     if limit is None:
         MPI.Request.Waitall(requests)
         return
@@ -37,7 +37,7 @@ def wait_requests(requests, group, what, timeout=None):
         waited = time.monotonic() - start
         if waited > limit:
             raise DistributedError(
-                f"qiflow.distributed.{what}: rank {group.rank} of {group.size} waited {waited:.1f} s "
+                f"{label}: rank {group.rank} of {group.size} waited {waited:.1f} s "
                 f"(the timeout) for the other ranks; one of them is stuck, dead, or in a different "
                 "collective. The group cannot be used any more")
         time.sleep(pause)
@@ -65,7 +65,7 @@ class Work:
     def wait(self, timeout=None):
         """Block until the collective is done; ``timeout`` (seconds) overrides the group's."""
         if not self._done:
-            wait_requests(self._requests, self._group, self._what, timeout)
+            wait_requests(self._requests, self._group, f"qiflow.distributed.{self._what}", timeout)
             self._complete()
         return True
 

@@ -85,7 +85,7 @@ class DistributedDataParallel(Module):
         mine = [(n, tuple(t.shape), str(t.dtype)) for n, t in self.module.named_parameters()]
         mine += [("buffer " + n, tuple(t.shape), str(t.dtype)) for n, t in self.module.named_buffers()]
         # a rank that never wraps makes this time out instead of hanging
-        wait_requests([g.comm.Ibarrier()], g, "DistributedDataParallel (wrapping the model)")
+        wait_requests([g.comm.Ibarrier()], g, "DistributedDataParallel: wrapping the model")
         every = g.comm.allgather(mine)
         problems = []
         for r, theirs in enumerate(every[1:], start=1):
@@ -118,7 +118,7 @@ class DistributedDataParallel(Module):
         for key in sorted(by_dtype):
             arrays = by_dtype[key]
             flat = np.concatenate([a.ravel() for a in arrays])
-            wait_requests([g.comm.Ibcast(flat, root=0)], g, "DistributedDataParallel broadcast")
+            wait_requests([g.comm.Ibcast(flat, root=0)], g, "DistributedDataParallel: broadcasting rank 0's state")
             if g.rank != 0:
                 o = 0
                 for a in arrays:

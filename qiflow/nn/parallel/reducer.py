@@ -170,7 +170,7 @@ class Reducer:
         reqs = [b.request for b in self.buckets]
         if self.used_request is not None:
             reqs.append(self.used_request)
-        wait_requests(reqs, self.group, "DistributedDataParallel gradient all-reduce")
+        wait_requests(reqs, self.group, f"{self.owner}: the gradient all-reduce")
         n = self.group.size
         for b in self.buckets:
             np.divide(b.buffer, n, out=b.buffer)
