@@ -21,14 +21,20 @@ def is_available():
     return importlib.util.find_spec("mpi4py") is not None
 
 
+_MPI = None
+
+
 def mpi():
     """The ``mpi4py.MPI`` module, or an ImportError that says what to install."""
-    try:
-        from mpi4py import MPI
-    except ImportError as exc:
-        raise ImportError(f"qiflow.distributed needs mpi4py and an MPI library: {INSTALL_HINT}; "
-                          f"importing mpi4py failed: {exc}") from exc
-    return MPI
+    global _MPI
+    if _MPI is None:
+        try:
+            from mpi4py import MPI
+        except ImportError as exc:
+            raise ImportError(f"qiflow.distributed needs mpi4py and an MPI library: {INSTALL_HINT}; "
+                              f"importing mpi4py failed: {exc}") from exc
+        _MPI = MPI
+    return _MPI
 
 
 def launched_by_mpiexec():

@@ -46,9 +46,19 @@ def reduce_op(op, what):
                      "ReduceOp.AVG ('mean'), ReduceOp.PRODUCT, ReduceOp.MIN or ReduceOp.MAX")
 
 
+_MPI_OPS = {}
+
+
 def mpi_op(op, dtype, what):
+    kind = dtype.kind
+    if kind in "fiu" and op in _MPI_OPS:        # the common case, without the checks below
+        if op is not ReduceOp.AVG or kind == "f":
+            return _MPI_OPS[op]
     MPI = mpi()
-    if dtype.kind == "b":
+    if not _MPI_OPS:
+        _MPI_OPS.update({ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
+                         ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX})
+    if kind == "b":
         if op in (ReduceOp.MIN, ReduceOp.MAX):
             return MPI.LAND if op is ReduceOp.MIN else MPI.LOR
         raise TypeError(f"qiflow.distributed.{what}: {op.name} of bool values is not defined; "
@@ -58,20 +68,20 @@ def mpi_op(op, dtype, what):
                         f"{dtype} (an integer mean would be truncated); use SUM and divide")
     if op in (ReduceOp.MIN, ReduceOp.MAX) and dtype.kind == "c":
         raise TypeError(f"qiflow.distributed.{what}: {op.name} of complex values is not defined")
-    return {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
-            ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX}[op]
+    return _MPI_OPS[op]
 
 
 def describe(a):
     return f"{a.dtype}{list(a.shape)}"
 
 
-def check_agreement(g, what, desc):
-    """Fail on every rank, naming each rank's call, unless all ranks make the same
-    call (MPI would silently combine buffers of different sizes)."""
+def check_agreement(g, what, call, a):
+    """Fail on every rank, naming each rank's call (``call`` of array ``a``), unless
+    all ranks make the same call (MPI would silently combine buffers of different sizes)."""
     if not g.check_shapes or g.size == 1:
         return
     MPI = mpi()
+    desc = f"{call} of {describe(a)}"
     fp = zlib.crc32(desc.encode())
     v = np.array([fp, -fp], np.int64)
     wait_requests([g.comm.Iallreduce(MPI.IN_PLACE, v, op=MPI.MAX)], g, f"qiflow.distributed.{what}")
@@ -122,10 +132,13 @@ def _targets(tensors, like, g, what, name):
 
 
 def _run(g, what, requests, finish, keep, async_op):
-    work = Work(g, what, [r for r in requests if r is not None], finish, keep)
+    requests = [r for r in requests if r is not None]
     if async_op:
-        return work
-    work.wait()
+        return Work(g, what, requests, finish, keep)
+    if requests:
+        wait_requests(requests, g, "qiflow.distributed." + what)
+    if finish is not None:
+        finish()
     return None
 
 
@@ -153,7 +166,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     op = reduce_op(op, "all_reduce")
     a = as_buffer(tensor, "all_reduce")
     mop = mpi_op(op, a.dtype, "all_reduce")
-    check_agreement(g, "all_reduce", f"all_reduce({op.value}) of {describe(a)}")
+    check_agreement(g, "all_reduce", f"all_reduce({op.value})", a)
     buf, back = _contiguous(a)
     req = g.comm.Iallreduce(mpi().IN_PLACE, buf, op=mop) if g.size > 1 else None
     return _run(g, "all_reduce", [req], _then(_averaging(buf, op, g), back), (buf,), async_op)
@@ -164,7 +177,7 @@ def broadcast(tensor, src=0, group=None, async_op=False):
     g = default_group(group)
     src = _rank_arg(g, src, "src", "broadcast")
     a = as_buffer(tensor, "broadcast")
-    check_agreement(g, "broadcast", f"broadcast(src={src}) of {describe(a)}")
+    check_agreement(g, "broadcast", f"broadcast(src={src})", a)
     buf, back = _contiguous(a)
     req = g.comm.Ibcast(buf, root=src) if g.size > 1 else None
     return _run(g, "broadcast", [req], back if g.rank != src else None, (buf,), async_op)
@@ -175,7 +188,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     g = default_group(group)
     a = _source(tensor, "all_gather")
     outs = _targets(tensor_list, a, g, "all_gather", "tensor_list")
-    check_agreement(g, "all_gather", f"all_gather of {describe(a)}")
+    check_agreement(g, "all_gather", "all_gather", a)
     recv = np.empty((g.size,) + a.shape, a.dtype)
     req = g.comm.Iallgather(a, recv)
 
@@ -199,7 +212,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     a = _source(input_tensor, "all_gather_into_tensor")
     out = as_buffer(output_tensor, "all_gather_into_tensor")
     _stacked(out, a, g.size, "all_gather_into_tensor", ("output_tensor", "input"))
-    check_agreement(g, "all_gather_into_tensor", f"all_gather_into_tensor of {describe(a)}")
+    check_agreement(g, "all_gather_into_tensor", "all_gather_into_tensor", a)
     buf, back = _contiguous(out)
     req = g.comm.Iallgather(a, buf)
     return _run(g, "all_gather_into_tensor", [req], back, (a, buf), async_op)
@@ -220,7 +233,7 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
             got = describe(p) if isinstance(p, np.ndarray) else type(p).__name__
             raise ValueError(f"qiflow.distributed.reduce_scatter: input_list[{i}] is {got} but the "
                              f"output is {describe(out)}")
-    check_agreement(g, "reduce_scatter", f"reduce_scatter({op.value}) of {describe(out)}")
+    check_agreement(g, "reduce_scatter", f"reduce_scatter({op.value})", out)
     send = np.stack(parts)
     buf, back = _contiguous(out)
     req = g.comm.Ireduce_scatter_block(send, buf, op=mop)
@@ -236,7 +249,7 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     a = _source(input, "reduce_scatter_tensor")
     mop = mpi_op(op, out.dtype, "reduce_scatter_tensor")
     _stacked(a, out, g.size, "reduce_scatter_tensor", ("input", "output"))
-    check_agreement(g, "reduce_scatter_tensor", f"reduce_scatter_tensor({op.value}) of {describe(a)}")
+    check_agreement(g, "reduce_scatter_tensor", f"reduce_scatter_tensor({op.value})", a)
     buf, back = _contiguous(out)
     req = g.comm.Ireduce_scatter_block(a, buf, op=mop)
     return _run(g, "reduce_scatter_tensor", [req], _then(_averaging(buf, op, g), back), (a, buf),
@@ -250,7 +263,7 @@ def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
     op = reduce_op(op, "reduce")
     a = as_buffer(tensor, "reduce")
     mop = mpi_op(op, a.dtype, "reduce")
-    check_agreement(g, "reduce", f"reduce({op.value}, dst={dst}) of {describe(a)}")
+    check_agreement(g, "reduce", f"reduce({op.value}, dst={dst})", a)
     buf, back = _contiguous(a)
     req = None
     if g.size > 1:
@@ -279,7 +292,7 @@ def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
     elif gather_list is not None:
         raise ValueError(f"qiflow.distributed.gather: gather_list must be None on rank {g.rank}; only "
                          f"the destination rank {dst} receives")
-    check_agreement(g, "gather", f"gather(dst={dst}) of {describe(a)}")
+    check_agreement(g, "gather", f"gather(dst={dst})", a)
     req = g.comm.Igather(a, recv, root=dst)
     return _run(g, "gather", [req], finish, (a, recv), async_op)
 
@@ -304,7 +317,7 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
     elif scatter_list is not None:
         raise ValueError(f"qiflow.distributed.scatter: scatter_list must be None on rank {g.rank}; "
                          f"only the source rank {src} sends")
-    check_agreement(g, "scatter", f"scatter(src={src}) of {describe(out)}")
+    check_agreement(g, "scatter", f"scatter(src={src})", out)
     buf, back = _contiguous(out)
     req = g.comm.Iscatter(send, buf, root=src)
     return _run(g, "scatter", [req], back, (send, buf), async_op)
