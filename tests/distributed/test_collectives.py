@@ -72,3 +72,11 @@ def test_the_core_never_imports_distributed_or_mpi():
         "bad = [m for m in sys.modules if m.startswith(('qiflow.distributed', 'qiflow.nn.parallel', 'mpi4py'))]\n"
         "print('LOADED', bad)\n")
     assert res.rc == 0 and "LOADED []" in res.out, res
+
+
+@needs_mpi
+def test_under_mpiexec_the_group_is_implicit_and_all_reduce_op_has_its_gradient():
+    res = run("implicit.py")
+    assert res.rc == 0, res
+    for r in range(2):
+        assert f"implicit group and all_reduce_op gradients ok on rank {r}" in res.out, res
