@@ -27,4 +27,15 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Par
            "GRU", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Logistic", "Tanh", "Softplus", "GELU", "SiLU",
            "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
            "CrossEntropyLoss", "NLLLoss", "init", "functional", "utils", "clip_grad_norm_",
-           "clip_grad_value_"]
+           "clip_grad_value_", "SyncBatchNorm", "parallel"]
+
+
+def __getattr__(name):
+    # lazy: qiflow.nn.parallel sits above the core (on qiflow.distributed)
+    if name == "parallel":
+        import importlib
+        return importlib.import_module(".parallel", __name__)
+    if name == "SyncBatchNorm":
+        from .parallel.sync_batchnorm import SyncBatchNorm
+        return SyncBatchNorm
+    raise AttributeError(f"module 'qiflow.nn' has no attribute {name!r}")
