@@ -56,7 +56,7 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
     """
     from .ops.base import Symbolic
     if any(isinstance(v, Symbolic) for v in (start, stop, step)):
-        from .sym import arange as sym_arange
+        from .ops.dynamic import arange as sym_arange
         return sym_arange(start, stop, step, dtype)
     args = (start,) if stop is None else (start, stop, step)
     args = tuple(v.item() if isinstance(v, Tensor) else v for v in args)

@@ -3,7 +3,7 @@
 Everything here calls qiflow functions, so ``x + 1`` builds the same op on a
 Tensor (computed now) and on a symbolic variable (a graph node).
 """
-from .ops import elementwise as E, reduce as R, movement as M, linalg as L
+from .ops import elementwise as E, reduce as R, movement as M, linalg as L, softmax as S
 
 
 class TensorMethods:
@@ -97,17 +97,9 @@ class TensorMethods:
     def argmax(self, axis=None, keepdims=False): return R.argmax(self, axis, keepdims)
     def argmin(self, axis=None, keepdims=False): return R.argmin(self, axis, keepdims)
 
-    def logsumexp(self, axis=None, keepdims=False):
-        from .functional import logsumexp
-        return logsumexp(self, axis, keepdims)
-
-    def softmax(self, axis=-1):
-        from .functional import softmax
-        return softmax(self, axis)
-
-    def log_softmax(self, axis=-1):
-        from .functional import log_softmax
-        return log_softmax(self, axis)
+    def logsumexp(self, axis=None, keepdims=False): return S.logsumexp(self, axis, keepdims)
+    def softmax(self, axis=-1): return S.softmax(self, axis)
+    def log_softmax(self, axis=-1): return S.log_softmax(self, axis)
 
     # shape
     def reshape(self, *shape): return M.reshape(self, *shape)

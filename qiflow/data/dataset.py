@@ -15,6 +15,7 @@ import numpy as np
 
 from ..random import _gen
 from ..tensor import Tensor
+from .collate import default_collate
 
 
 class Dataset:
@@ -42,7 +43,6 @@ class Dataset:
         This generic version asks for one row at a time; datasets that can
         gather rows at once override it (``TensorDataset`` does).
         """
-        from .loader import default_collate
         return default_collate(self._rows(index))
 
     def _rows(self, index):

@@ -14,6 +14,7 @@ False
 """
 import json
 import os
+import socket
 import sys
 
 from ._mpi import mpi
@@ -62,8 +63,11 @@ def announce_ranks(world):
     """Under the launcher, tell it which pid on which host is which rank."""
     if not os.environ.get(LAUNCHER_ENV):
         return
-    from .group import hostname
     table = world.allgather((os.getpid(), hostname()))
     if world.Get_rank() == 0:
         sys.stdout.write(RANKS_MARK + json.dumps(table) + "\n")
         sys.stdout.flush()
+
+
+def hostname():
+    return os.environ.get("PMI_HOSTNAME") or socket.gethostname()

@@ -9,8 +9,6 @@ also happens implicitly on first use when mpiexec started the process.
 False
 """
 import datetime
-import os
-import socket
 
 from ._mpi import mpi, launched_by_mpiexec, INSTALL_HINT
 from . import faults
@@ -158,8 +156,7 @@ def get_world_size(group=None):
     return default_group(group).size
 
 
-def hostname():
-    return os.environ.get("PMI_HOSTNAME") or socket.gethostname()
+hostname = faults.hostname
 
 
 __all__ = ["DistributedError", "ProcessGroup", "init_process_group", "is_initialized",

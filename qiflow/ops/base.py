@@ -36,6 +36,7 @@ and grad mode is on, the output tensor records the op and its inputs.
 import numpy as np
 
 from .. import _state
+from .shapes import broadcast_types
 
 
 class Op:
@@ -63,6 +64,8 @@ class Op:
     saves = False
     #: forward_into(out, *arrays): write the result into ``out`` (used by apply_into)
     forward_into = None
+    #: the inputs may be swapped (a drawing does not number them)
+    commutative = False
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -74,7 +77,6 @@ class Op:
         REGISTRY.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
 
     def infer(self, *types):
-        from .shapes import broadcast_types
         return broadcast_types(self, types)
 
     def forward(self, *arrays):
@@ -140,6 +142,17 @@ def _hashable(v):
     if isinstance(v, np.ndarray):
         return (v.dtype.str, v.shape, v.tobytes())
     return v
+
+
+def static_shape(x):
+    """The shape known at graph-build time: a tuple (entries may be None when symbolic)."""
+    if x.__class__ is np.ndarray:
+        return x.shape                 # the backward pass's common case first
+    if isinstance(x, Tensor):
+        return x._data.shape
+    if isinstance(x, Symbolic):
+        return tuple(x.type.shape)
+    return tuple(np.shape(x))
 
 
 def aliases(op):

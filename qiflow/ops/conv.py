@@ -21,6 +21,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .base import Op, apply
 from .reduce import sum as _sum
+from .shapes import known
 from .._state import QiflowError
 
 
@@ -63,7 +64,7 @@ def conv_params(kernel, stride, padding, dilation):
 
 
 def out_size(size, k, s, p0, p1, d):
-    if size is None:
+    if not known(size):
         return None
     return (size + p0 + p1 - d * (k - 1) - 1) // s + 1
 
@@ -82,10 +83,10 @@ class _ConvBase(Op):
                               f"got input {tuple(xshape)} and weight {tuple(wshape)}")
         g = self.groups
         C, O = xshape[1], wshape[0]
-        if C is not None and wshape[1] is not None and C != wshape[1] * g:
+        if known(C) and known(wshape[1]) and C != wshape[1] * g:
             raise QiflowError(f"{what}: input {tuple(xshape)} has {C} channels but weight "
                               f"{tuple(wshape)} expects {wshape[1] * g} (groups={g})")
-        if O is not None and O % g:
+        if known(O) and O % g:
             raise QiflowError(f"{what}: {O} output channels are not divisible by groups={g}")
         oh = out_size(xshape[2], wshape[2], self.stride[0], self.padding[0], self.padding[1], self.dilation[0])
         ow = out_size(xshape[3], wshape[3], self.stride[1], self.padding[2], self.padding[3], self.dilation[1])

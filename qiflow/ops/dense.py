@@ -15,6 +15,7 @@ import numpy as np
 from .base import Op, apply
 from .linalg import matmul
 from .movement import reshape, swapaxes
+from .shapes import known
 from .._state import QiflowError
 
 
@@ -57,10 +58,11 @@ class Linear(Op):
 def _check(xshape, wshape, bshape):
     if len(wshape) != 2:
         raise QiflowError(f"linear: weight must be 2-D (out_features, in_features), got {tuple(wshape)}")
-    if len(xshape) < 1 or (xshape[-1] is not None and wshape[1] is not None and xshape[-1] != wshape[1]):
+    if len(xshape) < 1 or (known(xshape[-1]) and known(wshape[1]) and xshape[-1] != wshape[1]):
         raise QiflowError(f"linear: input of shape {tuple(xshape)} does not match weight of shape "
                           f"{tuple(wshape)}: the last dimension must be {wshape[1]}")
-    if bshape is not None and (len(bshape) != 1 or (bshape[0] is not None and bshape[0] != wshape[0])):
+    if bshape is not None and (len(bshape) != 1 or (known(bshape[0]) and known(wshape[0])
+                                                    and bshape[0] != wshape[0])):
         raise QiflowError(f"linear: bias of shape {tuple(bshape)} does not match weight of shape "
                           f"{tuple(wshape)}: expected ({wshape[0]},)")
 

@@ -59,6 +59,7 @@ class ZeroGrad(Unary):
 # ---------------------------------------------------------------- arithmetic
 class Add(Elementwise):
     __slots__ = ()
+    commutative = True
     ufunc, symbol = np.add, "+"
     def forward(self, a, b): return a + b
     def vjp(self, ctx, inputs, output, g): return g, g
@@ -73,6 +74,7 @@ class Subtract(Elementwise):
 
 class Multiply(Elementwise):
     __slots__ = ()
+    commutative = True
     ufunc, symbol = np.multiply, "*"
     def forward(self, a, b): return a * b
 
@@ -165,6 +167,7 @@ class Mod(Elementwise):
 class Maximum(Elementwise):
     """Elementwise max; on ties the gradient is split evenly (as in PyTorch)."""
     __slots__ = ()
+    commutative = True
     ufunc = np.maximum
     def forward(self, a, b): return np.maximum(a, b)
 
@@ -176,6 +179,7 @@ class Maximum(Elementwise):
 
 class Minimum(Elementwise):
     __slots__ = ()
+    commutative = True
     ufunc = np.minimum
     def forward(self, a, b): return np.minimum(a, b)
 
@@ -463,20 +467,21 @@ class Cast(Elementwise):
 
 
 # ------------------------------------------------------- comparisons and logic
-def _nondiff(name, uf, symbol=None):
+def _nondiff(name, uf, symbol=None, commutative=False):
     return type(name, (NonDiff,), {"__slots__": (), "forward": staticmethod(uf), "ufunc": uf,
-                                   "symbol": symbol, "__module__": __name__})
+                                   "symbol": symbol, "commutative": commutative,
+                                   "__module__": __name__})
 
 
-Equal = _nondiff("Equal", np.equal, "==")
-NotEqual = _nondiff("NotEqual", np.not_equal, "!=")
+Equal = _nondiff("Equal", np.equal, "==", True)
+NotEqual = _nondiff("NotEqual", np.not_equal, "!=", True)
 Less = _nondiff("Less", np.less, "<")
 LessEqual = _nondiff("LessEqual", np.less_equal, "<=")
 Greater = _nondiff("Greater", np.greater, ">")
 GreaterEqual = _nondiff("GreaterEqual", np.greater_equal, ">=")
-LogicalAnd = _nondiff("LogicalAnd", np.logical_and)
-LogicalOr = _nondiff("LogicalOr", np.logical_or)
-LogicalXor = _nondiff("LogicalXor", np.logical_xor)
+LogicalAnd = _nondiff("LogicalAnd", np.logical_and, None, True)
+LogicalOr = _nondiff("LogicalOr", np.logical_or, None, True)
+LogicalXor = _nondiff("LogicalXor", np.logical_xor, None, True)
 LogicalNot = _nondiff("LogicalNot", np.logical_not)
 IsNan = _nondiff("IsNan", np.isnan)
 IsFinite = _nondiff("IsFinite", np.isfinite)

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import base as _base_mod
 from .base import Op, apply, Symbolic
+from .shapes import known
 from .._state import QiflowError
 
 
@@ -96,10 +97,9 @@ class GetItem(Op):
     def __init__(self, template): self.template = template
 
     def infer(self, x, *idx):
-        from .shapes import result_dtype
-        known = all(d is not None for d in x.shape) and all(
-            d is not None for t in idx for d in t.shape)
-        if known and all(i.dtype.kind in "iu" for i in idx):
+        from .shapes import known
+        if all(known(d) for d in x.shape) and all(known(d) for t in idx for d in t.shape) \
+                and all(i.dtype.kind in "iu" for i in idx):
             dummy = np.zeros(x.shape, dtype=x.dtype)
             return self.forward(dummy, *[np.zeros(i.shape, i.dtype) for i in idx]).shape, x.dtype
         return _infer_index_shape(self.template, x, idx), x.dtype
@@ -114,6 +114,9 @@ class GetItem(Op):
     def vjp(self, ctx, inputs, output, g):
         x, idx = inputs[0], inputs[1:]
         return (apply(IndexAddLike(self.template), g, x, *idx),) + (None,) * len(idx)
+
+    def format(self, args):
+        return f"{args[0]}[{_subscript(self.template, args[1:])}]"
 
 
 class IndexAddLike(Op):
@@ -137,8 +140,21 @@ class IndexAddLike(Op):
         return out
 
     def vjp(self, ctx, inputs, output, gg):
-        g, x, idx = inputs[0], inputs[1], inputs[2:]
+        idx = inputs[2:]
         return (apply(GetItem(self.template), gg, *idx), None) + (None,) * len(idx)
+
+
+def _subscript(template, args):
+    """The index of ``template`` as text, array parts given as ``args``."""
+    parts = []
+    for p in template:
+        if isinstance(p, _Slot):
+            parts.append(args[p.k])
+        elif isinstance(p, tuple):
+            parts.append(":".join("" if v is None else str(v) for v in p[1:]))
+        else:
+            parts.append("..." if p is Ellipsis else repr(p))
+    return ", ".join(parts)
 
 
 def _describe(template, arrays):
@@ -177,7 +193,7 @@ def _infer_index_shape(template, x, idx):
             dim += 1
         elif isinstance(p, tuple):
             d = shape[dim]
-            if d is None:
+            if not known(d):
                 out.append(None)
             else:
                 out.append(len(range(*slice(p[1], p[2], p[3]).indices(d))))

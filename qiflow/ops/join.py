@@ -12,8 +12,8 @@ reshape, so their gradients come from the ops they are made of.
 import numpy as np
 
 from . import base as _base
-from .base import Op, apply
-from .shapes import normalize_axis, static_shape
+from .base import Op, apply, static_shape
+from .shapes import normalize_axis, known
 from .movement import reshape, expand_dims, broadcast_to
 from .indexing import getitem
 from .._state import QiflowError
@@ -68,10 +68,10 @@ class Concatenate(Op):
         for t in types:
             s = tuple(t.shape)
             if len(s) != len(first) or any(
-                    i != ax and a is not None and b is not None and a != b for i, (a, b) in enumerate(zip(s, first))):
+                    i != ax and known(a) and known(b) and a != b for i, (a, b) in enumerate(zip(s, first))):
                 shapes = ", ".join(str(tuple(u.shape)) for u in types)
                 raise QiflowError(f"concatenate: shapes {shapes} differ outside axis {ax}")
-            total = None if total is None or s[ax] is None else total + s[ax]
+            total = None if total is None or not known(s[ax]) else total + s[ax]
         shape = first[:ax] + (total,) + first[ax + 1:]
         return shape, np.result_type(*[t.dtype for t in types])
 
@@ -167,7 +167,7 @@ class Stack(Op):
         first = tuple(types[0].shape)
         for t in types:
             s = tuple(t.shape)
-            if len(s) != len(first) or any(a is not None and b is not None and a != b for a, b in zip(s, first)):
+            if len(s) != len(first) or any(known(a) and known(b) and a != b for a, b in zip(s, first)):
                 shapes = ", ".join(str(tuple(u.shape)) for u in types)
                 raise QiflowError(f"stack: all tensors need the same shape, got {shapes}")
         shape = first[:self.axis] + (len(types),) + first[self.axis:]
@@ -228,7 +228,7 @@ class Pad(Op):
     def __init__(self, widths, value): self.widths, self.value = widths, value
 
     def infer(self, t):
-        shape = tuple(None if d is None else d + b + a for d, (b, a) in zip(t.shape, self.widths))
+        shape = tuple(d + b + a if known(d) else None for d, (b, a) in zip(t.shape, self.widths))
         return shape, t.dtype
 
     def forward(self, a):

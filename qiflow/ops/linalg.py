@@ -8,7 +8,7 @@ import numpy as np
 
 from . import base as _base
 from .base import Op, apply
-from .shapes import broadcast_shapes
+from .shapes import broadcast_shapes, known
 from .movement import swapaxes, expand_dims, squeeze, reshape
 from .._state import QiflowError
 
@@ -26,7 +26,7 @@ class MatMul(Op):
         if len(a.shape) < 2 or len(b.shape) < 2:
             raise QiflowError(f"MatMul: needs ndim >= 2, got {tuple(a.shape)} and {tuple(b.shape)}")
         k1, k2 = a.shape[-1], b.shape[-2]
-        if k1 is not None and k2 is not None and k1 != k2:
+        if known(k1) and known(k2) and k1 != k2:
             raise QiflowError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned "
                               f"({k1} != {k2})")
         batch = broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
@@ -183,10 +183,10 @@ class Einsum(Op):
         for term, t in zip(self.terms, types):
             for c, d in zip(term, t.shape):
                 old = sizes.get(c)
-                if d is not None and old not in (None, 1) and d not in (1, old):
+                if known(d) and known(old) and old != 1 and d not in (1, old):
                     raise QiflowError(f"einsum {self.spec}: letter {c!r} has sizes {old} and {d} "
                                       f"(shapes {', '.join(str(tuple(u.shape)) for u in types)})")
-                if old is None or old == 1:
+                if old is None or old == 1 or not known(old):
                     sizes[c] = d
         return tuple(sizes[c] for c in self.out), np.result_type(*[t.dtype for t in types])
 

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from .base import Op, apply
-from .shapes import normalize_axis, broadcast_shapes, static_shape
+from .base import Op, apply, static_shape
+from .shapes import normalize_axis, broadcast_shapes, known
 from .._state import QiflowError
 
 
@@ -99,16 +99,15 @@ class Reshape(Op):
         if shape.count(-1) > 1:
             raise QiflowError(f"reshape: only one -1 allowed in {shape}")
         if -1 in shape:
-            known = [d for d in t.shape]
-            if None in known:
+            if not all(known(d) for d in t.shape):
                 shape = tuple(None if d == -1 else d for d in shape)
             else:
                 rest = int(np.prod([d for d in shape if d != -1]))
-                total = int(np.prod(known))
+                total = int(np.prod(t.shape))
                 if rest == 0 or total % rest:
                     raise QiflowError(f"reshape: cannot reshape array of shape {tuple(t.shape)} into {shape}")
                 shape = tuple(total // rest if d == -1 else d for d in shape)
-        elif None not in t.shape and int(np.prod(t.shape)) != int(np.prod(shape)):
+        elif all(known(d) for d in t.shape) and int(np.prod(t.shape)) != int(np.prod(shape)):
             raise QiflowError(f"reshape: cannot reshape array of shape {tuple(t.shape)} into {shape}")
         return shape, t.dtype
 
@@ -188,7 +187,7 @@ class Squeeze(Op):
 
     def infer(self, t):
         for a in self.axes:
-            if t.shape[a] not in (1, None):
+            if known(t.shape[a]) and t.shape[a] != 1:
                 raise QiflowError(f"squeeze: axis {a} of shape {tuple(t.shape)} is not of size 1")
         return tuple(d for i, d in enumerate(t.shape) if i not in self.axes), t.dtype
 
@@ -209,7 +208,7 @@ class BroadcastTo(Op):
 
     def infer(self, t):
         out = broadcast_shapes("broadcast_to", t.shape, self.shape)
-        if len(out) != len(self.shape) or any(a != b for a, b in zip(out, self.shape) if a is not None):
+        if len(out) != len(self.shape) or any(a != b for a, b in zip(out, self.shape) if known(a)):
             raise QiflowError(f"broadcast_to: cannot broadcast shape {tuple(t.shape)} to {self.shape}")
         return self.shape, t.dtype
 

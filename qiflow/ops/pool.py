@@ -19,7 +19,7 @@ Primitives (each pair is closed under vjp, so higher orders work):
 import numpy as np
 
 from .base import Op, apply
-from .conv import _pair, out_size
+from .conv import _pair
 from .._state import QiflowError
 
 

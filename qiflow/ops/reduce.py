@@ -10,8 +10,8 @@ is shared *evenly* among the elements equal to the extreme, so it sums to 1.
 """
 import numpy as np
 
-from .base import Op, apply
-from .shapes import normalize_axis, static_shape
+from .base import Op, apply, static_shape
+from .shapes import normalize_axis
 from .elementwise import where, equal
 from .movement import expand_dims, broadcast_like
 

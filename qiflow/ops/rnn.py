@@ -24,19 +24,18 @@ written with qiflow ops, so the gradient is itself differentiable.
 """
 import numpy as np
 
-from .base import Op, apply
+from .base import Op, apply, static_shape
 from .dense import linear
 from .elementwise import sigmoid, tanh, sigmoid_
 from .linalg import matmul
 from .movement import swapaxes, expand_dims, FlattenHead
 from .reduce import sum as _sum
-from .shapes import static_shape
+from .shapes import known
 from .join import ConcatPiece, concatenate, stack
 from .._state import QiflowError
 
 
-def _known(d):
-    return d is not None and not isinstance(d, tuple) and isinstance(d, (int, np.integer))
+_known = known
 
 
 def _check(name, x, h0, w_ih, w_hh, b, gates):

@@ -8,28 +8,60 @@ import numpy as np
 from .._state import QiflowError
 
 
+def known(d):
+    """d is a size known now (an int), not None or a symbolic size."""
+    return isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+
+
+class Sym:
+    """A symbolic size (the compiler's shape analysis): sizes known only at run
+    time, two equal ``Sym`` are surely the same size.  Every ``infer`` treats
+    anything that is not an int as unknown and copies sizes it passes through."""
+    __slots__ = ("key",)
+
+    def __init__(self, key):
+        self.key = key
+
+    def __eq__(self, other):
+        return isinstance(other, Sym) and other.key == self.key
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __repr__(self):
+        return f"Sym{self.key!r}"
+
+    @staticmethod
+    def merge(syms):
+        """The size of broadcasting unknown sizes together (equal to each one that is not 1)."""
+        flat = set()
+        for s in syms:
+            flat |= s.key[1] if s.key[0] == "bc" else {s}
+        return Sym(("bc", frozenset(flat)))
+
+
 def broadcast_shapes(opname, *shapes):
-    """NumPy broadcasting over shapes that may contain None (unknown)."""
+    """NumPy broadcasting over shapes that may hold unknown sizes (None, or ``Sym``)."""
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for i in range(-ndim, 0):
-        dim = 1
-        for s in shapes:
-            if len(s) < -i:
-                continue
-            d = s[i]
-            if d == 1:
-                continue
-            if d is None:
-                if dim == 1:
-                    dim = None
-            elif dim == 1 or dim is None:
-                dim = d
-            elif dim != d:
-                raise QiflowError(
-                    f"{opname}: shapes {' and '.join(str(tuple(s)) for s in shapes)} "
-                    f"cannot be broadcast together")
-        out.append(dim)
+        vals = [s[i] for s in shapes if len(s) >= -i]
+        ints = {int(d) for d in vals if known(d) and d != 1}
+        if len(ints) > 1:
+            raise QiflowError(
+                f"{opname}: shapes {' and '.join(str(tuple(s)) for s in shapes)} "
+                f"cannot be broadcast together")
+        if ints:
+            out.append(ints.pop())       # an unknown size must then be 1 or equal to it
+            continue
+        unknown = [d for d in vals if not known(d)]
+        if not unknown:
+            out.append(1)
+        elif any(d is None for d in unknown):
+            out.append(None)
+        else:
+            syms = set(unknown)
+            out.append(syms.pop() if len(syms) == 1 else Sym.merge(syms))
     return tuple(out)
 
 
@@ -61,15 +93,3 @@ def normalize_axis(opname, axis, ndim):
             raise QiflowError(f"{opname}: axis {a} repeated in {axis}")
         out.append(a)
     return tuple(sorted(out))
-
-
-def static_shape(x):
-    """The shape known at graph-build time: a tuple (entries may be None when symbolic)."""
-    if x.__class__ is np.ndarray:
-        return x.shape                 # the backward pass's common case first
-    from . import base
-    if isinstance(x, base.Tensor):
-        return x._data.shape
-    if isinstance(x, base.Symbolic):
-        return tuple(x.type.shape)
-    return tuple(np.shape(x))

@@ -23,13 +23,14 @@ from .elementwise import ones_like
 from .movement import expand_dims
 from .reduce import sum as _sum
 from .softmax import shifted_lse, softmax
+from .shapes import known
 from .._state import QiflowError
 
 
 def _check(xshape, tshape, tdtype):
     if len(xshape) != 2:
         raise QiflowError(f"softmax_cross_entropy: expected logits (N, C), got shape {tuple(xshape)}")
-    if len(tshape) != 1 or (xshape[0] is not None and tshape[0] is not None and tshape[0] != xshape[0]):
+    if len(tshape) != 1 or (known(xshape[0]) and known(tshape[0]) and tshape[0] != xshape[0]):
         raise QiflowError(f"softmax_cross_entropy: logits of shape {tuple(xshape)} need class targets of "
                           f"shape ({xshape[0]},), got {tuple(tshape)}")
     if np.dtype(tdtype).kind not in "iu":

@@ -20,8 +20,10 @@ from .types import (TensorType, tensor, scalar, vector, matrix, tensor3, tensor4
                     TYPES as _TYPES)
 from .graph import Variable, Constant, Apply, constant
 from .shared import shared, SharedVariable
-from .ops import arange, shape_of
-from .grad import grad, jacobian, hessian
+from ..ops.dynamic import arange
+from .graph import shape_of
+from .grad import grad
+from .jacobian import jacobian, hessian
 from .function import function, Mode
 from .printing import pp, debugprint
 from . import nnet
@@ -70,7 +72,7 @@ def flatten(x, outdim=1):
     if not x.ndim:
         return _reshape(x, (1,))
     from ..ops.base import apply as _apply
-    from .ops import FlattenTail
+    from ..ops.dynamic import FlattenTail
     return _apply(FlattenTail(outdim), x)
 
 

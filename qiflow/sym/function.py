@@ -15,9 +15,10 @@ import numpy as np
 from .._state import QiflowError
 from ..ops import elementwise as E
 from .fgraph import clone, FunctionGraph
+from . import graph as _graph
 from .graph import Variable, Constant, as_variable, leaves
 from .shared import SharedVariable
-from .types import TensorType
+from .graph import TensorType
 from . import rewrites as _rw
 from .linker import link
 
@@ -184,3 +185,6 @@ def _check_unused(new_inputs, roots, orig, policy):
                 raise QiflowError(msg)
             import warnings
             warnings.warn(msg, stacklevel=3)
+
+
+_graph.compiler = function       # Variable.eval() compiles with it

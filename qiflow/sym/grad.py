@@ -1,4 +1,4 @@
-"""Symbolic gradients: ``grad``, ``jacobian``, ``hessian``.
+"""Symbolic gradients: ``grad`` (``jacobian`` and ``hessian`` are in ``jacobian.py``).
 
 ``grad`` runs qiflow's one backward engine (``qiflow.autodiff._sweep``) on the
 symbolic graph: each op's vjp receives variables and returns variables, so the
@@ -49,7 +49,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", stabili
     if cost.dtype.kind not in "fc":
         raise TypeError(f"grad: cost {cost!r} has type {cost.type}; it must be a float")
     if stabilize:
-        from .rewrites import stabilize_for_grad
+        from .rewrites.registry import stabilize_for_grad
         cost = stabilize_for_grad(cost, wrt)
     blocked = list(consider_constant or [])
     saved = [(v, v.requires_grad) for v in blocked]
@@ -75,50 +75,4 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", stabili
         elif g.dtype != w.dtype:
             g = E.cast(g, w.dtype)
         out.append(g)
-    return out[0] if single else out
-
-
-def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise"):
-    """d expression / d wrt for a vector (or scalar) ``expression``: one row per
-    element of ``expression``, each of wrt's shape.
-
-    >>> x = T.dvector('x'); J = T.jacobian(x ** 2, x)
-    >>> T.function([x], J)([1.0, 2.0]).tolist()
-    [[2.0, 0.0], [0.0, 4.0]]
-    """
-    single = isinstance(wrt, Variable)
-    wrts = [wrt] if single else list(wrt)
-    if expression.ndim == 0:
-        res = grad(expression, wrts, consider_constant, disconnected_inputs)
-        return res[0] if single else res
-    if expression.ndim != 1:
-        raise QiflowError(f"jacobian: expression must be a scalar or a vector, got {expression.type} "
-                          "(flatten it first)")
-    n = expression.type.shape[0]
-    if n is not None:
-        from ..ops.join import stack
-        rows = [grad(expression[i], wrts, consider_constant, disconnected_inputs) for i in range(n)]
-        res = [stack([r[k] for r in rows]) for k in range(len(wrts))]
-    else:
-        from .loop import jacobian_rows
-        res = jacobian_rows(expression, wrts, consider_constant, disconnected_inputs)
-    return res[0] if single else res
-
-
-def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
-    """Second derivatives of a scalar cost: ``jacobian(grad(cost, wrt), wrt)``
-    for each vector ``wrt``.
-
-    >>> x = T.dvector('x'); H = T.hessian((x ** 3).sum(), x)
-    >>> T.function([x], H)([1.0, 2.0]).tolist()
-    [[6.0, 0.0], [0.0, 12.0]]
-    """
-    single = isinstance(wrt, Variable)
-    wrts = [wrt] if single else list(wrt)
-    out = []
-    for w in wrts:
-        if w.ndim != 1:
-            raise QiflowError(f"hessian: wrt must be vectors, got {w!r} of type {w.type}")
-        g = grad(cost, w, consider_constant, disconnected_inputs)
-        out.append(jacobian(g, w, consider_constant, disconnected_inputs))
     return out[0] if single else out

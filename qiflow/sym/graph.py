@@ -20,9 +20,54 @@ import numpy as np
 
 from ..methods import TensorMethods
 from ..ops import base as _base
+from ..ops import dynamic as _dynamic
 from ..ops.base import Symbolic
 from .._state import QiflowError
-from .types import TensorType
+
+_NDIM_NAMES = {0: "scalar", 1: "vector", 2: "matrix", 3: "tensor3", 4: "tensor4"}
+
+#: ``T.function``, registered by ``qiflow.sym.function`` (``Variable.eval`` compiles with it)
+compiler = None
+
+
+class TensorType:
+    """dtype + static shape (a tuple; None marks a dimension known only at run time)."""
+
+    __slots__ = ("dtype", "shape")
+
+    def __init__(self, dtype, shape):
+        self.dtype = np.dtype(dtype)
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __call__(self, name=None):
+        """A new input variable of this type."""
+        return Variable(self, name=name)
+
+    def __eq__(self, other):
+        return isinstance(other, TensorType) and self.dtype == other.dtype and self.shape == other.shape
+
+    def __hash__(self):
+        return hash((self.dtype.str, self.shape))
+
+    def accepts(self, other):
+        """True when every value of ``other`` is a value of this type."""
+        if self.dtype != other.dtype or len(self.shape) != len(other.shape):
+            return False
+        return all(a is None or a == b for a, b in zip(self.shape, other.shape))
+
+    def __repr__(self):
+        if all(d is None for d in self.shape) and self.ndim in _NDIM_NAMES:
+            kind = _NDIM_NAMES[self.ndim]
+        else:
+            kind = "(" + ", ".join("?" if d is None else str(d) for d in self.shape) + \
+                   ("," if self.ndim == 1 else "") + ")"
+        return f"TensorType({self.dtype}, {kind})"
+
+
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -105,7 +150,6 @@ class Variable(Symbolic, TensorMethods):
         s = self.type.shape
         if None not in s:
             return s
-        from .ops import shape_of
         return shape_of(self)
 
     @property
@@ -117,8 +161,7 @@ class Variable(Symbolic, TensorMethods):
         return count(self, None, dtype="int64")
 
     def __getitem__(self, index):
-        from .ops import getitem
-        return getitem(self, index)
+        return _dynamic.getitem(self, index)
 
     def dimshuffle(self, *pattern):
         """Theano's dimshuffle: reorder axes, 'x' inserts a broadcastable axis, and
@@ -179,7 +222,7 @@ class Variable(Symbolic, TensorMethods):
 
     def detach(self):
         """This value cut from the graph (``qf.stop_gradient``)."""
-        from ..functional import stop_gradient
+        from ..ops.movement import stop_gradient
         return stop_gradient(self)
 
     def astype(self, dtype, copy=True):
@@ -189,10 +232,9 @@ class Variable(Symbolic, TensorMethods):
 
     def eval(self, inputs_to_values=None):
         """Compile and run this variable: ``(x + 1).eval({x: 2.0})``."""
-        from .function import function
         inputs_to_values = inputs_to_values or {}
         keys = list(inputs_to_values)
-        f = function(keys, self)
+        f = compiler(keys, self)
         return f(*[inputs_to_values[k] for k in keys])
 
     def __repr__(self):
@@ -220,6 +262,40 @@ class Constant(Variable):
         d = self.data
         body = repr(d.item()) if d.ndim == 0 else np.array2string(d, separator=",", threshold=10)
         return f"TensorConstant{{{body}}}"
+
+
+class ShapeVariable(Variable):
+    """``x.shape`` for a variable with unknown dimensions: indexing it with an int
+    gives that dimension (a Python int when known statically, else a scalar)."""
+    __slots__ = ()
+
+    def _source_shape(self):
+        return self.owner.inputs[0].type.shape
+
+    def __getitem__(self, i):
+        if isinstance(i, (int, np.integer)):
+            s = self._source_shape()
+            n = len(s)
+            if not -n <= i < n:
+                raise IndexError(f"shape index {i} out of range for ndim {n}")
+            if s[i] is not None:
+                return s[i]
+            return Variable.__getitem__(self, int(i) % n)
+        return Variable.__getitem__(self, i)
+
+    def __len__(self):
+        return len(self._source_shape())
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
+_shape = _dynamic.Shape()
+
+
+def shape_of(x):
+    """Symbolic shape of x (``x.shape`` when a dimension is unknown)."""
+    return build(_shape, (x,), cls=ShapeVariable)
 
 
 def constant(value, name=None, dtype=None):

@@ -19,29 +19,23 @@ import numpy as np
 
 from .._state import QiflowError
 from ..ops import base as _base
-from ..ops import elementwise as E
-from ..ops import movement as M
-from ..ops import reduce as R
-from ..ops.linalg import MatMul
+from ..ops.base import aliases
 from .graph import Constant, Variable, ordered_leaves, toposort
-from .kernels import is_elementwise
 from .dims import Dims
-from .rewrites.fusion import Fused, program_lines
-from .rewrites.specialize import Gemm
+from .codegen import emit_node
+from .rewrites.fusion import Fused, program_lines, single_program
 from .shared import SharedVariable
 
 _counter = itertools.count()
-_FRESH = (MatMul, Gemm, R.Sum, R.Mean, R.Max, R.Min, R.Prod, R.ArgMax, R.Count, M.SumToLike)
 
 
-def _fresh(node):
-    """True when the node's output never aliases an input's memory."""
-    op = node.op
-    if isinstance(op, E.Cast) or isinstance(op, M.SumToLike):
-        return False            # cast(copy=False) and sum_to_like may return their input
-    return is_elementwise(op) or isinstance(op, _FRESH) or type(op).__name__ in (
-        "IndexAddLike", "DynamicSliceGrad", "OnesLike", "ZerosLike", "ARange", "Shape",
-        "Linear", "Concatenate", "Stack")
+def _aliased_inputs(node):
+    """The inputs whose memory the node's output may share (from the op's
+    view_map/destroy_map; every input when the op does not say)."""
+    al = aliases(node.op)
+    if al is None:
+        return list(node.inputs)
+    return [node.inputs[k] for k in al if k < len(node.inputs)]
 
 
 class Function:
@@ -188,10 +182,11 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
         roots[id(v)] = frozenset([id(v)])
     for p, node in enumerate(order):
         out = node.outputs[0]
-        if _fresh(node):
+        al = _aliased_inputs(node)
+        if not al:
             roots[id(out)] = frozenset([id(out)])
-        else:       # a view op aliases its first input (the others give shapes or indices)
-            roots[id(out)] = roots.get(id(node.inputs[0]), frozenset()) if node.inputs else frozenset()
+        else:
+            roots[id(out)] = frozenset().union(*[roots.get(id(i), frozenset()) for i in al])
     root_last, escaping = {}, set()
     for vid, rs in roots.items():
         for r in rs:
@@ -238,35 +233,24 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
         args = [names[id(i)] for i in node.inputs]
         start = len(body)
         op = node.op
-        if isinstance(op, Gemm):
-            body += _gemm(node, args, res, env, gemm_bufs)
-        elif is_elementwise(op):
-            fop = op if isinstance(op, Fused) else _single(node)
+        if op.elementwise:
+            fop = op if isinstance(op, Fused) else single_program(node)
             dest = destroyable(node, p)
             body += program_lines(fop, args, res, dest, env, [dims.of(i) for i in node.inputs])
             for j in dest:
                 phys.setdefault(id(out), {id(out)}).update(phys.get(id(node.inputs[j]), ()))
-        elif isinstance(op, MatMul):
-            body.append(f"{res} = _np.matmul({args[0]}, {args[1]})")
-        elif isinstance(op, R.Sum) and node.inputs[0].dtype.kind in "fc":
-            body.append(f"{res} = _np.add.reduce({args[0]}, axis={op.axis!r}, keepdims={op.keepdims!r})")
-        elif isinstance(op, R.Mean) and node.inputs[0].dtype.kind == "f" and \
-                node.inputs[0].dtype.itemsize >= 4:
-            body += _mean(node, args, res)
-        elif type(op) in (M.SumToLike, M.BroadcastLike, M.ReshapeLike):
-            body += _like(node, args, res, env)
-        elif isinstance(op, M.Reshape):
-            body.append(f"{res} = {args[0]}.reshape({op.shape!r})")
-        elif isinstance(op, M.Transpose):
-            body.append(f"{res} = {args[0]}.transpose({op.axes!r})")
         else:
-            fname = f"_f{p}"
-            env[fname] = op.forward
-            body.append(f"{res} = {fname}({', '.join(args)})")
+            lines = emit_node(op, node, args, res, env, gemm_bufs)
+            if lines is None:
+                fname = f"_f{p}"
+                env[fname] = op.forward
+                lines = [f"{res} = {fname}({', '.join(args)})"]
+            body += lines
         for q in range(start, len(body)):
             line_node[q] = node
-        if not _fresh(node) and node.inputs:
-            phys[id(out)] = set(phys.get(id(node.inputs[0]), {id(node.inputs[0])}))
+        al = _aliased_inputs(node)
+        if al:
+            phys[id(out)] = set().union(*[phys.get(id(i), {id(i)}) for i in al])
         phys.setdefault(id(out), {id(out)})
     # Gemm buffers are persistent only when the product never leaves the function
     escaping_phys = set()
@@ -355,60 +339,6 @@ def _roots_of(vs, roots):
     for v in vs:
         out |= roots.get(id(v), frozenset())
     return out
-
-
-class _Single:
-    """A one-node program, so single elementwise nodes share the fused code path."""
-    __slots__ = ("program", "consts", "types", "in_types")
-
-    def __init__(self, node):
-        self.program = ((node.op, tuple(("i", k) for k in range(len(node.inputs)))),)
-        self.consts = []
-        self.types = (node.outputs[0].type,)
-        self.in_types = tuple(i.type for i in node.inputs)
-
-
-def _single(node):
-    return _Single(node)
-
-
-def _mean(node, args, res):
-    x = node.inputs[0]
-    axes = range(x.ndim) if node.op.axis is None else node.op.axis
-    dims = [x.type.shape[a] for a in axes]
-    if None in dims:
-        n = " * ".join([f"{args[0]}.shape[{a}]" for a in axes]) or "1"
-    else:
-        n = str(int(np.prod(dims, dtype=np.int64)))
-    return [f"{res} = _np.add.reduce({args[0]}, axis={node.op.axis!r}, keepdims={node.op.keepdims!r}) "
-            f"/ ({n})"]
-
-
-def _like(node, args, res, env):
-    g, x = node.inputs
-    fname = f"_fl{id(node)}"
-    env[fname] = node.op.forward
-    target = f"{x.type.shape!r}" if None not in x.type.shape else f"{args[1]}.shape"
-    return [f"{res} = {args[0]} if {args[0]}.shape == {target} else {fname}({args[0]}, {args[1]})"]
-
-
-def _gemm(node, args, res, env, bufs):
-    a, b, c = args
-    out = node.outputs[0]
-    buf = f"_gb{len(bufs)}"
-    env[buf] = [None]
-    env[f"{buf}dt"] = out.dtype
-    bufs.append((buf, node))
-    return [f"_s = ({a}.shape[0], {b}.shape[1])",
-            f"_b = {buf}[0] if {buf} is not None else None",
-            "if _b is None or _b.shape != _s:",
-            f"    _b = _np.empty(_s, {buf}dt)",
-            f"    if {buf} is not None: {buf}[0] = _b",
-            f"{res} = _np.matmul({a}, {b}, out=_b)",
-            "try:",
-            f"    _np.add({res}, {c}, out={res})",
-            "except ValueError:",
-            f"    {res} = {res} + {c}"]
 
 
 def _fail(exc, fname, lines_to_node, label, names):

@@ -42,7 +42,7 @@ def categorical_crossentropy(coding_dist, true_dist):
     """-sum(true * log(coding)) over the last axis; ``true_dist`` may also be an
     integer vector of class indices (then -log(coding[i, true[i]]))."""
     if true_dist.dtype.kind in "iu":
-        from .ops import arange
+        from ..ops.dynamic import arange
         n = coding_dist.shape[0]
         return -E.log(coding_dist[arange(n), true_dist])
     return -R.sum(true_dist * E.log(coding_dist), axis=-1)

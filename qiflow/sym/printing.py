@@ -5,21 +5,9 @@
 >>> T.pp(x ** 2 + 1)
 '((x ** 2) + TensorConstant{1.0})'
 """
-import re
 import sys
 
-from ..ops import elementwise as E
-from ..ops.linalg import MatMul
-from ..ops.indexing import GetItem
 from .graph import Constant, Variable
-
-_INFIX = {E.Add: "+", E.Subtract: "-", E.Multiply: "*", E.Divide: "/", E.Power: "**",
-          MatMul: "@", E.Greater: ">", E.GreaterEqual: ">=", E.Less: "<", E.LessEqual: "<=",
-          E.Equal: "==", E.NotEqual: "!=", E.FloorDivide: "//", E.Mod: "%"}
-
-
-def _snake(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _leaf(v):
@@ -29,34 +17,8 @@ def _leaf(v):
 
 
 def _fmt(node, args):
-    op = node.op
-    t = type(op)
-    if t in _INFIX:
-        return f"({args[0]} {_INFIX[t]} {args[1]})"
-    if t is E.PowerScalar:
-        return f"({args[0]} ** {op.p!r})"
-    if t is E.Negative:
-        return f"(-{args[0]})"
-    if t is GetItem:
-        return f"{args[0]}[{_subscript(op.template, args[1:])}]"
-    name = _snake(getattr(op, "name", t.__name__)) if t.__name__ != "Fused" else op.name
-    props = [f"{p}={getattr(op, p)!r}" for p in getattr(op, "props", ())
-             if p not in ("template",) and getattr(op, p) is not None]
-    if t.__name__ == "Fused":
-        props = []
-    return f"{name}({', '.join(list(args) + props)})"
-
-
-def _subscript(template, args):
-    parts = []
-    for p in template:
-        if hasattr(p, "k"):
-            parts.append(args[p.k])
-        elif isinstance(p, tuple):
-            parts.append(":".join("" if v is None else str(v) for v in p[1:]))
-        else:
-            parts.append("..." if p is Ellipsis else repr(p))
-    return ", ".join(parts)
+    """The node as text: its op says how it prints (``Op.format``)."""
+    return node.op.format(list(args))
 
 
 def pp(var):
@@ -103,9 +65,8 @@ def debugprint(obj, file=None, print_type=True):
      |x [id B] <float64 ()>
      |TensorConstant{1.0} [id C] <float64 ()>
     """
-    from .linker import Function
     roots = []
-    if isinstance(obj, Function):
+    if hasattr(obj, "fgraph") and hasattr(obj, "updates"):      # a compiled function
         for k, v in enumerate(obj.outputs):
             roots.append((f"output {k}", v))
         for s, u in obj.updates:

@@ -12,7 +12,7 @@ import numpy as np
 from .._state import QiflowError
 from ..ops import base as _base
 from .graph import Variable
-from .types import TensorType
+from .graph import TensorType
 
 
 class Container:

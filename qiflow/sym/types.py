@@ -13,47 +13,9 @@ TensorType(float32, matrix)
 import numpy as np
 
 from ..backend import get_default_dtype
+from .graph import TensorType
 
 _NDIM_NAMES = {0: "scalar", 1: "vector", 2: "matrix", 3: "tensor3", 4: "tensor4"}
-
-
-class TensorType:
-    """dtype + static shape (a tuple; None marks a dimension known only at run time)."""
-
-    __slots__ = ("dtype", "shape")
-
-    def __init__(self, dtype, shape):
-        self.dtype = np.dtype(dtype)
-        self.shape = tuple(None if d is None else int(d) for d in shape)
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def __call__(self, name=None):
-        """A new input variable of this type."""
-        from .graph import Variable
-        return Variable(self, name=name)
-
-    def __eq__(self, other):
-        return isinstance(other, TensorType) and self.dtype == other.dtype and self.shape == other.shape
-
-    def __hash__(self):
-        return hash((self.dtype.str, self.shape))
-
-    def accepts(self, other):
-        """True when every value of ``other`` is a value of this type."""
-        if self.dtype != other.dtype or len(self.shape) != len(other.shape):
-            return False
-        return all(a is None or a == b for a, b in zip(self.shape, other.shape))
-
-    def __repr__(self):
-        if all(d is None for d in self.shape) and self.ndim in _NDIM_NAMES:
-            kind = _NDIM_NAMES[self.ndim]
-        else:
-            kind = "(" + ", ".join("?" if d is None else str(d) for d in self.shape) + \
-                   ("," if self.ndim == 1 else "") + ")"
-        return f"TensorType({self.dtype}, {kind})"
 
 
 def _float(dtype):

@@ -49,7 +49,7 @@ from ..ops import base as _base
 from ..ops.base import TraceError
 from ..tensor import Tensor
 from ..sym.graph import Variable
-from ..sym.types import TensorType
+from ..sym.graph import TensorType
 from .tracer import Tracer
 
 _MAX_VARIANTS = 8      # traces kept per signature (e.g. .grad None / not None)

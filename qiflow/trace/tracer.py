@@ -36,7 +36,7 @@ from ..ops.elementwise import cast
 from ..ops.movement import broadcast_to, stop_gradient
 from ..sym.graph import Variable, Constant, build, as_variable
 from ..sym.shared import SharedVariable, TensorContainer
-from ..sym.types import TensorType
+from ..sym.graph import TensorType
 
 
 class _Cap:

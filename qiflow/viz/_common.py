@@ -6,10 +6,6 @@ from .._state import QiflowError
 from ..tensor import Tensor
 
 #: ops whose inputs can be swapped, so their edges need no position label
-COMMUTATIVE = {"Add", "Multiply", "Maximum", "Minimum", "Equal", "NotEqual",
-               "LogicalAnd", "LogicalOr", "LogicalXor"}
-
-
 def as_roots(obj, what):
     """A list of Tensors from a Tensor or a list/tuple of them."""
     roots = list(obj) if isinstance(obj, (list, tuple)) else [obj]

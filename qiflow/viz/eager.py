@@ -11,7 +11,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .graph import VGraph
-from ._common import (COMMUTATIVE, topo_order, check_not_freed, display_name, fmt_array,
+from ._common import (topo_order, check_not_freed, display_name, fmt_array,
                       fmt_const, op_title)
 
 
@@ -86,7 +86,7 @@ def eager_graph(roots, names, scopes=None, grads=False, backward=False, max_valu
 
 def _input_edges(g, t, ids, nid, cluster):
     ins = t._inputs
-    positional = len(ins) > 1 and t._op.name not in COMMUTATIVE
+    positional = len(ins) > 1 and not t._op.commutative
     for k, inp in enumerate(ins):
         lab = str(k) if positional else None
         if isinstance(inp, Tensor):
@@ -121,7 +121,7 @@ def _backward_graph(g, order, roots, ids, gvals, names, max_values):
             continue
         b = g.add("gradop", f"{t._op.name}Backward", cluster=bwd)
         g.edge(gnode[id(t)], b)
-        positional = len(t._inputs) > 1 and t._op.name not in COMMUTATIVE
+        positional = len(t._inputs) > 1 and not t._op.commutative
         for k, i in targets:
             g.edge(b, gnode[id(i)], str(k) if positional else None)
             incoming[id(i)] = incoming.get(id(i), 0) + 1

@@ -19,17 +19,17 @@ import sys
 import numpy as np
 
 from .._state import QiflowError
+from ..ops import elementwise as E, movement as M, reduce as R
 from ..ops.base import apply
+from ..ops.dense import Linear
+from ..ops.indexing import GetItem
+from ..ops.linalg import MatMul
 from ..tensor import Tensor
 from ._common import (as_roots, topo_order, check_not_freed, resolve_names, display_name,
                       fmt_array, fmt_const, op_title, num)
 from .eager import node_gradients
 from . import explain_render as _render
 
-_BROADCASTING = {"Add", "Subtract", "Multiply", "Divide", "Power", "Maximum", "Minimum", "Where",
-                 "Mod"}
-_INFIX = {"Add": "+", "Subtract": "-", "Multiply": "*", "Divide": "/", "MatMul": "@",
-          "Power": "**"}
 
 
 class InputStep:
@@ -165,15 +165,11 @@ def _arg(x, name):
 
 
 def _expr(t, name):
-    op, ins = t._op, t._inputs
-    args = [_arg(i, name) for i in ins]
-    if op.name in _INFIX and len(args) == 2:
-        return f"{args[0]} {_INFIX[op.name]} {args[1]}"
-    if op.name == "Negative":
-        return f"-{args[0]}"
-    if op.name == "PowerScalar":
-        return f"{args[0]} ** {num(op.p)}"
-    return f"{op_title(op)}({', '.join(args)})"
+    """The node as its op prints it (``Op.format``), without outer parentheses."""
+    text = t._op.format([_arg(i, name) for i in t._inputs])
+    if text.startswith("(") and text.endswith(")") and text.count("(") == 1:
+        text = text[1:-1]
+    return text
 
 
 def _forward_row(t, name):
@@ -186,38 +182,41 @@ def _forward_row(t, name):
             "shape": t.shape, "dtype": str(t.dtype), "op": t._op.name if t._op else None}
 
 
+def _formulas(a, b, out, op):
+    """The local derivatives, one per input, of the ops this registry knows
+    (keyed by op class; any other op is described as "from its vjp")."""
+    return {
+        E.Add: ("1", "1"), E.Subtract: ("1", "-1"), E.Multiply: (b, a),
+        E.Divide: (f"1/{b}", f"-{a}/{b}\u00b2"), E.Negative: ("-1",),
+        E.Power: (f"{b}\u00b7{a}^({b} - 1)", f"{out}\u00b7ln({a})"),
+        E.PowerScalar: ((f"2\u00b7{a}" if getattr(op, "p", None) == 2
+                         else f"{num(getattr(op, 'p', 0))}\u00b7{a}^{num(getattr(op, 'p', 1) - 1)}"),),
+        E.Exp: (f"exp({a}) = {out}",), E.Log: (f"1/{a}",), E.Log1p: (f"1/(1 + {a})",),
+        E.Expm1: (f"{out} + 1",), E.Sqrt: (f"1/(2\u00b7{out})",), E.Square: (f"2\u00b7{a}",),
+        E.Abs: (f"sign({a})",), E.Sin: (f"cos({a})",), E.Cos: (f"-sin({a})",),
+        E.Tanh: (f"1 - {out}\u00b2",), E.Sigmoid: (f"{out}\u00b7(1 - {out})",),
+        E.Softplus: (f"sigmoid({a})",), E.Relu: (f"1 where {a} > 0, else 0",),
+        E.Maximum: (f"1 where {a} > {b}", f"1 where {b} > {a}"),
+        E.Minimum: (f"1 where {a} < {b}", f"1 where {b} < {a}"),
+        E.Where: ("none (condition)", "1 where the condition holds", "1 where it does not"),
+        R.Sum: ("1 for every summed element",), R.Mean: ("1/n for every averaged element",),
+        R.Max: ("1 at the maximum (shared on ties)",), R.Min: ("1 at the minimum (shared on ties)",),
+        MatMul: (f"grad @ {b}\u1d40 (vjp)", f"{a}\u1d40 @ grad (vjp)"),
+        Linear: (f"grad @ {b} (vjp)", f"grad\u1d40 @ {a} (vjp)", "1, summed over the batch"),
+        E.Cast: ("1 (cast back)",), GetItem: ("1 at the selected elements",),
+        M.Reshape: ("1 (reshaped back)",), M.Transpose: ("1 (transposed back)",),
+        M.ExpandDims: ("1 (axis removed)",), M.Squeeze: ("1 (axis restored)",),
+        M.BroadcastTo: ("1, summed over the broadcast axes",),
+    }
+
+
 def formula(op, ins, out, position):
     """The local derivative d out / d ins[position] of ``op``, as a formula."""
     a = ins[0]
     b = ins[1] if len(ins) > 1 else None
-    n = op.name
-    if n == "PowerScalar":
-        p = op.p
-        return f"{num(p)}\u00b7{a}" if p == 2 else f"{num(p)}\u00b7{a}^{num(p - 1)}"
-    table = {
-        "Add": ("1", "1"), "Subtract": ("1", "-1"), "Multiply": (b, a),
-        "Divide": (f"1/{b}", f"-{a}/{b}\u00b2"), "Negative": ("-1",),
-        "Power": (f"{b}\u00b7{a}^({b} - 1)", f"{out}\u00b7ln({a})"),
-        "Exp": (f"exp({a}) = {out}",), "Log": (f"1/{a}",), "Log1p": (f"1/(1 + {a})",),
-        "Expm1": (f"{out} + 1",), "Sqrt": (f"1/(2\u00b7{out})",), "Square": (f"2\u00b7{a}",),
-        "Abs": (f"sign({a})",), "Sin": (f"cos({a})",), "Cos": (f"-sin({a})",),
-        "Tanh": (f"1 - {out}\u00b2",), "Sigmoid": (f"{out}\u00b7(1 - {out})",),
-        "Softplus": (f"sigmoid({a})",), "Relu": (f"1 where {a} > 0, else 0",),
-        "Maximum": (f"1 where {a} > {b}", f"1 where {b} > {a}"),
-        "Minimum": (f"1 where {a} < {b}", f"1 where {b} < {a}"),
-        "Where": ("none (condition)", "1 where the condition holds", "1 where it does not"),
-        "Sum": ("1 for every summed element",), "Mean": ("1/n for every averaged element",),
-        "Max": ("1 at the maximum (shared on ties)",), "Min": ("1 at the minimum (shared on ties)",),
-        "MatMul": (f"grad @ {b}\u1d40 (vjp)", f"{a}\u1d40 @ grad (vjp)"),
-        "Linear": (f"grad @ {b} (vjp)", f"grad\u1d40 @ {a} (vjp)", "1, summed over the batch"),
-        "Cast": ("1 (cast back)",), "GetItem": ("1 at the selected elements",),
-        "Reshape": ("1 (reshaped back)",), "Transpose": ("1 (transposed back)",),
-        "ExpandDims": ("1 (axis removed)",), "Squeeze": ("1 (axis restored)",),
-        "BroadcastTo": ("1, summed over the broadcast axes",),
-    }
-    row = table.get(n)
+    row = _formulas(a, b, out, op).get(type(op))
     if row is None or position >= len(row):
-        return f"from {n}.vjp"
+        return f"from {op.name}.vjp"
     return row[position]
 
 
@@ -275,8 +274,8 @@ def _step(index, t, name, incoming, acc, max_jacobian):
         prev = acc.get(id(inp))
         acc[id(inp)] = c.copy() if prev is None else prev + c
         note = None
-        if (t._op.name in _BROADCASTING and np.shape(inp._data) != t._data.shape) or \
-                (t._op.name == "Linear" and k == 2 and t._data.ndim > 1):
+        if (t._op.elementwise and np.shape(inp._data) != t._data.shape) or \
+                (isinstance(t._op, Linear) and k == 2 and t._data.ndim > 1):
             note = "summed over the broadcast axes"
         rows.append(InputStep(k, nm, True, f, local, kind, c, acc[id(inp)].copy(), note))
     return Step(index, name[id(t)], op_title(t._op), _expr(t, name), t._data,

@@ -7,18 +7,15 @@ function is drawn as its graph before the rewrites and its optimised graph
 side by side (Theano's ``pydotprint(b)`` next to ``pydotprint(f)``); a fused
 elementwise kernel shows the expression it computes.
 """
-import numpy as np
 
+from .. import sym as _sym_module
+from ..sym.rewrites.fusion import Fused
 from .graph import VGraph
-from ._common import COMMUTATIVE, fmt_array, op_title
-
-_INFIX = {"Add": "+", "Subtract": "-", "Multiply": "*", "Divide": "/", "Power": "**",
-          "MatMul": "@"}
+from ._common import fmt_array, op_title
 
 
 def _sym():
-    from .. import sym
-    return sym
+    return _sym_module
 
 
 def is_compiled(obj):
@@ -118,13 +115,13 @@ def add_variables(g, outputs, cluster, max_values, labels=None):
         out = node.outputs[0]
         title = op_title(node.op)
         notes = []
-        if type(node.op).__name__ == "Fused":
+        if isinstance(node.op, Fused):
             title = "Fused"
             notes.append(fused_expression(node.op))
         nid = g.add("op", title, name=out.name, shape=out.type.shape, dtype=out.type.dtype,
                     cluster=cluster, notes=notes)
         ids[id(out)] = nid
-        positional = len(node.inputs) > 1 and node.op.name not in COMMUTATIVE
+        positional = len(node.inputs) > 1 and not node.op.commutative
         for k, v in enumerate(node.inputs):
             g.edge(ids[id(v)], nid, str(k) if positional else None)
     for v in outputs:
@@ -153,27 +150,7 @@ def _leaf(g, v, cluster, max_values, sym):
 
 def fused_expression(op, limit=80):
     """The expression a ``Fused`` kernel computes, over its inputs i0, i1, ..."""
-    steps = []
-    for sop, refs in op.program:
-        args = []
-        for kind, k in refs:
-            if kind == "i":
-                args.append(f"i{k}")
-            elif kind == "s":
-                args.append(steps[k] if len(steps[k]) < 2 or steps[k][0] != "(" else steps[k])
-            else:
-                c = np.asarray(op.consts[k])
-                args.append(fmt_array(c, 3) or "c")
-        name = sop.name
-        if name in _INFIX and len(args) == 2:
-            steps.append(f"({args[0]} {_INFIX[name]} {args[1]})")
-        elif name == "Negative":
-            steps.append(f"(-{args[0]})")
-        elif name == "PowerScalar":
-            steps.append(f"({args[0]} ** {sop.p})")
-        else:
-            steps.append(f"{name.lower()}({', '.join(args)})")
-    text = steps[-1] if steps else ""
+    text = op.format([f"i{k}" for k in range(len(op.in_types))])
     if text.startswith("(") and text.endswith(")"):
         text = text[1:-1]
     return text if len(text) <= limit else text[:limit - 1] + "\u2026"

@@ -74,7 +74,7 @@ class QF:
 
     @staticmethod
     def shape(x):
-        from qiflow.ops.shapes import static_shape
+        from qiflow.ops.base import static_shape
         return tuple(static_shape(x))
 
     @staticmethod

@@ -25,7 +25,7 @@ def test_five_node_graph_by_hand():
     x, y, u, v, L = five_node_graph()
     e = explain(L)
     assert [r["name"] for r in e.forward] == ["x", "y", "u", "v", "L"]
-    assert [r["expr"] for r in e.forward] == [None, None, "x * y", "Tanh(u)", "v + x"]
+    assert [r["expr"] for r in e.forward] == [None, None, "x * y", "tanh(u)", "v + x"]
     assert [s.name for s in e.steps] == ["L", "v", "u"]     # reverse topological order
     t = math.tanh(0.5 * -1.5)
     dt = 1 - t * t
@@ -60,7 +60,7 @@ def test_text_account():
     lines = text.splitlines()
     assert lines[0] == "Chain rule for L: 5 nodes, 3 backward steps"
     assert "  u = x * y = -0.75" in lines
-    assert "[2] v = Tanh(u)    incoming dL/dv = 1" in lines
+    assert "[2] v = tanh(u)    incoming dL/dv = 1" in lines
     assert any(line.strip() == "accumulated dL/dx = 1" for line in lines)
     dt = 1 - math.tanh(-0.75) ** 2
     assert lines[-1] == f"Result: dL/dx = {1 - 1.5 * dt:.4g}, dL/dy = {0.5 * dt:.4g}"

@@ -10,11 +10,11 @@ from ...ops import reduce as R
 from ...ops.indexing import GetItem
 from ...ops.base import apply
 from ..graph import Constant
-from ..ops import Shape
-from . import register, register_global
+from ...ops.dynamic import Shape
+from .registry import register, register_global
 from ._match import op_is, const, is_scalar_const, neutral, same_static_shape
 from ..dims import dims_of, fits, broadcast
-from ..kernels import is_elementwise
+from .fusion import Fused
 
 _FOLD_LIMIT = 1 << 16          # fold only results up to this many elements
 
@@ -51,7 +51,9 @@ def merge(fg):
 
 
 # ----------------------------------------------------------- constants
-_NO_FOLD = ("BroadcastLike", "BroadcastTo", "OnesLike", "ZerosLike")
+#: ops whose results are folded only as the graph's own nodes (a folded broadcast
+#: would materialise a big constant; a fused kernel is folded through its parts)
+_NO_FOLD = (M.BroadcastLike, M.BroadcastTo, E.OnesLike, E.ZerosLike, Fused)
 
 
 @register("canonicalize")
@@ -59,7 +61,7 @@ def constant_fold(fg, node):
     """An op whose inputs are all constants becomes a constant (small results only)."""
     if not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
         return None
-    if type(node.op).__name__ in _NO_FOLD or type(node.op).__name__ == "Fused":
+    if isinstance(node.op, _NO_FOLD):
         return None
     t = node.outputs[0].type
     if None not in t.shape and int(np.prod(t.shape, dtype=np.int64)) > _FOLD_LIMIT:
@@ -139,7 +141,7 @@ def useless_like(fg, node):
 def broadcast_like_in_elemwise(fg, node):
     """An elementwise op broadcasts by itself: op(broadcast_like(g, x), y) is op(g, y)
     when the result has the same shape."""
-    if not is_elementwise(node.op) or type(node.op).__name__ == "Fused":
+    if not node.op.elementwise or isinstance(node.op, Fused):
         return None
     for k, v in enumerate(node.inputs):
         bl = op_is(fg, v, M.BroadcastLike)

@@ -6,8 +6,8 @@ import numpy as np
 
 from ...ops.base import Op, apply
 from ..graph import Constant
-from ..kernels import is_elementwise, can_write_out, emit
-from . import register_global
+from ..kernels import can_write_out, emit
+from .registry import register_global
 
 MAX_STEPS = 48
 
@@ -51,10 +51,42 @@ class Fused(Op):
 
     @property
     def name(self):
-        return "Fused{" + ",".join(type(op).__name__ for op, _ in self.program) + "}"
+        return "Fused{" + ",".join(op.name for op, _ in self.program) + "}"
 
     def __repr__(self):
         return self.name
+
+    def format(self, args):
+        """The expression the kernel computes, over the given input texts."""
+        steps = []
+        for sop, refs in self.program:
+            texts = []
+            for kind, k in refs:
+                if kind == "i":
+                    texts.append(args[k])
+                elif kind == "s":
+                    texts.append(steps[k])
+                else:
+                    c = np.asarray(self.consts[k])
+                    texts.append(repr(c.item()) if c.size == 1 else f"<const {c.shape}>")
+            steps.append(sop.format(texts))
+        return steps[-1] if steps else ""
+
+
+class _Single:
+    """A one-node program, so single elementwise nodes share the fused code path."""
+    __slots__ = ("program", "consts", "types", "in_types")
+
+    def __init__(self, node):
+        self.program = ((node.op, tuple(("i", k) for k in range(len(node.inputs)))),)
+        self.consts = []
+        self.types = (node.outputs[0].type,)
+        self.in_types = tuple(i.type for i in node.inputs)
+
+
+def single_program(node):
+    """An elementwise node as a one-step program (for ``program_lines``)."""
+    return _Single(node)
 
 
 def program_lines(fop, args, result, destroyable, env, in_dims=None):
@@ -139,7 +171,7 @@ class _ConstType:
 
 
 def _fusable(node):
-    return is_elementwise(node.op) and type(node.op) is not Fused
+    return node.op.elementwise and not isinstance(node.op, Fused)
 
 
 @register_global("specialize", name="elemwise_fusion", late=True)

@@ -11,10 +11,9 @@ from ...ops import elementwise as E
 from ...ops.base import Op, apply
 from ...ops.linalg import MatMul
 from ...ops.shapes import broadcast_shapes
-from ...functional import StopGradient
-from . import register
+from ...ops.movement import StopGradient
+from .registry import register
 from ._match import op_is
-from . import fusion  # noqa: F401  (registers the fusion pass)
 
 
 @register("specialize", StopGradient)

@@ -18,8 +18,8 @@ from ...ops.indexing import GetItem
 from ...ops.base import apply
 from ...ops.movement import StopGradient
 from ...ops.softmax import Softmax, LogSoftmax, LogSumExp
-from ..ops import DynamicSlice
-from . import register
+from ...ops.dynamic import DynamicSlice
+from .registry import register
 from ._match import op_is, neutral
 
 

@@ -1,8 +1,9 @@
-"""The few primitives only the symbolic side needs: run-time shapes, ``arange``
-with symbolic bounds, and slicing with symbolic bounds (``x[i * n:(i + 1) * n]``).
-
-Everything else is qiflow's own op library (``qiflow.ops``).  These follow the
-same protocol (infer / forward / vjp written with qiflow functions).
+"""Primitives whose sizes or bounds are known only at run time: ``Shape`` (the
+shape as a value), ``ARange`` with symbolic bounds, ``FlattenTail`` (merge the
+trailing axes whatever their sizes) and slicing with symbolic bounds
+(``x[i * n:(i + 1) * n]``).  They follow the op protocol like every other
+primitive; the symbolic front door uses them for Theano's ``x.shape``,
+``T.arange``, ``x.flatten(ndim)`` and minibatch slices.
 
 >>> from qiflow import sym as T
 >>> y = T.ivector('y'); n = y.shape[0]
@@ -11,10 +12,10 @@ same protocol (infer / forward / vjp written with qiflow functions).
 """
 import numpy as np
 
-from ..ops.base import Op, apply, Symbolic
-from ..ops import indexing as _ix
+from .base import Op, apply, Symbolic
+from . import indexing as _ix
+from .shapes import known
 from .._state import QiflowError
-from .graph import Variable, build
 
 
 class Shape(Op):
@@ -28,40 +29,6 @@ class Shape(Op):
 
     def forward(self, a):
         return np.array(np.shape(a), dtype=np.int64)
-
-
-class ShapeVariable(Variable):
-    """``x.shape`` for a variable with unknown dimensions: indexing it with an int
-    gives that dimension (a Python int when known statically, else a scalar)."""
-    __slots__ = ()
-
-    def _source_shape(self):
-        return self.owner.inputs[0].type.shape
-
-    def __getitem__(self, i):
-        if isinstance(i, (int, np.integer)):
-            s = self._source_shape()
-            n = len(s)
-            if not -n <= i < n:
-                raise IndexError(f"shape index {i} out of range for ndim {n}")
-            if s[i] is not None:
-                return s[i]
-            return Variable.__getitem__(self, int(i) % n)
-        return Variable.__getitem__(self, i)
-
-    def __len__(self):
-        return len(self._source_shape())
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
-
-
-_shape = Shape()
-
-
-def shape_of(x):
-    """Symbolic shape of x (``x.shape`` when a dimension is unknown)."""
-    return build(_shape, (x,), cls=ShapeVariable)
 
 
 class ARange(Op):
@@ -113,7 +80,7 @@ class FlattenTail(Op):
 
     def infer(self, t):
         head, tail = t.shape[:self.outdim - 1], t.shape[self.outdim - 1:]
-        n = None if None in tail else int(np.prod(tail, dtype=np.int64))
+        n = int(np.prod(tail, dtype=np.int64)) if all(known(d) for d in tail) else None
         return tuple(head) + (n,), t.dtype
 
     def forward(self, a):
@@ -168,7 +135,7 @@ class DynamicSlice(Op):
             else:
                 vals = p[1:]
                 d = x.shape[dim]
-                if d is None or any(isinstance(v, tuple) for v in vals):
+                if not known(d) or any(isinstance(v, tuple) for v in vals):
                     shape.append(None)
                 else:
                     shape.append(len(range(*slice(*vals).indices(d))))

@@ -1,0 +1,96 @@
+"""How the linker writes one node as Python source: one registry keyed by op type.
+
+``emit_node(op, node, args, res, env, bufs)`` returns the source lines that
+compute ``res`` from the variables named ``args``, or None for the default:
+a call of the op's own ``forward`` (every op works without an entry).  The
+entries here only make common nodes cheaper than a method call: a direct
+NumPy call (matmul, sums, reshape, transpose), a preallocated GEMM output.
+Elementwise nodes are not here: their kernel comes from the op itself
+(``ufunc`` / ``emit``, see ``kernels.py``).
+
+>>> from qiflow.ops.linalg import MatMul
+>>> emit_node.dispatch(MatMul).__name__
+'_matmul'
+"""
+import functools
+
+import numpy as np
+
+from ..ops import movement as M
+from ..ops import reduce as R
+from ..ops.linalg import MatMul
+from .rewrites.specialize import Gemm
+
+
+@functools.singledispatch
+def emit_node(op, node, args, res, env, bufs):
+    return None
+
+
+@emit_node.register
+def _matmul(op: MatMul, node, args, res, env, bufs):
+    return [f"{res} = _np.matmul({args[0]}, {args[1]})"]
+
+
+@emit_node.register
+def _sum(op: R.Sum, node, args, res, env, bufs):
+    if node.inputs[0].dtype.kind not in "fc":
+        return None
+    return [f"{res} = _np.add.reduce({args[0]}, axis={op.axis!r}, keepdims={op.keepdims!r})"]
+
+
+@emit_node.register
+def _mean(op: R.Mean, node, args, res, env, bufs):
+    x = node.inputs[0]
+    if x.dtype.kind != "f" or x.dtype.itemsize < 4:
+        return None
+    axes = range(x.ndim) if op.axis is None else op.axis
+    dims = [x.type.shape[a] for a in axes]
+    if None in dims:
+        n = " * ".join([f"{args[0]}.shape[{a}]" for a in axes]) or "1"
+    else:
+        n = str(int(np.prod(dims, dtype=np.int64)))
+    return [f"{res} = _np.add.reduce({args[0]}, axis={op.axis!r}, keepdims={op.keepdims!r}) / ({n})"]
+
+
+@emit_node.register(M.SumToLike)
+@emit_node.register(M.BroadcastLike)
+@emit_node.register(M.ReshapeLike)
+def _like(op, node, args, res, env, bufs):
+    g, x = node.inputs
+    fname = f"_fl{id(node)}"
+    env[fname] = op.forward
+    target = f"{x.type.shape!r}" if None not in x.type.shape else f"{args[1]}.shape"
+    return [f"{res} = {args[0]} if {args[0]}.shape == {target} else {fname}({args[0]}, {args[1]})"]
+
+
+@emit_node.register
+def _reshape(op: M.Reshape, node, args, res, env, bufs):
+    return [f"{res} = {args[0]}.reshape({op.shape!r})"]
+
+
+@emit_node.register
+def _transpose(op: M.Transpose, node, args, res, env, bufs):
+    return [f"{res} = {args[0]}.transpose({op.axes!r})"]
+
+
+@emit_node.register
+def _gemm(op: Gemm, node, args, res, env, bufs):
+    """a @ b + c into a buffer kept across calls (``bufs`` lets the linker decide,
+    once the memory plan is known, whether the buffer may persist)."""
+    a, b, c = args
+    out = node.outputs[0]
+    buf = f"_gb{len(bufs)}"
+    env[buf] = [None]
+    env[f"{buf}dt"] = out.dtype
+    bufs.append((buf, node))
+    return [f"_s = ({a}.shape[0], {b}.shape[1])",
+            f"_b = {buf}[0] if {buf} is not None else None",
+            "if _b is None or _b.shape != _s:",
+            f"    _b = _np.empty(_s, {buf}dt)",
+            f"    if {buf} is not None: {buf}[0] = _b",
+            f"{res} = _np.matmul({a}, {b}, out=_b)",
+            "try:",
+            f"    _np.add({res}, {c}, out={res})",
+            "except ValueError:",
+            f"    {res} = {res} + {c}"]

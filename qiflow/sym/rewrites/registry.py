@@ -1,0 +1,217 @@
+"""The rewrite registry and the driver that applies it (the rules themselves are
+in ``canonicalize.py``, ``stabilize.py``, ``specialize.py`` and ``fusion.py``;
+importing ``qiflow.sym.rewrites`` loads them).
+
+A rewrite is a small function ``fn(fg, node) -> variable or None`` registered
+for a phase and the op classes it looks at; returning a variable replaces the
+node's output by it.  Phases run in order:
+
+* ``canonicalize``: merge duplicates, fold constants, simplify algebra
+  (x*1, x+0, x-x, x*y/y, --x, exp(log x), x**2 -> x*x, 1/(1+exp(-z)) -> sigmoid);
+* ``stabilize``: numerically safe forms (softplus, log_softmax, logsumexp);
+* ``specialize``: faster forms (dot + add in one call, fused elementwise kernels).
+
+The canonicalize rules stay active in the later phases, so clean-ups
+(``--x`` left by a stabilisation) still happen.  ``rewrite`` returns a
+:class:`Report` of what fired and the node counts.
+
+>>> from qiflow import sym as T
+>>> x = T.dvector('x')
+>>> f = T.function([x], T.log(1 + T.exp(x)))
+>>> 'log1p_exp_to_softplus' in f.report.fired
+True
+"""
+from collections import Counter
+
+from ... import _state
+from ...ops.elementwise import Log, Log1p, Divide, cast
+from .. import graph as _graph
+from ..fgraph import clone, FunctionGraph
+
+PHASES = ("canonicalize", "stabilize", "specialize")
+
+_LOCAL = {p: [] for p in PHASES}       # phase -> [Rewrite]
+_GLOBAL = {p: [] for p in PHASES}      # phase -> [Rewrite] run once per pass over the graph
+
+
+class Rewrite:
+    __slots__ = ("name", "phase", "tracks", "fn", "doc", "late")
+
+    def __init__(self, name, phase, tracks, fn, late=False):
+        self.name, self.phase, self.tracks, self.fn, self.late = name, phase, tracks, fn, late
+        self.doc = (fn.__doc__ or "").strip().split("\n")[0]
+
+    def __repr__(self):
+        return f"<rewrite {self.name} ({self.phase})>"
+
+
+def register(phase, *tracks, name=None):
+    """Decorator: register ``fn(fg, node)`` for ``phase``, called on nodes whose
+    op is an instance of one of ``tracks`` (all nodes when none given)."""
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}; phases are {PHASES}")
+
+    def deco(fn):
+        _LOCAL[phase].append(Rewrite(name or fn.__name__, phase, tuple(tracks) or None, fn))
+        return fn
+    return deco
+
+
+def register_global(phase, name=None, late=False):
+    """Decorator: register ``fn(fg) -> number of changes`` as a whole-graph pass,
+    run before the local rewrites of each pass (after them when ``late``)."""
+    def deco(fn):
+        _GLOBAL[phase].append(Rewrite(name or fn.__name__, phase, None, fn, late))
+        return fn
+    return deco
+
+
+def all_rewrites():
+    """Every registered rewrite, phase by phase."""
+    return [r for p in PHASES for r in _GLOBAL[p] + _LOCAL[p]]
+
+
+class Report:
+    """Which rewrites fired (name -> count) and node counts before/after."""
+
+    def __init__(self):
+        self.fired = Counter()
+        self.nodes_before = None
+        self.nodes_after = None
+        self.phases = {}
+
+    def __repr__(self):
+        fired = ", ".join(f"{k} x{v}" for k, v in sorted(self.fired.items())) or "nothing"
+        return (f"<rewrite report: {self.nodes_before} -> {self.nodes_after} nodes; fired: {fired}>")
+
+    def summary(self):
+        lines = [f"nodes: {self.nodes_before} -> {self.nodes_after}"]
+        for p, n in self.phases.items():
+            lines.append(f"  after {p}: {n}")
+        for k, v in sorted(self.fired.items()):
+            lines.append(f"  {k}: {v}")
+        return "\n".join(lines)
+
+
+def _index(rewrites, exclude):
+    by_type = {}
+    generic = []
+    for r in rewrites:
+        if r.name in exclude:
+            continue
+        if r.tracks is None:
+            generic.append(r)
+        else:
+            for t in r.tracks:
+                by_type.setdefault(t, []).append(r)
+    return by_type, generic
+
+
+def _for(op, by_type, generic, cache):
+    t = type(op)
+    got = cache.get(t)
+    if got is None:
+        got = [r for k, rs in by_type.items() if issubclass(t, k) for r in rs] + generic
+        cache[t] = got
+    return got
+
+
+def rewrite(fg, phases=PHASES, exclude=(), report=None, max_passes=50):
+    """Apply the phases to the FunctionGraph ``fg`` in place; returns the report."""
+    report = report or Report()
+    if report.nodes_before is None:
+        report.nodes_before = fg.n_nodes()
+    prev_tag = _graph.tag_override
+    prev_grad = _state.grad_enabled
+    _state.grad_enabled = True
+    try:
+        for phase in phases:
+            active = _LOCAL["canonicalize"] + ([] if phase == "canonicalize" else _LOCAL[phase])
+            by_type, generic = _index(active, exclude)
+            cache = {}
+            globals_ = [g for p in dict.fromkeys(("canonicalize", phase))
+                        for g in _GLOBAL[p] if g.name not in exclude]
+            early = [g for g in globals_ if not g.late]
+            late = [g for g in globals_ if g.late]
+            for _ in range(max_passes):
+                changed = _run_globals(fg, early, report)
+                for node in fg.toposort():
+                    if not fg.alive(node):
+                        continue
+                    for r in _for(node.op, by_type, generic, cache):
+                        _graph.tag_override = node.tag
+                        new = r.fn(fg, node)
+                        _graph.tag_override = prev_tag
+                        if new is not None and new is not node.outputs[0]:
+                            fg.replace(node.outputs[0], _match_type(new, node.outputs[0]))
+                            report.fired[r.name] += 1
+                            changed += 1
+                            break
+                changed += _run_globals(fg, late, report)
+                if not changed:
+                    break
+            report.phases[phase] = fg.n_nodes()
+    finally:
+        _graph.tag_override = prev_tag
+        _state.grad_enabled = prev_grad
+    report.nodes_after = fg.n_nodes()
+    return report
+
+
+def _run_globals(fg, passes, report):
+    changed = 0
+    for g in passes:
+        n = g.fn(fg)
+        if n:
+            report.fired[g.name] += n
+            changed += n
+    return changed
+
+
+def _match_type(new, old):
+    """Rewrites must keep dtype and ndim; a rewrite that changed the dtype gets a cast."""
+    if new.type.dtype != old.type.dtype:
+        new = cast(new, old.type.dtype)
+    return new
+
+
+def stabilize_for_grad(cost, keep):
+    """A copy of ``cost``'s graph with the stabilising rewrites applied (used by
+    ``grad`` before differentiating).  Variables in ``keep`` (what we
+    differentiate with respect to, consider_constant) stay the same objects and
+    are never looked through.  Returns ``cost`` itself when nothing applies."""
+    stop = {id(v) for v in keep}
+    anc = _graph.ancestors([cost], stop=stop)
+    if not any(v.owner is not None and id(v) not in stop and isinstance(v.owner.op, (Log, Log1p, Divide))
+               for v in anc):
+        return cost
+    (c,), _ = clone([cost], keep=keep)
+    fg = FunctionGraph([c], stop=stop)
+    rws = [r for p in ("canonicalize", "stabilize") for r in _LOCAL[p] if r.name in _PREGRAD]
+    by_type, generic = _index(rws, ())
+    cache, changed = {}, False
+    prev_grad = _state.grad_enabled
+    _state.grad_enabled = True
+    try:
+        for _ in range(20):
+            fired = False
+            for node in fg.toposort():
+                if not fg.alive(node):
+                    continue
+                for r in _for(node.op, by_type, generic, cache):
+                    new = r.fn(fg, node)
+                    if new is not None and new is not node.outputs[0]:
+                        fg.replace(node.outputs[0], _match_type(new, node.outputs[0]))
+                        fired = changed = True
+                        break
+            if not fired:
+                break
+    finally:
+        _state.grad_enabled = prev_grad
+    return fg.outputs[0] if changed else cost
+
+
+#: the rewrites applied to a cost before it is differentiated
+_PREGRAD = {"log1p_exp_to_softplus", "log_sigmoid", "log_one_minus_sigmoid", "log_softmax",
+            "log_sum_exp", "log_through_movement", "one_minus_sigmoid", "sigmoid_from_exp",
+            "softmax_composite", "neg_neg", "neg_of_sub_neg"}
