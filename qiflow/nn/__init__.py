@@ -10,6 +10,7 @@ from .module import Module, Parameter
 from .containers import Sequential, ModuleList, ModuleDict, ParameterList
 from .linear import Identity, Linear, Flatten, Unflatten
 from .conv import Conv2d
+from .conv_extra import Conv1d, ConvTranspose1d, ConvTranspose2d
 from .pooling import MaxPool2d, AvgPool2d
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from .dropout import Dropout
@@ -28,3 +29,4 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Par
            "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
            "CrossEntropyLoss", "NLLLoss", "init", "functional", "utils", "clip_grad_norm_",
            "clip_grad_value_"]
+__all__ += ["Conv1d", "ConvTranspose1d", "ConvTranspose2d"]

@@ -27,12 +27,16 @@ from .. import losses as _losses
 from ..losses import (nll_loss, binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss,
                       l1_loss)
 from ..ops.xent import softmax_cross_entropy
+# PyTorch's functions added for issue 12, each defined in its own module
+from .padding import pad
+from .convfn import conv1d, conv_transpose1d, conv_transpose2d
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "linear", "relu", "sigmoid", "tanh", "softplus",
            "gelu", "leaky_relu", "elu", "softmax", "log_softmax", "logsumexp", "cross_entropy",
            "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
            "l1_loss", "dropout", "batch_norm", "layer_norm", "embedding", "one_hot", "flatten",
            "logistic", "relu6", "hardtanh", "silu"]
+__all__ += ["pad", "conv1d", "conv_transpose1d", "conv_transpose2d"]
 
 logistic = sigmoid
 
