@@ -16,6 +16,9 @@ from .upsample import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d
 from .norm_extra import GroupNorm
 from .dropout_extra import Dropout1d, Dropout2d
 from .rnn_cell import RNNCellBase, RNNCell, LSTMCell, GRUCell
+from .attention import MultiheadAttention
+from .transformer import (TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder,
+                          TransformerDecoder, Transformer)
 from .pooling import MaxPool2d, AvgPool2d
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from .dropout import Dropout
@@ -39,4 +42,6 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Par
 __all__ += ["Conv1d", "ConvTranspose1d", "ConvTranspose2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
             "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
             "GroupNorm", "Dropout1d", "Dropout2d", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "Hardtanh",
-            "ReLU6", "SmoothL1Loss", "HuberLoss", "KLDivLoss"]
+            "ReLU6", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "MultiheadAttention",
+            "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder",
+            "Transformer"]

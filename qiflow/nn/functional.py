@@ -35,6 +35,7 @@ from .interpolate import interpolate
 from .normfn import group_norm, normalize
 from .dropoutfn import dropout1d, dropout2d
 from .lossfn import smooth_l1_loss, huber_loss, kl_div
+from .attentionfn import scaled_dot_product_attention, multi_head_attention_forward
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "linear", "relu", "sigmoid", "tanh", "softplus",
            "gelu", "leaky_relu", "elu", "softmax", "log_softmax", "logsumexp", "cross_entropy",
@@ -43,7 +44,8 @@ __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "linear", "relu", "sigmoid", "t
            "logistic", "relu6", "hardtanh", "silu"]
 __all__ += ["pad", "conv1d", "conv_transpose1d", "conv_transpose2d", "adaptive_avg_pool1d",
             "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate", "group_norm",
-            "normalize", "dropout1d", "dropout2d", "smooth_l1_loss", "huber_loss", "kl_div"]
+            "normalize", "dropout1d", "dropout2d", "smooth_l1_loss", "huber_loss", "kl_div",
+            "scaled_dot_product_attention", "multi_head_attention_forward"]
 
 logistic = sigmoid
 
