@@ -27,6 +27,7 @@ from .functional import relu, gelu
 from .linear import Linear
 from .module import Module
 from .norm import LayerNorm
+from ..ops.movement import reshape
 
 
 def _activation(what, activation):
@@ -51,7 +52,10 @@ class _Layer(Module):
         return LayerNorm(d_model, eps=eps, bias=bias, dtype=dtype)
 
     def _ff_block(self, x, drop):
-        return drop(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        # on the flattened (tokens, d_model) rows: one GEMM per linear instead of one per sequence
+        shape = tuple(x.shape)
+        y = self.linear2(self.dropout(self.activation(self.linear1(reshape(x, (-1, shape[-1]))))))
+        return drop(reshape(y, shape))
 
     def _check(self, name, x, d_model):
         shape = tuple(x.shape)
