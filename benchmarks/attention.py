@@ -18,6 +18,7 @@ file), so the first losses (without dropout) must agree; the script checks that.
 
     python benchmarks/attention.py                   # every case, 2 threads
     python benchmarks/attention.py --case lm --profile   # where qiflow's time goes
+    python benchmarks/attention.py --quick --steps 1 --rounds 1   # tiny sizes: a smoke test
 """
 import argparse
 import json
@@ -31,6 +32,12 @@ import numpy as np
 
 V, E, H, FF, LAYERS, T, N = 256, 128, 4, 512, 2, 64, 16
 CASES = ("lm", "mha", "mha_weights")
+
+
+def _quick():
+    """Tiny sizes for the smoke test: the same code paths in a fraction of a second."""
+    global V, E, H, FF, LAYERS, T, N
+    V, E, H, FF, LAYERS, T, N = 17, 8, 2, 16, 2, 6, 3
 
 
 def _limit_threads(n):
@@ -175,12 +182,13 @@ def child(fw, case, weights_path, steps, threads, profile):
     print(json.dumps(out))
 
 
-def run_child(fw, case, weights_path, steps, threads, profile):
+def run_child(fw, case, weights_path, steps, threads, profile, quick):
     env = dict(os.environ)
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[k] = str(threads)
     cmd = [sys.executable, __file__, "--child", fw, "--case", case, "--weights", weights_path,
-           "--steps", str(steps), "--threads", str(threads)] + (["--profile"] if profile else [])
+           "--steps", str(steps), "--threads", str(threads)] + (["--profile"] if profile else []) + \
+        (["--quick"] if quick else [])
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode:
         raise SystemExit(f"{fw} {case} failed:\n{r.stderr}")
@@ -195,14 +203,17 @@ def main():
                     help="torch/qiflow process pairs per case; the ratio is the median over rounds")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--profile", action="store_true", help="also print qiflow's time per op")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, not a measurement)")
     ap.add_argument("--child", choices=("qiflow", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--weights", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.quick:
+        _quick()
     if a.child:
         return child(a.child, a.case[0], a.weights, a.steps, a.threads, a.profile)
     cases = a.case or list(CASES)
-    print(f"attention benchmarks: threads={a.threads}, {a.rounds} rounds of {a.steps} timed steps; "
-          f"load average before: {_load()}")
+    print(f"attention benchmarks{' (quick: tiny sizes)' if a.quick else ''}: threads={a.threads}, "
+          f"{a.rounds} rounds of {a.steps} timed steps; load average before: {_load()}")
     print(f"{'case':<12} {'qiflow ms':>10} {'torch ms':>10} {'qiflow/torch':>13} {'min ratio':>10}  "
           f"first loss (qiflow / torch)")
     profiles = []
@@ -211,8 +222,8 @@ def main():
             w = os.path.join(tmp, f"{case}.npz")
             rq, rt = [], []
             for r in range(a.rounds):   # alternate, so both frameworks see the same load drift
-                t = run_child("torch", case, w, a.steps, a.threads, False)
-                q = run_child("qiflow", case, w, a.steps, a.threads, a.profile and r == 0)
+                t = run_child("torch", case, w, a.steps, a.threads, False, a.quick)
+                q = run_child("qiflow", case, w, a.steps, a.threads, a.profile and r == 0, a.quick)
                 rq.append(q)
                 rt.append(t)
                 if "profile" in q:
