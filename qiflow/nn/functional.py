@@ -3,6 +3,11 @@
 Losses come from :mod:`qiflow.losses`, activations from the elementwise ops,
 convolution and pooling from :mod:`qiflow.ops.conv` / :mod:`qiflow.ops.pool`;
 the normalisations, dropout and embedding are composites defined here.
+Padding, transposed and 1-D convolution, adaptive pooling, interpolation,
+group norm and normalize, channel dropout, the smooth L1 / Huber / KL
+losses and attention have modules of their own (``padding``, ``convfn``,
+``adaptive``, ``interpolate``, ``normfn``, ``dropoutfn``, ``lossfn``,
+``attentionfn``) and are re-exported here.
 
 >>> import qiflow.nn.functional as F
 >>> F.relu(qf.tensor([-1.0, 2.0])).tolist()
