@@ -7,9 +7,9 @@ product, so weights copy over unchanged:
     n = tanh(x W_in + b_in + r * (h W_hn + b_hn))      h' = (1 - z) * n + z * h
 
 The input projection of all T steps is one GEMM; only ``h @ W_hh.T`` runs
-per step.  The vjp runs the recursion backwards with qiflow ops (so it is
-differentiable again) and ends in one GEMM per weight.  In the first-order
-backward it reuses the gates the forward saved instead of recomputing them.
+per step.  The vjp recomputes every step's gates at once from the states
+(one GEMM per weight), runs the recursion backwards with qiflow ops (so it
+is differentiable again) and ends in one GEMM per weight.
 
 * ``GRUSeq(x, h0, w_ih, w_hh, b_ih, b_hh)`` -> (T, N, H): h_t for every step.
 
@@ -21,17 +21,14 @@ backward it reuses the gates the forward saved instead of recomputing them.
 import numpy as np
 
 from .base import Op, apply
-from ._saved import _Memo, needs_grad
+from ._saved import needs_grad
 from .dense import linear
 from .elementwise import sigmoid, tanh
 from .linalg import matmul
 from .movement import reshape, swapaxes
 from .reduce import sum as _sum
 from .rnn import _check, _project, _prev, _sigmoid_
-from .. import _state
 from .._state import QiflowError
-
-_memo = _Memo(size=16)   # one entry per layer and direction of a forward pass
 
 
 class GRUSeq(Op):
@@ -49,7 +46,6 @@ class GRUSeq(Op):
         T, N, _ = x.shape
         H = w_hh.shape[1]
         act = _project(x, w_ih, b_ih)     # x W_ih^T + b_ih, overwritten step by step with [r | z | n]
-        hwn = np.empty((T, N, H), act.dtype)   # h W_hn^T + b_hn, the part the reset gate scales
         S = np.empty((T, N, H), act.dtype)
         h, whh_t = h0, w_hh.T
         for t in range(T):
@@ -59,16 +55,14 @@ class GRUSeq(Op):
             a[:, :2 * H] += hw[:, :2 * H]
             _sigmoid_(a[:, :2 * H])
             r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-            hwn[t] = hw[:, 2 * H:]
-            n += r * hwn[t]
+            hw[:, 2 * H:] *= r
+            n += hw[:, 2 * H:]
             np.tanh(n, out=n)
             out = S[t]
             np.subtract(h, n, out=out)   # h' = n + z * (h - n)
             out *= z
             out += n
             h = out
-        if _state.grad_enabled:
-            _memo.put(S, S.shape, (act, hwn))
         return S
 
     def vjp(self, inputs, output, dS):
@@ -77,17 +71,15 @@ class GRUSeq(Op):
         H = w_hh.shape[1]
         T = x.shape[0]
         h_prev = _prev(h0, output)
-        saved = _memo.take(output, output.shape) if isinstance(output, np.ndarray) else None
-        if saved is None:    # recompute the gates with graph ops (create_graph, symbolic)
-            xw = linear(x, w_ih, b_ih)
-            hw = linear(h_prev, w_hh, b_hh)
-            r = sigmoid(xw[..., :H] + hw[..., :H])
-            z = sigmoid(xw[..., H:2 * H] + hw[..., H:2 * H])
-            hwn = hw[..., 2 * H:]
-            n = tanh(xw[..., 2 * H:] + r * hwn)
-        else:
-            act, hwn = saved
-            r, z, n = act[..., :H], act[..., H:2 * H], act[..., 2 * H:]
+        # The gates of every step, recomputed from the states with one GEMM per weight.  (The
+        # forward's gates could be reused once a vjp's context can carry saved values.)
+        G = 3 * H
+        xw = reshape(linear(reshape(x, (-1, x.shape[-1])), w_ih, b_ih), (T, -1, G))
+        hw = reshape(linear(reshape(h_prev, (-1, H)), w_hh, b_hh), (T, -1, G))
+        r = sigmoid(xw[..., :H] + hw[..., :H])
+        z = sigmoid(xw[..., H:2 * H] + hw[..., H:2 * H])
+        hwn = hw[..., 2 * H:]
+        n = tanh(xw[..., 2 * H:] + r * hwn)
         from .join import concatenate, stack
         # the factors of each step's gate gradients that do not depend on the recursion, for all t at once
         a_z = (h_prev - n) * z * (1 - z)
@@ -104,7 +96,6 @@ class GRUSeq(Op):
             dhw[t] = concatenate([dr, dz, dn * r[t]], axis=-1)
             dh_next = dh * z[t] + matmul(dhw[t], w_hh)
         dxw, dhw = stack(dxw, axis=0), stack(dhw, axis=0)
-        G = 3 * H
         fx, fh = reshape(dxw, (-1, G)), reshape(dhw, (-1, G))
         gx = matmul(dxw, w_ih) if needs[0] else None
         gw_ih = matmul(swapaxes(fx, 0, 1), reshape(x, (-1, x.shape[-1]))) if needs[2] else None
