@@ -16,17 +16,24 @@ import numpy as np
 
 from .._state import QiflowError
 from ..ops.base import apply
-from ..ops.conv import Conv2dInputGrad, conv2d, _pair
+from ..ops.conv import Conv2dInputGrad, conv2d
 from ..ops.movement import reshape, squeeze, expand_dims
 from .padding import pad as _pad
 
 
-def _single(name, v):
-    if isinstance(v, (tuple, list)):
-        if len(v) != 1:
-            raise QiflowError(f"conv1d: {name} must be an int or a 1-tuple, got {tuple(v)}")
-        v = v[0]
-    return int(v)
+def _ints(what, name, v, n):
+    """An int or an n-tuple of ints -> n-tuple, or a clear error naming the op."""
+    vals = (v,) * n if isinstance(v, (int, np.integer)) else v
+    if not isinstance(vals, (tuple, list)) or len(vals) != n or \
+            not all(isinstance(a, (int, np.integer)) for a in vals):
+        raise QiflowError(f"{what}: {name} must be an int or a {n}-tuple of ints, got {v!r}")
+    return tuple(int(a) for a in vals)
+
+
+def _single(name, v, what="conv1d"):
+    if isinstance(v, str):
+        return v
+    return _ints(what, name, v, 1)[0]
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -44,6 +51,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                           f"got input {xs} and weight {ws}")
     batched = len(xs) == 3
     x = input if batched else expand_dims(input, 0)
+    if isinstance(padding, str) and padding not in ("same", "valid"):
+        raise QiflowError(f"conv1d: padding must be an int, 'valid' or 'same', got {padding!r}")
     p = padding if isinstance(padding, str) else (0, _single("padding", padding))
     y = conv2d(expand_dims(x, 2), expand_dims(weight, 2), bias, (1, _single("stride", stride)), p,
                (1, _single("dilation", dilation)), groups)
@@ -55,8 +64,8 @@ def _transposed_geometry(what, xs, ws, stride, padding, output_padding, groups, 
     if len(xs) != 4 or len(ws) != 4:
         raise QiflowError(f"{what}: expected input (N, C_in, H, W) and weight (C_in, C_out/groups, kh, kw), "
                           f"got input {xs} and weight {ws}")
-    s, p, op, d = (_pair(n, v) for n, v in (("stride", stride), ("padding", padding),
-                                             ("output_padding", output_padding), ("dilation", dilation)))
+    s, p, op, d = (_ints(what, n, v, 2) for n, v in (("stride", stride), ("padding", padding),
+                                                      ("output_padding", output_padding), ("dilation", dilation)))
     groups = int(groups)
     if min(s) < 1 or min(d) < 1 or min(p) < 0 or min(op) < 0 or groups < 1:
         raise QiflowError(f"{what}: stride {s}, dilation {d} and groups {groups} must be >= 1, padding {p} "
@@ -121,9 +130,10 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
                           f"(C_in, C_out/groups, k), got input {xs} and weight {ws}")
     batched = len(xs) == 3
     x = input if batched else expand_dims(input, 0)
-    y = conv_transpose2d(expand_dims(x, 2), expand_dims(weight, 2), bias,
-                         (1, _single("stride", stride)), (0, _single("padding", padding)),
-                         (0, _single("output_padding", output_padding)), groups,
-                         (1, _single("dilation", dilation)))
+    one = [_ints("conv_transpose1d", n, v, 1)[0] for n, v in (("stride", stride), ("padding", padding),
+                                                               ("output_padding", output_padding),
+                                                               ("dilation", dilation))]
+    y = conv_transpose2d(expand_dims(x, 2), expand_dims(weight, 2), bias, (1, one[0]), (0, one[1]), (0, one[2]),
+                         groups, (1, one[3]))
     y = squeeze(y, 2)
     return y if batched else squeeze(y, 0)

@@ -133,6 +133,12 @@ def test_conv_errors_name_the_layer_and_shapes():
         nn.Conv1d(3, 4, 3, groups=2)
     with pytest.raises(qf.QiflowError, match="padding='same' needs stride 1"):
         nn.Conv1d(3, 4, 3, stride=2, padding="same")
+    with pytest.raises(qf.QiflowError, match="conv_transpose2d: padding must be an int or a 2-tuple of ints, got 'same'"):
+        F.conv_transpose2d(qf.ones((1, 2, 3, 3)), qf.ones((2, 2, 3, 3)), padding="same")
+    with pytest.raises(qf.QiflowError, match=r"conv1d: stride must be an int or a 1-tuple of ints, got \(1, 2\)"):
+        F.conv1d(qf.ones((1, 2, 5)), qf.ones((2, 2, 3)), stride=(1, 2))
+    with pytest.raises(qf.QiflowError, match="conv1d: padding must be an int, 'valid' or 'same', got 'full'"):
+        F.conv1d(qf.ones((1, 2, 5)), qf.ones((2, 2, 3)), padding="full")
 
 
 # ------------------------------------------------------------------------- F.pad
