@@ -36,9 +36,10 @@ def _sizes(what, output_size, spatial):
     k = len(spatial)
     if isinstance(output_size, (int, np.integer)) or output_size is None:
         output_size = (output_size,) * k
-    output_size = tuple(output_size)
-    if len(output_size) != k:
-        raise QiflowError(f"{what}: output_size must be an int or a {k}-tuple, got {output_size}")
+    if not isinstance(output_size, (tuple, list)) or len(output_size) != k or \
+            not all(o is None or isinstance(o, (int, np.integer)) for o in output_size):
+        raise QiflowError(f"{what}: output_size must be an int or a {k}-tuple of ints (or None), got "
+                          f"{output_size!r}")
     out = tuple(n if o is None else int(o) for o, n in zip(output_size, spatial))
     if min(out) < 1 or min(spatial) < 1:
         raise QiflowError(f"{what}: output_size {out} and the input's spatial size {spatial} must be >= 1")

@@ -42,6 +42,8 @@ def _output_sizes(what, shape, size, scale_factor, recompute):
         raise QiflowError(f"{what}: give exactly one of size and scale_factor")
     if size is not None:
         sizes = (size,) * k if isinstance(size, (int, np.integer)) else tuple(size)
+        if not all(isinstance(s, (int, np.integer)) for s in sizes):
+            raise QiflowError(f"{what}: size must be an int or a tuple of ints, got {size!r}")
         if len(sizes) != k:
             raise QiflowError(f"{what}: size {tuple(sizes)} must give {k} sizes for input of shape {shape}")
         sizes = tuple(int(s) for s in sizes)

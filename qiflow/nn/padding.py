@@ -25,10 +25,9 @@ _GATHER = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 def _widths(pad, shape):
     """[(axis, before, after)] from PyTorch's last-dimension-first tuple."""
-    try:
-        pad = [int(p) for p in pad]
-    except TypeError:
-        raise QiflowError(f"pad: pad must be a sequence of ints, got {pad!r}") from None
+    if not isinstance(pad, (tuple, list)) or not all(isinstance(p, (int, np.integer)) for p in pad):
+        raise QiflowError(f"pad: pad must be a tuple of ints, got {pad!r}")
+    pad = [int(p) for p in pad]
     if len(pad) % 2 or len(pad) > 2 * len(shape):
         raise QiflowError(f"pad: pad {tuple(pad)} must have an even length of at most twice the input's "
                           f"{len(shape)} dimensions (input shape {shape})")

@@ -173,5 +173,7 @@ def test_pad_errors():
         F.pad(qf.ones((2, 3)), (-2, -2))
     with pytest.raises(qf.QiflowError, match="mode 'reflect' takes no value"):
         F.pad(qf.ones((1, 3)), (1, 1), mode="reflect", value=2.0)
+    with pytest.raises(qf.QiflowError, match=r"pad: pad must be a tuple of ints, got \(1.5, 1\)"):
+        F.pad(qf.ones((1, 3)), (1.5, 1))
     with pytest.raises(qf.QiflowError, match="mode must be 'constant', 'reflect'"):
         F.pad(qf.ones((1, 3)), (1, 1), mode="edge")

@@ -64,10 +64,12 @@ def test_adaptive_pool_layers_and_gradcheck():
 def test_adaptive_pool_errors():
     with pytest.raises(qf.QiflowError, match=r"adaptive_avg_pool2d: expected input \(N, C, H, W\) or \(C, H, W\), got shape \(5, 5\)"):
         F.adaptive_avg_pool2d(qf.ones((5, 5)), 2)
-    with pytest.raises(qf.QiflowError, match=r"adaptive_max_pool2d: output_size must be an int or a 2-tuple"):
+    with pytest.raises(qf.QiflowError, match=r"adaptive_max_pool2d: output_size must be an int or a 2-tuple of ints"):
         F.adaptive_max_pool2d(qf.ones((1, 1, 5, 5)), (1, 2, 3))
     with pytest.raises(qf.QiflowError, match=r"output_size \(0, 2\) .* must be >= 1"):
         F.adaptive_avg_pool2d(qf.ones((1, 1, 5, 5)), (0, 2))
+    with pytest.raises(qf.QiflowError, match="adaptive_avg_pool2d: output_size must be an int or a 2-tuple of ints"):
+        F.adaptive_avg_pool2d(qf.ones((1, 1, 5, 5)), 2.5)
 
 
 # ------------------------------------------------------------------- interpolate
@@ -129,5 +131,7 @@ def test_interpolate_errors():
         F.interpolate(x, scale_factor=2, mode="bicubic")
     with pytest.raises(qf.QiflowError, match=r"size \(3,\) must give 2 sizes"):
         F.interpolate(x, size=(3,))
+    with pytest.raises(qf.QiflowError, match=r"size must be an int or a tuple of ints, got \(2.5, 3\)"):
+        F.interpolate(x, size=(2.5, 3))
     with pytest.raises(qf.QiflowError, match=r"expected a 3-D, 4-D or 5-D input"):
         F.interpolate(qf.ones((4, 4)), scale_factor=2)
