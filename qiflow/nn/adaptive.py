@@ -22,7 +22,7 @@ from .._state import QiflowError
 from ..ops import reduce as R
 from ..ops.indexing import getitem, take_along_axis
 from ..ops.linalg import matmul
-from ..ops.movement import reshape, swapaxes, expand_dims, squeeze
+from ..ops.movement import swapaxes, expand_dims, squeeze
 from ..ops.pool import avg_pool2d, max_pool2d
 
 

@@ -1,5 +1,4 @@
 """GroupNorm / F.group_norm and F.normalize against PyTorch and by finite differences."""
-import numpy as np
 import pytest
 
 import qiflow as qf
