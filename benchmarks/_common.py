@@ -69,7 +69,7 @@ def qf_nn():
 
 def qf_compile():
     """``qiflow.compile`` when the tracing compiler exists, else None."""
-    if not has_module("qiflow.sym.trace"):
+    if not has_module("qiflow.trace"):
         return None
     mod = importlib.import_module("qiflow.sym.trace")
     return getattr(mod, "compile", None)

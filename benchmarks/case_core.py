@@ -6,6 +6,7 @@ import numpy as np
 from _common import (EPOCH, rng, uniform_init, mnist_like, batches, torch, qf_sym,
                      qf_cross_entropy, qf_sgd, np_mlp_step, use_optim)
 from _harness import Case
+import _flops
 
 # ------------------------------------------------------------- tiny ops
 _TINY = {"add": (np.add, "__add__"), "mul": (np.multiply, "__mul__"),
@@ -78,8 +79,12 @@ def _tiny_case(op, backward):
 
     key = f"tiny.{op}" + ("+bwd" if backward else "")
     title = f"{op} on 3x3 float32" + (", then backward" if backward else "")
+    flops = None
+    if op == "matmul":            # both inputs need a gradient in the +bwd case
+        prods = [_flops.product(_flops.gemm(3, 3, 3))]
+        flops = _flops.train_step(prods) if backward else _flops.forward_only(prods)
     return Case(key, title, "us/op", 1e6, {"qiflow": q, "torch": t, "numpy": n, "compiled": c},
-                inner=2000, reps=5, quick_inner=200, quick_reps=3, warmup=20)
+                inner=2000, reps=5, quick_inner=200, quick_reps=3, warmup=20, flops=flops)
 
 
 # ---------------------------------------------------------- seed 000 net
@@ -280,7 +285,8 @@ def mlp_raw_case(sizes, batch, lr, key, inner, salt=0, logreg=False):
              f"MLP {arch} ReLU + cross-entropy + SGD, batch {batch}, raw tensors")
     note = f"epoch = median batch time x {per_epoch} batches (50k images; {inner} timed batches per rep)"
     return Case(key, title, "s/epoch", per_epoch, {"qiflow": q, "torch": t, "numpy": n, "compiled": c},
-                inner=inner, reps=5, quick_inner=max(2, inner // 10), quick_reps=3, warmup=2, note=note)
+                inner=inner, reps=5, quick_inner=max(2, inner // 10), quick_reps=3, warmup=2, note=note,
+                flops=_flops.train_step(_flops.mlp(sizes, batch)))
 
 
 def cases():
@@ -292,7 +298,8 @@ def cases():
                     {"qiflow": _seed000_qiflow, "torch": _seed000_torch, "numpy": _seed000_numpy,
                      "compiled": _seed000_compiled},
                     inner=200, reps=7, quick_inner=40, quick_reps=3, warmup=5,
-                    target={"qiflow/torch": 0.5, "compiled/numpy": 1.0}))
+                    target={"qiflow/torch": 0.3, "compiled/numpy": 1.0},
+                    flops=_flops.train_step(_flops.mlp((3, 4, 2), 1))))
     out.append(mlp_raw_case((784, 256, 10), 128, 0.1, "mlp256.raw", inner=40))
     out.append(mlp_raw_case((784, 10), 600, 0.13, "logreg", inner=20, salt=2, logreg=True))
     return out

@@ -9,6 +9,7 @@ import numpy as np
 from _common import (EPOCH, rng, mnist_like, batches, torch, qf_compile, has_module,
                      np_softmax_xent, np_mlp_step)
 from _harness import Case
+import _flops
 
 
 def _nn_ready(*names):
@@ -46,7 +47,7 @@ def _load_torch(th, model, arrays):
 
 
 def _classifier_case(key, title, layers, batch, lr, inner, reps, salt, image=False, targets=None,
-                     numpy_setup=None, note_extra=""):
+                     numpy_setup=None, note_extra="", flops=None):
     """A classifier trained with cross-entropy and plain SGD, one batch per step."""
     per_epoch = -(-EPOCH // batch)
     n_batches = max(inner, 4)
@@ -128,7 +129,7 @@ def _classifier_case(key, title, layers, batch, lr, inner, reps, salt, image=Fal
         setups["numpy"] = n
     return Case(key, title, "s/epoch", per_epoch, setups, inner=inner, reps=reps,
                 quick_inner=1, quick_reps=1 if image else 3, warmup=2,
-                note=note, target=targets)
+                note=note, target=targets, flops=flops)
 
 
 def _torch_layout_shapes(layers):
@@ -381,16 +382,21 @@ def cases():
     return [
         _classifier_case("mlp256", "MLP 784-256-10 ReLU, nn.Linear + CrossEntropyLoss + optim.SGD, "
                          "batch 128", mlp256, 128, 0.1, inner=40, reps=5, salt=3,
-                         targets={"qiflow/torch": 1.0, "compiled/torch": 0.9},
-                         numpy_setup=numpy_mlp),
+                         targets={"qiflow/torch": 0.85, "compiled/torch": 0.7},
+                         numpy_setup=numpy_mlp,
+                         flops=_flops.train_step(_flops.mlp((784, 256, 10), 128))),
         _classifier_case("mlp500", "MLP 784-500-10 ReLU, nn layers, batch 20", mlp500, 20, 0.1,
-                         inner=100, reps=5, salt=4, targets={"qiflow/torch": 1.0},
-                         numpy_setup=numpy_mlp),
+                         inner=100, reps=5, salt=4,
+                         targets={"qiflow/torch": 0.85, "compiled/torch": 0.6},
+                         numpy_setup=numpy_mlp,
+                         flops=_flops.train_step(_flops.mlp((784, 500, 10), 20))),
         _classifier_case("lenet5", "LeNet-5 (conv20-pool-tanh, conv50-pool-tanh, fc500 tanh, fc10), "
                          "batch 500", lenet, 500, 0.1, inner=2, reps=3, salt=5, image=True,
-                         targets={"qiflow/torch": 1.5}, numpy_setup=numpy_lenet),
+                         targets={"qiflow/torch": 0.95, "compiled/torch": 0.65},
+                         numpy_setup=numpy_lenet, flops=_flops.train_step(_flops.lenet5(500))),
         Case("lstm35", f"LSTM {_I}->{_H} over {_T} steps, batch {_N}, MSE, SGD step", "ms/step", 1e3,
              {"qiflow": _lstm_qiflow, "torch": _lstm_torch, "numpy": _lstm_numpy,
               "compiled": _lstm_compiled},
-             inner=5, reps=5, quick_inner=1, quick_reps=2, warmup=2),
+             inner=5, reps=5, quick_inner=1, quick_reps=2, warmup=2,
+             flops=_flops.train_step(_flops.lstm(_T, _N, _I, _H))),
     ]

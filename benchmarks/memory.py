@@ -15,11 +15,6 @@ lazy initialisation: torch's is about 10 MB); 'warm' is what every later step
 of a long run needs, and carries the target.  tracemalloc is not used: it
 sees NumPy's allocations but not torch's, so it cannot compare the two.
 """
-import json
-import os
-import subprocess
-import sys
-
 from _harness import Case
 
 _STEPS = 5
@@ -45,8 +40,8 @@ def _trim():
         pass
 
 
-def child(case_key, fw, registry):
-    """Run in the subprocess: print one JSON line with the peak-memory figures.
+def child(case, fw):
+    """Run in the benchmark child: the peak-memory figures of `fw` training `case.of`.
 
     'cold': steps 1..N from a freshly built model (first-use initialisation,
     the first gradients and the allocator's growth included); 'warm': steps
@@ -54,12 +49,10 @@ def child(case_key, fw, registry):
     of what the run already holds).
     """
     import gc
-    cases = {c.key: c for c in registry.all_cases()}
-    case = cases[case_key]
-    step = case.setups[fw](False)
+    import registry
+    step = registry.get(case.of).setups[fw](False)
     if step is None:
-        print(json.dumps({"error": "n/a"}))
-        return 0
+        return {"error": "n/a"}
     out = {}
     for phase, n in (("cold", _STEPS), ("warm", _STEPS)):
         gc.collect()
@@ -69,15 +62,13 @@ def child(case_key, fw, registry):
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")
         except OSError:
-            print(json.dumps({"error": "cannot reset the peak RSS (/proc/self/clear_refs)"}))
-            return 0
+            return {"error": "cannot reset the peak RSS (/proc/self/clear_refs)"}
         for _ in range(n):
             step()
         out[phase] = (_read_status()["VmHWM"] - base) / 2**20
         if phase == "cold":
             out["base_mb"] = base / 2**20
-    print(json.dumps(out))
-    return 0
+    return out
 
 
 class MemoryCase(Case):
@@ -88,27 +79,21 @@ class MemoryCase(Case):
         self.of = of
 
 
-def run(case, frameworks, args):
-    """Parent side: one fresh subprocess per framework; returns two result rows (cold, warm)."""
+def run(case, frameworks, runner):
+    """Parent side: one fresh child per framework; returns two result rows (cold, warm)."""
     from _harness import RATIOS
-    here = os.path.dirname(os.path.abspath(__file__))
-    figures, errors = {"cold": {}, "warm": {}}, {}
+    figures, errors, threads = {"cold": {}, "warm": {}}, {}, {}
     for fw in frameworks:
-        cmd = [sys.executable, os.path.join(here, "run"), "--mem-child", case.of, fw]
-        if args.threads:
-            cmd += ["--threads", str(args.threads)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-            line = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-            err = proc.stderr.strip().splitlines()
-            data = json.loads(line) if line.startswith("{") else {"error": err[-1] if err else "?"}
-        except (subprocess.TimeoutExpired, ValueError) as exc:
-            data = {"error": str(exc)}
+        if fw not in registry_setups(case):
+            continue
+        data = runner.spawn("memory", case.key, [fw])
+        if data.get("threads", {}).get("mismatch"):
+            threads[fw] = data["threads"]["mismatch"]
         if "cold" in data:
             for phase in figures:
                 figures[phase][fw] = data[phase]
         elif data.get("error") != "n/a":
-            errors[fw] = data.get("error", "?")
+            errors[fw] = data.get("error") or data.get("failed", "?")
     rows = []
     for phase, medians in figures.items():
         ratios = {f"{a}/{b}": medians[a] / medians[b] for a, b in RATIOS
@@ -118,11 +103,19 @@ def run(case, frameworks, args):
         note = (f"extra resident memory (VmHWM - VmRSS before, peak reset by /proc/self/clear_refs) "
                 f"over {what} of '{case.of}'; one fresh process per framework")
         rows.append({"case": case.key + "." + phase, "title": case.title + f" ({phase})",
-                     "unit": case.unit, "note": note, "median": medians, "min_max": {}, "reps": 1,
-                     "inner": _STEPS, "first_loss": {}, "loss_mismatch": False,
-                     "errors": errors if phase == "cold" else {}, "ratios": ratios,
-                     "targets": case.target if phase == "warm" else {}})
+                     "unit": case.unit, "note": note, "mode": "solo", "flops": None,
+                     "median": medians, "median_s": {}, "min_max": {}, "reps": 1,
+                     "processes": {fw: 1 for fw in medians}, "first_loss": {},
+                     "loss_mismatch": False, "errors": errors if phase == "cold" else {},
+                     "thread_mismatch": threads if phase == "cold" else {}, "ratios": ratios,
+                     "targets": case.target if phase == "warm" else {}, "peak_fraction": {},
+                     "check": {}, "warnings": []})
     return rows
+
+
+def registry_setups(case):
+    import registry
+    return registry.get(case.of).setups
 
 
 def cases():

@@ -106,7 +106,7 @@ def main(argv=None):
     print("order:", " -> ".join(n.name for n in graph))
     forward_and_backward(graph)
     mf = {"W1": W1.gradients[W1], "b1": b1.gradients[b1], "W2": W2.gradients[W2], "b2": b2.gradients[b2]}
-    mdiff = max(float(np.abs(np.asarray(mf[k].data) - auto[k]).max()) for k in mf)
+    mdiff = max(float(np.abs(mf[k].numpy() - auto[k]).max()) for k in mf)
     print(f"MiniFlow cost = {cost.value.item():.6f}; its gradients vs qiflow autodiff: "
           f"max |difference| = {mdiff:.2e}")
 

@@ -31,7 +31,7 @@ class Logistic(qf.Op):
     def forward(self, x):
         return 1.0 / (1.0 + np.exp(-x))
 
-    def vjp(self, inputs, output, grad):
+    def vjp(self, ctx, inputs, output, grad):
         return (grad * output * (1 - output),)
 
 

@@ -45,7 +45,7 @@ _lazy = {
 }
 _lazy_attrs = {
     "save": ("qiflow.io", "save"), "Trainer": ("qiflow.train", "Trainer"), "fit": ("qiflow.train", "fit"), "load": ("qiflow.io", "load"),
-    "compile": ("qiflow.sym.trace", "compile"), "jit": ("qiflow.sym.trace", "jit"),
+    "compile": ("qiflow.trace", "compile"), "jit": ("qiflow.trace", "jit"),
     "detect_anomaly": ("qiflow.anomaly", "detect_anomaly"),
     "AnomalyError": ("qiflow.anomaly", "AnomalyError"),
     "profile": ("qiflow.profiler", "profile"),

@@ -1,18 +1,11 @@
-"""Process-wide switches: grad mode, raw (first-order backward) mode, anomaly mode."""
+"""Process-wide switches: grad mode (``no_grad``) and qiflow's error type.
+
+Every other mode (tracing, profiling, anomaly checking, the engine's
+first-order backward) is an interpreter on the stack in ``qiflow.ops.base``.
+"""
 
 grad_enabled = True
-#: While the engine runs a backward pass without ``create_graph``, vjps get
-#: plain ndarrays and qiflow functions called on ndarrays return ndarrays.
-raw_mode = False
-anomaly = False
-#: During a backward sweep: which inputs of the node being differentiated want a
-#: gradient (a tuple of bools), or None for all of them; vjps may skip the rest.
-needs_input_grad = None
 
 
 class QiflowError(ValueError):
     """A user error that names the operation and the shapes involved."""
-
-
-def anomaly_check_forward(op, args, out):  # replaced by qiflow.anomaly
-    pass

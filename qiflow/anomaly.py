@@ -11,8 +11,9 @@ A value is blamed on an op only when the op *creates* it: a NaN output whose
 inputs held no NaN, or an inf output whose inputs were all finite.  Values
 that merely flow through (a ``-inf`` mask added to logits) are not reported.
 
-Outside the block nothing is checked and nothing is recorded: the only cost
-is one boolean test per op that ``apply`` and the engine already make.
+The block pushes an interpreter (``ops.base``): every primitive passes
+through it while it is active, and outside the block nothing is checked or
+recorded and nothing costs anything.
 
 >>> x = qf.tensor([1.0, 0.0], requires_grad=True)
 >>> with qf.detect_anomaly():
@@ -28,7 +29,7 @@ import weakref
 
 import numpy as np
 
-from . import _state
+from .ops import base as _base
 from .ops.base import Symbolic
 from .tensor import Tensor
 
@@ -71,9 +72,9 @@ def _remember(out, op, site):
         pass
 
 
-def _origin(node):
-    entry = _origins.get((id(node.data), id(node._op)))
-    if entry is not None and entry[0]() is node.data:
+def _origin(op, out):
+    entry = _origins.get((id(out), id(op)))
+    if entry is not None and entry[0]() is out:
         return entry[1]
     return "<unknown line: the node was made while detect_anomaly was off>"
 
@@ -83,7 +84,7 @@ def _values(x):
     if x is None or isinstance(x, Symbolic):
         return None
     if isinstance(x, Tensor):
-        x = x.data
+        x = x._data
     if isinstance(x, np.ndarray):
         return x
     if isinstance(x, (int, float, complex, np.generic)):
@@ -122,7 +123,7 @@ def _count(a, kind):
 
 
 def check_forward(op, args, out):
-    """Called by ``apply`` for each recorded node while anomaly mode is on."""
+    """Check the output array of a recorded node; remember where it was made."""
     site = _user_site()
     _remember(out, op, site)
     kind = _kind(out)
@@ -137,20 +138,48 @@ def check_forward(op, args, out):
         f"pass ({_count(out, kind)}) from finite inputs ({shapes}); created at {site}")
 
 
-def check_backward(node, grads):
-    """Called by the engine after each vjp while anomaly mode is on."""
+def check_backward(op, inputs, output, grads):
+    """Check the gradients a vjp returned."""
     for i, g in enumerate(grads):
         a = _values(g)
         kind = _kind(a)
         if kind is None:
             continue
-        inputs = node._inputs or ()
         shapes = ", ".join(_describe(x) for x in inputs)
+        out = output._data if isinstance(output, Tensor) else output
         raise AnomalyError(
-            f"detect_anomaly: the backward of {node._op!r} produced "
+            f"detect_anomaly: the backward of {op!r} produced "
             f"{_NAMES[kind]} in the gradient of input {i} "
-            f"({_count(a, kind)}; inputs {shapes}; output {_describe(node)}); "
-            f"the node was created at {_origin(node)}")
+            f"({_count(a, kind)}; inputs {shapes}; output {_describe(out)}); "
+            f"the node was created at {_origin(op, out)}")
+
+
+class _Anomaly(_base.Interpreter):
+    """Checks every recorded op's output and every vjp's gradients."""
+
+    intercepts_vjp = True
+
+    def __init__(self, enabled):
+        super().__init__()
+        self.enabled = enabled
+
+    def _below(self):
+        p = self.parent
+        while isinstance(p, _Anomaly):
+            p = p.parent
+        return p
+
+    def apply(self, op, args):
+        out = self._below().apply(op, args)
+        if self.enabled and isinstance(out, Tensor) and out._op is op:
+            check_forward(op, args, out._data)
+        return out
+
+    def vjp(self, op, ctx, inputs, output, grad):
+        gin = self._below().vjp(op, ctx, inputs, output, grad)
+        if self.enabled:
+            check_backward(op, inputs, output, gin)
+        return gin
 
 
 class detect_anomaly(contextlib.ContextDecorator):
@@ -168,21 +197,17 @@ class detect_anomaly(contextlib.ContextDecorator):
 
     def __init__(self, enabled=True):
         self.enabled = bool(enabled)
-        self._prev = []
+        self._active = []
 
     def __enter__(self):
-        self._prev.append(_state.anomaly)
-        _state.anomaly = self.enabled
+        self._active.append(_base.push(_Anomaly(self.enabled)))
         return self
 
     def __exit__(self, *exc):
-        _state.anomaly = self._prev.pop()
+        _base.pop(self._active.pop())
         return False
 
 
 def is_anomaly_enabled():
-    return _state.anomaly
-
-
-_state.anomaly_check_forward = check_forward
-_state.anomaly_check_backward = check_backward
+    a = _base.active(_Anomaly)
+    return a is not None and a.enabled

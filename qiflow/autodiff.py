@@ -3,8 +3,8 @@
 ``backward`` accumulates into leaves' ``.grad``; ``grad`` returns gradients of
 any tensors (leaf or not).  Gradients of broadcast inputs are summed back to
 the input's shape here, and only here.  Without ``create_graph`` the vjps run
-on plain ndarrays (``_state.raw_mode``) for speed; with it they run on
-Tensors, so the backward pass is itself recorded and differentiable.  The
+on plain ndarrays (the ``ops.base.RawValues`` interpreter) for speed; with it they run
+on Tensors, so the backward pass is itself recorded and differentiable.  The
 symbolic ``sym.grad`` drives the same sweep with symbolic variables.
 
 >>> x = qf.tensor(3.0, requires_grad=True)
@@ -17,10 +17,28 @@ import contextlib
 import numpy as np
 
 from . import _state
+from .ops import base as _base
 from .ops.base import Symbolic
 from .ops.movement import _sum_to_shape, sum_to_like
 from .ops.elementwise import cast
-from .tensor import Tensor, run_hooks, run_post_hooks
+
+
+def run_hooks(t, g, wrap):
+    """Run t's gradient hooks on g (``wrap`` makes the value a user sees); returns g."""
+    for h in list(t._hooks):
+        if getattr(h, "post_accumulate", False):
+            continue
+        r = h(wrap(g))
+        if r is not None:
+            g = r
+    return g
+
+
+def run_post_hooks(t):
+    """Run the hooks registered with ``register_post_accumulate_grad_hook``."""
+    for h in list(t._hooks or ()):
+        if getattr(h, "post_accumulate", False):
+            h.fn(t)
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -95,245 +113,201 @@ def _static_shape(x):
     return x.type.shape if isinstance(x, Symbolic) else x.shape
 
 
-class _Wrapper:
-    """How gradients are represented in one sweep: raw ndarrays or graph values."""
-
-    def __init__(self, raw):
-        self.raw = raw
-
-    def unbroadcast(self, g, inp):
-        if self.raw:
-            if g.__class__ is not np.ndarray:
-                g = np.asarray(g)
-            shape = inp.data.shape
-            if g.shape != shape:
-                g = _sum_to_shape(g, shape)
-            if g.dtype != inp.data.dtype:
-                g = g.astype(inp.data.dtype)
-            return g
-        shape = _static_shape(inp)
-        gshape = _static_shape(g)
-        if gshape != shape or None in shape:
-            g = sum_to_like(g, inp)
-        if g.dtype != inp.dtype:
-            g = cast(g, inp.dtype)
-        return g
-
-    def to_user(self, g):
-        return Tensor._wrap(g) if self.raw else g
-
-    def from_user(self, g):
-        return g.data if self.raw and isinstance(g, Tensor) else g
+_RAW = _base.RAW
 
 
 def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
-    """Run the reverse sweep.  With ``targets`` (a list of nodes) returns their
-    gradients; otherwise accumulates into leaves."""
-    if targets is None and not create_graph:
-        return _sweep_raw(roots, root_grads, retain_graph)
+    """The reverse sweep.  With ``targets`` (a list of nodes) returns their
+    gradients; otherwise accumulates into the leaves' ``.grad``.
+
+    One loop for both value strategies: without ``create_graph`` the vjps get
+    ndarrays (``RawValues``) and gradients are ndarrays; with it they get the
+    nodes themselves (Tensors or symbolic Variables), grad mode is on, and the
+    backward pass is recorded.  Every path checks the versions of what a node
+    saved; broadcasting is undone and gradients accumulated here only.
+    """
+    T = _base.Tensor
+    nd = np.ndarray
     order = _toposort(roots)
-    w = _Wrapper(raw=not create_graph)
-    needed = None
-    results = {}
-    if targets is not None:
-        tids = {id(t) for t in targets}
+    raw = not create_graph
+    want = targets is not None
+    needed = results = tids = None
+    if want:
+        tids = set(targets)
         needed = set()
         for node in order:
-            if id(node) in tids or (node._inputs is not None and
-                                    any(id(i) in needed for i in node._inputs)):
-                needed.add(id(node))
-    grads = {}
+            if node in tids or (node._inputs is not None and any(i in needed for i in node._inputs
+                                                                 if getattr(i, "requires_grad", False))):
+                needed.add(node)
+        results = {}
+    grads = {}                     # keyed by the node itself: hashing it is cheaper than id()
     for r, g in zip(roots, root_grads):
-        k = id(r)
-        grads[k] = g if k not in grads else grads[k] + g
-    raw, want = w.raw, targets is not None
-    # ids of arrays this sweep must not hand to a leaf without a copy: the
+        grads[r] = g if r not in grads else grads[r] + g
+    # ids of arrays this sweep must not hand to a leaf without a copy (see above): the
     # caller's gradients, and every array already stored in a leaf's .grad
     shared = set(map(id, root_grads))
-    pop, get = grads.pop, grads.get
     # ids of sums this sweep made itself and nobody else holds: later
     # contributions are added into them in place (a weight used at every
     # step of an RNN gets one buffer, not one new array per use)
     owned = set()
-    prev = _state.grad_enabled, _state.raw_mode
-    _state.grad_enabled, _state.raw_mode = bool(create_graph), raw
-    try:
-        for node in reversed(order):
-            g = pop(id(node), None)
-            if g is None:
-                continue
-            if owned:
-                owned.discard(id(g))       # from here on g may be shared (vjps pass it on)
-            if node._hooks:
-                g = w.from_user(run_hooks(node, g, w.to_user))
-            if want and id(node) in tids:
-                results[id(node)] = g
-            op = node._op
-            if op is None:
-                if not want:
-                    _accumulate_leaf(node, g, raw, shared)
-                    if node._hooks:
-                        run_post_hooks(node)
-                continue
-            if node._retain and not want:
-                node.grad = w.to_user(g) if node.grad is None else node.grad + w.to_user(g)
-            inputs = node._inputs
-            if inputs is None:
-                _freed_error(op)
-            if raw:
-                now = 0
-                arrays = []
-                partial = False
-                for i in inputs:
-                    if isinstance(i, Tensor):
-                        now += i._version
-                        arrays.append(i.data)
-                        if not i.requires_grad:
-                            partial = True
-                    else:
-                        arrays.append(i)
-                        partial = True
-                if now != node._vsum or node._version:
-                    _modified_error(node, inputs)
-                # tell vjps that can skip work (dense, conv) which gradients are wanted;
-                # None means "all of them" and costs nothing to compute
-                _state.needs_input_grad = _needs(inputs) if partial else None
-                gin = op.vjp(arrays, node.data, g)
-            else:
-                _state.needs_input_grad = _needs(inputs)
-                gin = op.vjp(inputs, node, g)
-            if _state.anomaly:
-                _state.anomaly_check_backward(node, gin)
-            for inp, gi in zip(inputs, gin):
-                if gi is None or not getattr(inp, "requires_grad", False):
-                    continue
-                if needed is not None and id(inp) not in needed:
-                    continue
-                if raw:     # w.unbroadcast, inlined: this loop runs once per graph edge
-                    if gi.__class__ is not np.ndarray:
-                        gi = np.asarray(gi)
-                    d = inp.data
-                    if gi.shape != d.shape:
-                        gi = _sum_to_shape(gi, d.shape)
-                    if gi.dtype is not d.dtype and gi.dtype != d.dtype:
-                        gi = gi.astype(d.dtype)
-                else:
-                    gi = w.unbroadcast(gi, inp)
-                k = id(inp)
-                old = get(k)
-                if old is None:
-                    grads[k] = gi
-                elif raw and id(old) in owned:
-                    np.add(old, gi, out=old)
-                else:
-                    grads[k] = old = old + gi
-                    if raw and old.__class__ is np.ndarray:
-                        owned.add(id(old))
-        if not retain_graph:
-            if raw:                        # eager tensors only: leaves hold no inputs anyway
-                for node in order:
-                    node._inputs = None
-            else:
-                for node in order:
-                    if node._op is not None and not isinstance(node, Symbolic):
-                        node._inputs = None
-    finally:
-        _state.grad_enabled, _state.raw_mode = prev
-        _state.needs_input_grad = None
-    if targets is not None:
-        return [results.get(id(t)) for t in targets]
-    return None
-
-
-def _sweep_raw(roots, root_grads, retain_graph):
-    """``_sweep`` for the common case, ``backward()`` without ``create_graph``:
-    eager tensors only, ndarray gradients, every leaf accumulated.  The same
-    steps as the general sweep with its mode tests taken out of the loop."""
-    order = _toposort(roots)
-    grads = {}                     # keyed by the tensor itself: hashing it is cheaper than id()
-    for r, g in zip(roots, root_grads):
-        grads[r] = g if r not in grads else grads[r] + g
-    shared = set(map(id, root_grads))   # as in _sweep
-    owned = set()
     pop, get = grads.pop, grads.get
-    T, nd, st = Tensor, np.ndarray, _state
-    prev = st.grad_enabled, st.raw_mode
-    st.grad_enabled, st.raw_mode = False, True
+    ctx = _base.VjpContext(create_graph=create_graph)
+    all_needed = _base._ALL_TRUE
+    hooked = bool(_base._stack) and any(i.intercepts_vjp for i in _base._stack)
+    st = _state
+    prev = st.grad_enabled
+    st.grad_enabled = bool(create_graph)
+    if raw:          # base.push(RAW), inlined (once per backward)
+        _RAW.parent = _base._top if _base._top is not None else _base.EAGER
+        _base._stack.append(_RAW)
+        _base._top = _RAW
     try:
         for node in reversed(order):
             g = pop(node, None)
             if g is None:
                 continue
             if owned:
-                owned.discard(id(g))
+                owned.discard(id(g))       # from here on g may be shared (vjps pass it on)
             if node._hooks:
-                g = run_hooks(node, g, T._wrap)
-                if isinstance(g, T):
-                    g = g.data
+                g = _user_hooks(node, g, raw)
+            if want and node in tids:
+                results[node] = g
             op = node._op
             if op is None:
-                # _accumulate_leaf, inlined: a leaf's .grad must own its array
-                if g.__class__ is not nd:
-                    g = np.asarray(g)
-                if node.grad is None:
-                    if g.base is not None or id(g) in shared or not g.flags.writeable:
-                        g = np.array(g)
-                    shared.add(id(g))
-                    node.grad = T._wrap(g)
-                else:
-                    node.grad = T._wrap(node.grad.data + g)
-                if node._hooks:
-                    run_post_hooks(node)
+                if not want:
+                    if raw:    # the leaf's .grad must own its array (see _own)
+                        if g.__class__ is not nd:
+                            g = np.asarray(g)
+                        if node._grad is None:
+                            if g.base is not None or id(g) in shared or not g.flags.writeable:
+                                g = np.array(g)
+                            shared.add(id(g))
+                            node._grad = _plain(T, g)
+                        else:
+                            node._grad = _plain(T, node._grad._data + g)
+                    else:
+                        node._grad = g if node._grad is None else node._grad + g
+                    if node._hooks:
+                        with _base.suspended():
+                            run_post_hooks(node)
                 continue
-            if node._retain:
-                node.grad = T._wrap(g) if node.grad is None else node.grad + T._wrap(g)
+            if node._retain and not want:
+                gu = T._wrap(g) if raw else g
+                node._grad = gu if node._grad is None else node._grad + gu
             inputs = node._inputs
             if inputs is None:
                 _freed_error(op)
-            now = 0
-            arrays = []
-            partial = False
-            for i in inputs:
-                if isinstance(i, T):
-                    now += i._version
-                    arrays.append(i.data)
-                    if not i.requires_grad:
-                        partial = True
+            needs = None
+            if raw:
+                now = node._vc[0]
+                arrays = []
+                for i in inputs:
+                    if isinstance(i, T):
+                        now += i._vc[0]
+                        arrays.append(i._data)
+                        if not i.requires_grad:
+                            needs = True
+                    else:
+                        arrays.append(i)
+                        needs = True
+                if now != node._vsum:
+                    _modified_error(node, inputs)
+                # which gradients are wanted; the all-True tuple costs nothing to make
+                ctx.needs_input_grad = tuple([isinstance(i, T) and i.requires_grad for i in inputs]) \
+                    if needs else all_needed[len(inputs)]
+                ctx.saved = node._saved if op.saves else None
+                if hooked:
+                    gin = _base.current().vjp(op, ctx, arrays, node._data, g)
                 else:
-                    arrays.append(i)
-                    partial = True
-            if now != node._vsum or node._version:
-                _modified_error(node, inputs)
-            st.needs_input_grad = tuple([isinstance(i, T) and i.requires_grad for i in inputs]) \
-                if partial else None
-            gin = op.vjp(arrays, node.data, g)
-            if st.anomaly:
-                st.anomaly_check_backward(node, gin)
+                    gin = op.vjp(ctx, arrays, node._data, g)
+            else:
+                if isinstance(node, T):
+                    now = node._vc[0]
+                    for i in inputs:
+                        if isinstance(i, T):
+                            now += i._vc[0]
+                    if now != node._vsum:
+                        _modified_error(node, inputs)
+                ctx.needs_input_grad = _needs(inputs)
+                ctx.saved = None
+                if hooked:
+                    gin = _base.current().vjp(op, ctx, inputs, node, g)
+                else:
+                    gin = op.vjp(ctx, inputs, node, g)
             for inp, gi in zip(inputs, gin):
                 if gi is None or not getattr(inp, "requires_grad", False):
                     continue
-                if gi.__class__ is not nd:
-                    gi = np.asarray(gi)
-                d = inp.data
-                if gi.shape != d.shape:
-                    gi = _sum_to_shape(gi, d.shape)
-                if gi.dtype is not d.dtype and gi.dtype != d.dtype:
-                    gi = gi.astype(d.dtype)
+                if needed is not None and inp not in needed:
+                    continue
+                if raw:     # the broadcast sum-back: this loop runs once per graph edge
+                    if gi.__class__ is not nd:
+                        gi = np.asarray(gi)
+                    d = inp._data
+                    if gi.shape != d.shape:
+                        gi = _sum_to_shape(gi, d.shape)
+                    if gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                        gi = gi.astype(d.dtype)
+                else:
+                    gi = _unbroadcast(gi, inp)
                 old = get(inp)
                 if old is None:
                     grads[inp] = gi
-                elif id(old) in owned:
+                elif raw and id(old) in owned:
                     np.add(old, gi, out=old)
                 else:
                     grads[inp] = old = old + gi
-                    if old.__class__ is nd:    # 0-d sums are NumPy scalars
+                    if raw and old.__class__ is nd:    # 0-d sums are NumPy scalars
                         owned.add(id(old))
         if not retain_graph:
             for node in order:
-                node._inputs = None
+                if node._op is not None and isinstance(node, T):
+                    node._inputs = None
+                    if node._op.saves:
+                        node._saved = None
     finally:
-        st.grad_enabled, st.raw_mode = prev
-        st.needs_input_grad = None
+        if raw:
+            _base.pop(_RAW)
+        st.grad_enabled = prev
+    if want:
+        return [results.get(t) for t in targets]
+    return None
+
+
+def _plain(T, array):
+    """A new tensor of array (a leaf's .grad); no interpreter is told (none traces a raw sweep)."""
+    t = T.__new__(T)
+    t._data = array
+    t._grad = t._op = t._inputs = t._hooks = t.name = None
+    t._vc = _base.FRESH
+    t._retain = t.requires_grad = False
+    return t
+
+
+def _unbroadcast(g, inp):
+    """Graph-valued gradient g summed back to inp's shape and cast to its dtype."""
+    shape = _static_shape(inp)
+    gshape = _static_shape(g)
+    if gshape != shape or None in shape:
+        g = sum_to_like(g, inp)
+    if g.dtype != inp.dtype:
+        g = cast(g, inp.dtype)
+    return g
+
+
+def _user_hooks(node, g, raw):
+    """Run node's gradient hooks as user code (plain eager, no interpreter)."""
+    T = _base.Tensor
+    with _base.suspended():
+        if raw:
+            g = run_hooks(node, g, T._wrap)
+            return g._data if isinstance(g, T) else g
+        return run_hooks(node, g, lambda v: v)
+
+
+# A leaf's .grad must own its array: vjps pass gradients through (add gives
+# both inputs the same g) and views alias other arrays, and a user may later
+# modify one leaf's grad in place (zero_grad, clipping); so a gradient that is
+# a view, the caller's, already stored, or read-only is copied first.
 
 
 def _freed_error(op):
@@ -347,54 +321,34 @@ def _needs(inputs):
 
 
 def _modified_error(node, inputs):
-    shapes = ", ".join(str(tuple(i.shape)) for i in inputs if isinstance(i, Tensor))
+    shapes = ", ".join(str(tuple(i.shape)) for i in inputs if isinstance(i, _base.Tensor))
     raise RuntimeError(
         f"{node._op.name}: a tensor it saved for backward (inputs of shape {shapes}, or its "
         "output) was modified in place after it was used; compute the backward before "
         "modifying it, or modify a copy")
 
 
-def _accumulate_leaf(leaf, g, raw, shared=None):
-    if raw:
-        if g.__class__ is not np.ndarray:
-            g = np.asarray(g)
-        if leaf.grad is None:
-            # .grad must own its array: vjps pass gradients through (add gives
-            # both inputs the same g) and views alias other arrays, and a user
-            # may later modify one leaf's grad in place (zero_grad, clipping)
-            if (shared is not None and id(g) in shared) or g.base is not None \
-                    or not g.flags.writeable:
-                g = np.array(g)
-            if shared is not None:
-                shared.add(id(g))
-            leaf.grad = Tensor._wrap(g)
-        else:
-            leaf.grad = Tensor._wrap(leaf.grad.data + g)
-    else:
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
-
-
 def _root_grads(outputs, grad_outputs, create_graph, what):
     out = []
     for i, (y, g) in enumerate(zip(outputs, grad_outputs)):
-        if not isinstance(y, Tensor):
+        if not isinstance(y, _base.Tensor):
             raise TypeError(f"{what}: output {i} is a {type(y).__name__}, not a Tensor")
         if not y.requires_grad:
             raise RuntimeError(f"{what}: output {i} does not require grad and has no graph "
                                "(was it computed under no_grad, or from tensors without requires_grad?)")
         if g is None:
-            if y.data.size != 1:
+            if y._data.size != 1:
                 raise RuntimeError(f"{what}: output {i} has shape {y.shape}; a gradient can be implied "
                                    "only for a single-element output: pass grad (e.g. qf.ones_like(y))")
-            g = np.ones(y.data.shape, y.data.dtype)
+            g = np.ones(y._data.shape, y._data.dtype)
         else:
-            g = g.data if isinstance(g, Tensor) and not create_graph else g
-            g = np.asarray(g, dtype=y.dtype) if not isinstance(g, Tensor) else g
+            g = g._data if isinstance(g, _base.Tensor) and not create_graph else g
+            g = np.asarray(g, dtype=y.dtype) if not isinstance(g, _base.Tensor) else g
             if tuple(g.shape) != y.shape:
                 raise RuntimeError(f"{what}: grad of shape {tuple(g.shape)} does not match output "
                                    f"{i} of shape {y.shape}")
-        if create_graph and not isinstance(g, Tensor):
-            g = Tensor._wrap(g)
+        if create_graph and not isinstance(g, _base.Tensor):
+            g = _base.Tensor._wrap(g)
         out.append(g)
     return out
 
@@ -410,13 +364,13 @@ def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False)
 
 def _tensor_backward(y, grad, retain_graph, create_graph):
     """``y.backward(...)``: a one-element output without ``create_graph`` (a loss)
-    goes straight to the raw sweep; everything else through ``backward``."""
+    goes straight to the sweep; everything else through ``backward``."""
     if grad is None and not create_graph and y.requires_grad:
-        d = y.data
+        d = y._data
         if d.size == 1:
             # np.array(1, dtype) costs a fifth of np.ones for the usual 0-d loss
-            _sweep_raw([y], [np.array(1, d.dtype) if not d.ndim else np.ones(d.shape, d.dtype)],
-                       retain_graph)
+            _sweep([y], [np.array(1, d.dtype) if not d.ndim else np.ones(d.shape, d.dtype)],
+                   retain_graph, False)
             return
     backward([y], None if grad is None else [grad], retain_graph, create_graph)
 
@@ -431,15 +385,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     >>> qf.grad((x * x).sum(), x)[0].tolist()
     [2.0, 4.0]
     """
-    single = isinstance(outputs, Tensor)
+    single = isinstance(outputs, _base.Tensor)
     outputs = [outputs] if single else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    inputs = [inputs] if isinstance(inputs, _base.Tensor) else list(inputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
-    elif isinstance(grad_outputs, Tensor) or isinstance(grad_outputs, np.ndarray):
+    elif isinstance(grad_outputs, _base.Tensor) or isinstance(grad_outputs, np.ndarray):
         grad_outputs = [grad_outputs]
     for i, x in enumerate(inputs):
-        if not isinstance(x, Tensor) or not x.requires_grad:
+        if not isinstance(x, _base.Tensor) or not x.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad")
     if retain_graph is None:
         retain_graph = create_graph
@@ -455,7 +409,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                    "to get None for it")
             out.append(None)
         else:
-            out.append(Tensor._wrap(np.asarray(g)) if not create_graph else g)
+            out.append(_base.Tensor._wrap(np.asarray(g)) if not create_graph else g)
     return tuple(out)
 
 
@@ -464,12 +418,12 @@ def jvp(fn, inputs, tangents):
 
     Returns ``(outputs, jvp)``.
     """
-    single = isinstance(inputs, Tensor)
+    single = isinstance(inputs, _base.Tensor)
     inputs = [inputs] if single else list(inputs)
-    tangents = [tangents] if isinstance(tangents, Tensor) else list(tangents)
+    tangents = [tangents] if isinstance(tangents, _base.Tensor) else list(tangents)
     xs = [x.detach().requires_grad_() for x in inputs]
     y = fn(*xs)
-    u = Tensor._wrap(np.zeros_like(y.data), requires_grad=True)
+    u = _base.Tensor._wrap(np.zeros_like(y._data), requires_grad=True)
     gs = grad(y, xs, grad_outputs=u, create_graph=True, allow_unused=True)
     pairs = [(g, t) for g, t in zip(gs, tangents) if g is not None]
     from .ops.reduce import sum as _sum

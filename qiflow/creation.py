@@ -79,7 +79,7 @@ def eye(n, m=None, dtype=None, requires_grad=False):
 
 
 def _like(x, fill, dtype):
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    data = x._data if isinstance(x, Tensor) else np.asarray(x)
     return np.full_like(data, fill, dtype=as_dtype(dtype) or data.dtype)
 
 

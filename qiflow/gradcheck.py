@@ -41,8 +41,8 @@ def numerical_grad(fn, inputs, eps=1e-6, weights=None):
         if not (isinstance(x, Tensor) and x.requires_grad):
             out.append(None)
             continue
-        g = np.zeros_like(x.data)
-        flat, gflat = x.data.reshape(-1), g.reshape(-1)
+        g = np.zeros_like(x._data)
+        flat, gflat = x._data.reshape(-1), g.reshape(-1)
         for i in range(flat.size):
             orig = flat[i]
             flat[i] = orig + eps
@@ -83,7 +83,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
                 else [None] * len(diff))
     numeric = [n for n in numerical_grad(fn, inputs, eps, weights) if n is not None]
     for k, (x, a, n) in enumerate(zip(diff, analytic, numeric)):
-        a = np.zeros_like(n) if a is None else a.data
+        a = np.zeros_like(n) if a is None else a._data
         err = np.abs(a - n) - (atol + rtol * np.abs(n))
         if err.size and err.max() > 0:
             i = np.unravel_index(int(np.argmax(err)), err.shape)

@@ -90,7 +90,7 @@ def _where(path):
 
 def _encode(obj, arrays, path):
     if isinstance(obj, Tensor):
-        return {"tensor": _add_array(obj.data, arrays, path), "requires_grad": bool(obj.requires_grad)}
+        return {"tensor": _add_array(obj._data, arrays, path), "requires_grad": bool(obj.requires_grad)}
     if isinstance(obj, np.ndarray):
         return {"array": _add_array(obj, arrays, path)}
     if isinstance(obj, np.generic):

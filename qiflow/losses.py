@@ -55,7 +55,7 @@ def _concrete(x):
     """The ndarray behind x, or None when x is symbolic."""
     if isinstance(x, Symbolic):
         return None
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _as_input_dtype(v, x):

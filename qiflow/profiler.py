@@ -1,12 +1,13 @@
 """Per-op timing: where does the time of an eager (or backward) run go?
 
-``profile()`` is a context manager that, while active, wraps the ``forward``
-and ``vjp`` methods of every ``Op`` subclass with a timer and puts them back
-on exit, so it costs nothing when it is not in use (no hook in ``apply`` or
-in the engine).  A vjp's time includes the forwards of the ops its body
-calls (they are the backward pass of that op); forwards are timed only when
-they are not nested in another timed call, so nothing is counted twice.
-The time not spent inside any op is the framework's own Python overhead.
+``profile()`` pushes an interpreter (``ops.base``) for the duration of the
+block: every primitive application passes through it and is timed as that
+op's forward, every vjp the engine runs as that op's backward.  A vjp's time
+includes the forwards of the ops its body calls (they are the backward pass
+of that op), so those are not counted again; compiled functions (``T.function``,
+``qf.compile``) report each node of their schedule.  The time not spent inside
+any op is the framework's own Python overhead.  Outside the block nothing is
+timed and nothing costs anything.
 
 >>> import qiflow as qf
 >>> from qiflow.profiler import profile
@@ -19,89 +20,73 @@ The time not spent inside any op is the framework's own Python overhead.
 """
 import time
 
-from .ops.base import Op
+from .ops import base as _base
 
 _perf = time.perf_counter
 
 
-def _all_op_classes():
-    # Import every op family (and the composites' modules) so that their classes are seen.
-    import importlib
-    import pkgutil
-    from . import ops
-    names = [f"qiflow.ops.{m.name}" for m in pkgutil.iter_modules(ops.__path__)]
-    for mod in names + ["qiflow.functional", "qiflow.losses"]:
-        try:
-            importlib.import_module(mod)
-        except ImportError:
-            pass
-    seen, stack = [], [Op]
-    while stack:
-        c = stack.pop()
-        for s in c.__subclasses__():
-            if s not in seen:
-                seen.append(s)
-                stack.append(s)
-    return seen
-
-
-class profile:
+class profile(_base.Interpreter):
     """Time every op's forward and vjp while active; see the module docstring.
 
     ``totals()`` -> {(op name, 'forward'|'backward'): [seconds, calls]};
     ``table(top=20)`` -> a printable summary with the overhead line.
     """
 
+    intercepts_vjp = True
+
     def __init__(self):
+        super().__init__()
         self.stats = {}
         self._depth = 0
-        self._saved = []
         self.wall = 0.0
 
-    # ------------------------------------------------------------- wrapping
-    def _wrap(self, cls, attr, phase):
-        raw = cls.__dict__[attr]
-        static = isinstance(raw, staticmethod)
-        fn = raw.__func__ if static else raw
-        prof = self
-        fixed_name = cls.__name__
+    # --------------------------------------------------------- interpreter
+    def apply(self, op, args):
+        if self._depth:
+            return self.parent.apply(op, args)
+        return self._timed(op.name, "forward", self.parent.apply, op, args)
 
-        def timed(*args, **kw):
-            if prof._depth:
-                return fn(*args, **kw)
-            prof._depth = 1
-            t0 = _perf()
-            try:
-                return fn(*args, **kw)
-            finally:
-                dt = _perf() - t0
-                prof._depth = 0
-                name = fixed_name if static else type(args[0]).__name__
-                s = prof.stats.get((name, phase))
-                if s is None:
-                    prof.stats[(name, phase)] = [dt, 1]
-                else:
-                    s[0] += dt
-                    s[1] += 1
+    def apply_into(self, op, dst, args):
+        if self._depth:
+            return self.parent.apply_into(op, dst, args)
+        return self._timed(op.name, "forward", self.parent.apply_into, op, dst, args)
 
-        timed.__wrapped__ = fn
-        setattr(cls, attr, staticmethod(timed) if static else timed)
-        self._saved.append((cls, attr, raw))
+    def vjp(self, op, ctx, inputs, output, grad):
+        if self._depth:
+            return self.parent.vjp(op, ctx, inputs, output, grad)
+        return self._timed(op.name, "backward", self.parent.vjp, op, ctx, inputs, output, grad)
+
+    def _timed(self, name, phase, fn, *args):
+        self._depth = 1
+        t0 = _perf()
+        try:
+            return fn(*args)
+        finally:
+            self.record(name, phase, _perf() - t0)
+            self._depth = 0
+
+    def record(self, name, phase, dt):
+        """Add ``dt`` seconds (one call) to (name, phase); compiled functions report here."""
+        s = self.stats.get((name, phase))
+        if s is None:
+            self.stats[(name, phase)] = [dt, 1]
+        else:
+            s[0] += dt
+            s[1] += 1
+
+    @property
+    def busy(self):
+        """True inside a timed op (nested work is part of that op's time)."""
+        return bool(self._depth)
 
     def __enter__(self):
-        for cls in _all_op_classes():
-            if "forward" in cls.__dict__:
-                self._wrap(cls, "forward", "forward")
-            if "vjp" in cls.__dict__:
-                self._wrap(cls, "vjp", "backward")
+        _base.push(self)
         self._t0 = _perf()
         return self
 
     def __exit__(self, *exc):
         self.wall += _perf() - self._t0
-        for cls, attr, raw in reversed(self._saved):
-            setattr(cls, attr, raw)
-        self._saved.clear()
+        _base.pop(self)
         return False
 
     # ------------------------------------------------------------ reporting
@@ -125,3 +110,8 @@ class profile:
         lines.append(f"{'(outside ops: python)':<32}{1e6 * over / per:>10.1f}{'':>9}{100 * over / wall:>7.1f}")
         lines.append(f"{'(wall)':<32}{1e6 * wall / per:>10.1f}")
         return "\n".join(lines)
+
+
+def active():
+    """The innermost active ``profile``, or None."""
+    return _base.active(profile)

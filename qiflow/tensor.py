@@ -2,7 +2,10 @@
 
 A tensor made by an op while a gradient is needed remembers the op and its
 inputs (``_op``, ``_inputs``); the tensor *is* the graph node, so there are no
-extra node objects and no reference cycles.
+extra node objects and no reference cycles.  Tensors that share memory as
+views (``detach()``, basic slices, reshapes) share one version counter, so an
+in-place change through any of them is seen by every backward pass that saved
+one of them.
 
 >>> a = qf.tensor(2.0, requires_grad=True); b = qf.tensor(3.0, requires_grad=True)
 >>> x = a * b; z = x + x; z.backward()
@@ -11,44 +14,46 @@ extra node objects and no reference cycles.
 """
 import numpy as np
 
-from . import _state
 from .backend import to_array
 from .methods import TensorMethods
 from .ops import base as _base
+from .ops import inplace as _inplace
+from .autodiff import _tensor_backward
 
 
 class Tensor(TensorMethods):
-    __slots__ = ("data", "requires_grad", "grad", "_op", "_inputs", "_vsum", "_version",
-                 "_hooks", "_retain", "name", "__weakref__")
+    __slots__ = ("_data", "requires_grad", "_grad", "_op", "_inputs", "_vsum", "_vc",
+                 "_hooks", "_retain", "name", "_saved", "__weakref__")
 
     def __init__(self, data, dtype=None, requires_grad=False):
         if isinstance(data, Tensor):
-            data = data.data
-        self.data = to_array(data, dtype)
-        self.grad = None
+            data = data._read()
+        self._data = to_array(data, dtype)
+        self._grad = None
         self._op = None
         self._inputs = None
-        self._vsum = 0
-        self._version = 0
+        self._vc = [0]
         self._hooks = None
         self._retain = False
         self.name = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+        if _base._top is not None:
+            _base._top.new_tensor(self)
 
     # ------------------------------------------------------------ properties
     @property
-    def shape(self): return self.data.shape
+    def shape(self): return self._data.shape
 
     @property
-    def ndim(self): return self.data.ndim
+    def ndim(self): return self._data.ndim
 
     @property
-    def size(self): return self.data.size
+    def size(self): return self._data.size
 
     @property
-    def dtype(self): return self.data.dtype
+    def dtype(self): return self._data.dtype
 
     @property
     def is_leaf(self): return self._op is None
@@ -56,51 +61,117 @@ class Tensor(TensorMethods):
     @property
     def grad_fn(self): return self._op
 
-    def numel(self): return self.data.size
+    @property
+    def _version(self):
+        """How many times this tensor's memory was changed in place (shared by views)."""
+        return self._vc[0]
 
-    def dim(self): return self.data.ndim
+    @_version.setter
+    def _version(self, v):
+        _base.own_counter(self)[0] = v
+
+    def _bump(self):
+        _base.own_counter(self)[0] += 1
+
+    @property
+    def data(self):
+        """A tensor sharing this one's memory, cut from the graph and not version
+        tracked (PyTorch's ``.data``); assigning replaces the values' array."""
+        return self._alias(share_version=False)
+
+    @data.setter
+    def data(self, value):
+        if _base._top is not None and not isinstance(value, np.ndarray):
+            _base._top.assign_data(self, value)
+            return
+        arr = value._data if isinstance(value, Tensor) else to_array(value)
+        if _base._top is not None:
+            _base._top.assign_data(self, arr)
+        else:
+            self._data = arr
+
+    def _alias(self, share_version):
+        t = Tensor.__new__(Tensor)
+        t._data = self._data
+        t._grad = None
+        t._op = None
+        t._inputs = None
+        t._vc = _base.own_counter(self) if share_version else _base.FRESH
+        t._hooks = None
+        t._retain = False
+        t.name = None
+        t.requires_grad = False
+        if _base._top is not None:
+            _base._top.new_tensor(t, self)
+        return t
+
+    def _read(self):
+        """The array, for Python code that reads the values."""
+        if _base._top is not None:
+            _base._top.read_value(self)
+        return self._data
+
+    @property
+    def grad(self):
+        """The accumulated gradient (a Tensor) or None."""
+        if _base._top is not None:
+            return _base._top.read_grad(self, self._grad)
+        return self._grad
+
+    @grad.setter
+    def grad(self, g):
+        if g is not None and isinstance(g, Tensor) and g._data.shape != self._data.shape:
+            raise RuntimeError(f"assigned grad has shape {g._data.shape}, the tensor {self._data.shape}")
+        if _base._top is not None:
+            g = _base._top.write_grad(self, g)
+        self._grad = g
+
+    def numel(self): return self._data.size
+
+    def dim(self): return self._data.ndim
 
     # ----------------------------------------------------------- conversions
     def numpy(self):
         """The underlying ndarray (shared, not copied)."""
-        return self.data
+        return self._read()
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, shape is {self.shape}")
-        return self.data.item()
+        return self._read().item()
 
-    def tolist(self): return self.data.tolist()
+    def tolist(self): return self._read().tolist()
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        d = self._read()
+        return d if dtype is None else d.astype(dtype)
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+        if self._data.size != 1:
+            raise ValueError(f"the truth value of a tensor with {self._data.size} elements is ambiguous; "
                              "use .any() or .all()")
-        return bool(self.data)
+        return bool(self._read())
 
     def __float__(self): return float(self.item())
     def __int__(self): return int(self.item())
-    def __index__(self): return self.data.__index__()
+    def __index__(self): return self._read().__index__()
 
-    def any(self): return bool(self.data.any())
-    def all(self): return bool(self.data.all())
+    def any(self): return bool(self._read().any())
+    def all(self): return bool(self._read().all())
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", threshold=200)
-        extra = f", dtype={self.data.dtype}"
+        body = np.array2string(self._data, separator=", ", prefix="tensor(", threshold=200)
+        extra = f", dtype={self._data.dtype}"
         if self._op is not None:
             extra += f", grad_fn=<{self._op.name}>"
         elif self.requires_grad:
@@ -110,16 +181,16 @@ class Tensor(TensorMethods):
     # ---------------------------------------------------------- autograd API
     def requires_grad_(self, requires_grad=True):
         """Mark (or unmark) a leaf tensor as needing a gradient; returns self."""
-        if requires_grad and self.data.dtype.kind not in "fc":
-            raise TypeError(f"only floating-point tensors can require gradients, this one is {self.data.dtype}")
+        if requires_grad and self._data.dtype.kind not in "fc":
+            raise TypeError(f"only floating-point tensors can require gradients, this one is {self._data.dtype}")
         if not requires_grad and self._op is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor; use detach()")
         self.requires_grad = bool(requires_grad)
         return self
 
     def detach(self):
-        """A new leaf sharing the same data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        """A new leaf sharing the same data and version counter, cut from the graph."""
+        return self._alias(share_version=True)
 
     def clone(self):
         """A copy of the data that stays in the graph (gradient flows back)."""
@@ -132,7 +203,7 @@ class Tensor(TensorMethods):
         freed afterwards unless ``retain_graph``; ``create_graph`` records the
         backward pass so that gradients can be differentiated again.
         """
-        (_engine or _load_engine())(self, grad, retain_graph, create_graph)
+        _tensor_backward(self, grad, retain_graph, create_graph)
 
     def register_hook(self, fn):
         """Call ``fn(grad)`` when this tensor's gradient is computed; a non-None
@@ -176,103 +247,61 @@ class Tensor(TensorMethods):
     @classmethod
     def _wrap(cls, array, requires_grad=False):
         t = cls.__new__(cls)
-        t.data = array
-        t.grad = None
+        t._data = array
+        t._grad = None
         t._op = None
         t._inputs = None
-        t._vsum = 0
-        t._version = 0
+        t._vc = _base.FRESH
         t._hooks = None
         t._retain = False
         t.name = None
         t.requires_grad = requires_grad
+        if _base._top is not None:
+            _base._top.new_tensor(t)
         return t
 
     # -------------------------------------------------------------- in place
-    # In-place ops are allowed only where no gradient is recorded (inside
-    # no_grad, or on tensors outside any graph). Each bumps a version counter,
-    # so a backward through a tensor modified after it was saved raises.
-    def _check_inplace(self, what, other=None):
-        if _state.grad_enabled and (self.requires_grad or getattr(other, "requires_grad", False)):
-            raise RuntimeError(
-                f"{what}: in-place operations are only allowed where no gradient is recorded; "
-                f"wrap them in qf.no_grad() or use the out-of-place form")
-        self._version += 1
-
-    def _inplace(self, what, fn, other=None):
-        self._check_inplace(what, other)
-        o = other.data if isinstance(other, Tensor) else other
-        fn(self.data, o)
-        return self
-
+    # Each in-place method runs one primitive into this tensor's memory
+    # (``ops/inplace.py``): it bumps the version counter shared with views, and
+    # where a gradient is recorded it follows PyTorch's rules.
     def add_(self, o, alpha=1):
-        return self._inplace("add_", lambda d, v: np.add(d, v if alpha == 1 else v * alpha, out=d, casting="unsafe"), o)
+        return _inplace.add_(self, o, alpha)
 
     def sub_(self, o, alpha=1):
-        return self._inplace("sub_", lambda d, v: np.subtract(d, v if alpha == 1 else v * alpha, out=d, casting="unsafe"), o)
+        return _inplace.add_(self, o, -alpha)
 
-    def mul_(self, o): return self._inplace("mul_", lambda d, v: np.multiply(d, v, out=d, casting="unsafe"), o)
-    def div_(self, o): return self._inplace("div_", lambda d, v: np.divide(d, v, out=d, casting="unsafe"), o)
-    def zero_(self): return self._inplace("zero_", lambda d, v: d.fill(0))
-    def fill_(self, value): return self._inplace("fill_", lambda d, v: d.fill(v), value)
-    def copy_(self, src): return self._inplace("copy_", lambda d, v: np.copyto(d, v, casting="unsafe"), src)
-
-    def clamp_(self, lo=None, hi=None):
-        return self._inplace("clamp_", lambda d, v: np.clip(d, lo, hi, out=d))
+    def mul_(self, o): return _inplace.binary_(self, "multiply", o)
+    def div_(self, o): return _inplace.binary_(self, "divide", o)
+    def addcmul_(self, t1, t2, value=1): return _inplace.addcmul_(self, t1, t2, value)
+    def addcdiv_(self, t1, t2, value=1): return _inplace.addcdiv_(self, t1, t2, value)
+    def lerp_(self, end, weight): return _inplace.lerp_(self, end, weight)
+    def sqrt_(self): return _inplace.unary_(self, "sqrt")
+    def exp_(self): return _inplace.unary_(self, "exp")
+    def neg_(self): return _inplace.unary_(self, "negative")
+    def zero_(self): return _inplace.fill_(self, 0)
+    def fill_(self, value): return _inplace.fill_(self, value)
+    def copy_(self, src): return _inplace.copy_(self, src)
+    def clamp_(self, lo=None, hi=None): return _inplace.clamp_(self, lo, hi)
 
     def __setitem__(self, index, value):
-        self._check_inplace("__setitem__", value)
-        from .ops.indexing import _array_index
-        self.data[_array_index(index)] = value.data if isinstance(value, Tensor) else value
+        _inplace.setitem_(self, index, value)
 
-    def _iop(self, other, inplace, outplace):
-        if _state.grad_enabled and (self.requires_grad or getattr(other, "requires_grad", False)):
-            if self.requires_grad and self._op is None:
-                raise RuntimeError("a leaf tensor that requires grad cannot be modified in place; "
-                                   "use qf.no_grad() (as optimizers do) or an out-of-place op")
-            return outplace(self, other)
-        return getattr(self, inplace)(other)
-
-    def __iadd__(self, o): return self._iop(o, "add_", TensorMethods.__add__)
-    def __isub__(self, o): return self._iop(o, "sub_", TensorMethods.__sub__)
-    def __imul__(self, o): return self._iop(o, "mul_", TensorMethods.__mul__)
-    def __itruediv__(self, o): return self._iop(o, "div_", TensorMethods.__truediv__)
+    def __iadd__(self, o): return _inplace.iop(self, "add", o)
+    def __isub__(self, o): return _inplace.iop(self, "subtract", o)
+    def __imul__(self, o): return _inplace.iop(self, "multiply", o)
+    def __itruediv__(self, o): return _inplace.iop(self, "divide", o)
 
 
 class _PostAccumulateHook:
     """A hook that runs after a leaf's gradient is accumulated (kept in ``_hooks``)."""
     __slots__ = ("fn",)
+    post_accumulate = True
 
     def __init__(self, fn):
         self.fn = fn
 
 
-def run_hooks(t, g, wrap):
-    """Run t's gradient hooks on g (``wrap`` makes the value a user sees); returns g."""
-    for h in list(t._hooks):
-        if h.__class__ is _PostAccumulateHook:
-            continue
-        r = h(wrap(g))
-        if r is not None:
-            g = r
-    return g
-
-
-def run_post_hooks(t):
-    for h in list(t._hooks or ()):
-        if h.__class__ is _PostAccumulateHook:
-            h.fn(t)
-
-
 _base.Tensor = Tensor
-_engine = None      # autodiff._tensor_backward, bound on first use (autodiff imports this module)
-
-
-def _load_engine():
-    global _engine
-    from .autodiff import _tensor_backward
-    _engine = _tensor_backward
-    return _tensor_backward
 
 
 def tensor(data, dtype=None, requires_grad=False):
@@ -284,7 +313,7 @@ def tensor(data, dtype=None, requires_grad=False):
     (dtype('int64'), dtype('float32'))
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._read()
     arr = to_array(data, dtype)
     if isinstance(data, np.ndarray) and arr is data:
         arr = arr.copy()

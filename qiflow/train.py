@@ -154,7 +154,7 @@ def _unpack(batch):
 
 
 def _array(t):
-    return t.data if isinstance(t, Tensor) else np.asarray(t)
+    return t._data if isinstance(t, Tensor) else np.asarray(t)
 
 
 def _is_classification(out, y):
@@ -174,7 +174,7 @@ def _progress_enabled(progress):
 
 
 def _snapshot(model):
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v._data.copy() for k, v in model.state_dict().items()}
 
 
 def _lr(optimizer):

@@ -4,6 +4,7 @@ import pytest
 
 import qiflow as qf
 from qiflow import _state
+from qiflow.ops import base as _base
 
 
 @pytest.fixture(autouse=True)
@@ -14,5 +15,7 @@ def _fresh_state():
     yield
     qf.set_default_dtype("float32")
     _state.grad_enabled = True
-    _state.raw_mode = False
-    _state.anomaly = False
+    leaked = list(_base._stack)
+    while _base._stack:                     # a test must leave no interpreter behind
+        _base.pop(_base._stack[-1])
+    assert not leaked, f"interpreters left on the stack: {leaked}"

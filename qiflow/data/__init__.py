@@ -9,5 +9,7 @@
 from .dataset import Dataset, TensorDataset, Subset, random_split
 from .loader import DataLoader, default_collate
 from .transforms import random_shift
+from .distributed import DistributedSampler
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "default_collate", "random_shift"]
+__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "default_collate", "random_shift",
+           "DistributedSampler"]

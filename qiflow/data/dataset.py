@@ -53,7 +53,7 @@ class Dataset:
 
 def _as_array(t, k):
     if isinstance(t, Tensor):
-        return t.data
+        return t._data
     if isinstance(t, np.ndarray):
         return t
     arr = np.asarray(t)

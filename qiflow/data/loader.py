@@ -33,7 +33,7 @@ def default_collate(samples):
         return {k: default_collate([s[k] for s in samples]) for k in first}
     if isinstance(first, (str, bytes)):
         return list(samples)
-    arrays = [s.data if isinstance(s, Tensor) else s for s in samples]
+    arrays = [s._data if isinstance(s, Tensor) else s for s in samples]
     out = np.stack([np.asarray(a) for a in arrays])
     if out.dtype == np.float64 and all(isinstance(a, float) for a in arrays):
         from ..backend import get_default_dtype
@@ -47,7 +47,9 @@ class DataLoader:
     Arguments: ``batch_size`` (rows per batch), ``shuffle`` (a new permutation
     every epoch, drawn from ``generator`` — a ``qf.Generator`` — or else from
     qiflow's global generator seeded by ``qf.manual_seed``), ``drop_last``
-    (skip a last short batch), ``collate_fn`` (applied to each batch: it gets
+    (skip a last short batch), ``sampler`` (an iterable of indices with a length,
+    such as ``DistributedSampler``, read once per epoch; excludes ``shuffle``),
+    ``collate_fn`` (applied to each batch: it gets
     the gathered batch for datasets that batch themselves, such as
     ``TensorDataset``, and the list of rows otherwise, as in PyTorch).
 
@@ -60,7 +62,7 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None,
-                 generator=None):
+                 generator=None, sampler=None):
         if not (isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool)
                 and batch_size >= 1):
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
@@ -72,7 +74,11 @@ class DataLoader:
         if generator is not None and not isinstance(generator, np.random.Generator):
             raise TypeError("DataLoader: generator must be a qf.Generator (numpy.random.Generator), "
                             f"got {type(generator).__name__}")
+        if sampler is not None and (shuffle or not hasattr(sampler, "__len__")):
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle" if shuffle
+                             else "DataLoader: the sampler must have a length (__len__)")
         self.dataset = dataset
+        self.sampler = sampler
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
@@ -81,11 +87,13 @@ class DataLoader:
         self._batched = _is_batched(dataset)
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _order(self):
         n = len(self.dataset)
+        if self.sampler is not None:
+            return np.fromiter(self.sampler, dtype=np.int64)
         if not self.shuffle:
             return None
         gen = self.generator if self.generator is not None else default_generator()
@@ -102,7 +110,7 @@ class DataLoader:
 
     def __iter__(self):
         order = self._order()
-        n, b = len(self.dataset), self.batch_size
+        n, b = len(self.dataset) if order is None else len(order), self.batch_size
         stop = (n // b) * b if self.drop_last else n
         for start in range(0, stop, b):
             end = min(start + b, n)

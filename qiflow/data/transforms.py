@@ -19,7 +19,7 @@ def random_shift(images, max_shift=2, image_shape=None, generator=None, fill=0.0
     and type.  One gather for the whole batch — no loop over images.
     """
     is_tensor = isinstance(images, Tensor)
-    x = images.data if is_tensor else np.asarray(images)
+    x = images._data if is_tensor else np.asarray(images)
     shape = x.shape
     if image_shape is not None:
         h, w = image_shape

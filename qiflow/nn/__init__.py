@@ -38,10 +38,21 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Par
            "GRU", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Logistic", "Tanh", "Softplus", "GELU", "SiLU",
            "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
            "CrossEntropyLoss", "NLLLoss", "init", "functional", "utils", "clip_grad_norm_",
-           "clip_grad_value_"]
+           "clip_grad_value_", "SyncBatchNorm", "parallel"]
 __all__ += ["Conv1d", "ConvTranspose1d", "ConvTranspose2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
             "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
             "GroupNorm", "Dropout1d", "Dropout2d", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "Hardtanh",
             "ReLU6", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "MultiheadAttention",
             "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder",
             "Transformer"]
+
+
+def __getattr__(name):
+    # lazy: qiflow.nn.parallel sits above the core (on qiflow.distributed)
+    if name == "parallel":
+        import importlib
+        return importlib.import_module(".parallel", __name__)
+    if name == "SyncBatchNorm":
+        from .parallel.sync_batchnorm import SyncBatchNorm
+        return SyncBatchNorm
+    raise AttributeError(f"module 'qiflow.nn' has no attribute {name!r}")

@@ -28,6 +28,7 @@ from ..ops.indexing import getitem
 from ..ops.join import concatenate
 from ..ops.linalg import matmul
 from ..ops.movement import reshape, permute, swapaxes, expand_dims, squeeze, broadcast_to
+from ..ops.safe_softmax import safe_softmax
 from ..ops.softmax import softmax
 from .dropoutfn import keep_mask
 
@@ -95,7 +96,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             scores = E.where(attn_mask, scores, np.asarray(-np.inf, np.dtype(scores.dtype)))
         else:
             scores = scores + _float_mask(attn_mask, np.dtype(scores.dtype))
-    attn = softmax(scores, -1, safe=True)
+    attn = safe_softmax(scores, -1)
     if dropout_p > 0:
         attn = attn * keep_mask(tuple(attn.shape), dropout_p, attn.dtype, generator, what)
     return matmul(attn, value)

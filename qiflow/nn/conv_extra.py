@@ -69,7 +69,7 @@ class _ConvNd(Module):
         # PyTorch's rule: fan_in is weight.shape[1] * prod(kernel), transposed layers included
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in = self.weight.data[0].size
+            fan_in = math.prod(self.weight.shape[1:])
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 

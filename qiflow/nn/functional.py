@@ -80,7 +80,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     >>> round(qf.nn.functional.cross_entropy(x, qf.tensor([0])).item(), 4)
     0.2413
     """
-    t = target.data if isinstance(target, Tensor) else target
+    t = target._data if isinstance(target, Tensor) else target
     if (weight is None and not label_smoothing and isinstance(t, np.ndarray) and t.ndim == 1
             and t.dtype.kind in "iu" and len(getattr(input, "shape", ())) == 2
             and reduction in ("mean", "sum", "none") and not (t == ignore_index).any()):
@@ -160,13 +160,13 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         var = R.mean(d * d, axis=axes, keepdims=True)
         y = d * (1.0 / E.sqrt(var + eps))
         if running_mean is not None and running_var is not None:
-            _update_running(running_mean, running_var, _data(mean).reshape(C), _data(var).reshape(C),
+            _update_running(running_mean, running_var, reshape(mean, (C,)), reshape(var, (C,)),
                             n, momentum, num_batches_tracked)
     else:
         if running_mean is None or running_var is None:
             raise QiflowError("batch_norm: running_mean and running_var are needed when not training")
-        rm, rv = _data(running_mean).reshape(bshape), _data(running_var).reshape(bshape)
-        y = (x - rm) * (1.0 / np.sqrt(rv + eps)).astype(rv.dtype, copy=False)
+        rm, rv = reshape(running_mean, bshape), reshape(running_var, bshape)
+        y = (x - rm) * (1.0 / E.sqrt(rv + eps))
     if weight is not None:
         y = y * reshape(weight, bshape)
     if bias is not None:
@@ -175,25 +175,22 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
 
 
 def _data(t):
-    return t.data if isinstance(t, Tensor) else np.asarray(t)
+    return t._data if isinstance(t, Tensor) else np.asarray(t)
 
 
 def _update_running(running_mean, running_var, mean, var, n, momentum, num_batches_tracked):
-    rm, rv = _data(running_mean), _data(running_var)
+    """The running statistics blended in place (PyTorch's rule, unbiased variance)."""
+    from ..autodiff import no_grad
     if momentum is None:
-        count = int(_data(num_batches_tracked)) if num_batches_tracked is not None else 1
+        count = int(num_batches_tracked) if num_batches_tracked is not None else 1
         m = 1.0 / max(count, 1)
     else:
         m = float(momentum)
-    unbiased = var * (n / (n - 1))
-    # in place, as PyTorch does, so the buffers stay the same arrays
-    rm *= 1 - m
-    rm += m * mean.astype(rm.dtype, copy=False)
-    rv *= 1 - m
-    rv += m * unbiased.astype(rv.dtype, copy=False)
-    for t in (running_mean, running_var):
-        if isinstance(t, Tensor):
-            t._version += 1
+    with no_grad():
+        for run, new in ((running_mean, mean * m), (running_var, (var * (n / (n - 1))) * m)):
+            if not isinstance(run, Tensor):          # a bare array: updated in place too
+                run = Tensor._wrap(run)
+            run.mul_(1 - m).add_(new)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

@@ -6,7 +6,7 @@ the global one seeded by ``qf.manual_seed``.
 
 >>> w = qf.nn.Parameter(qf.empty(256, 128))
 >>> _ = qf.nn.init.xavier_uniform_(w, generator=qf.Generator(0))
->>> bool(abs(w.data).max() <= (6 / (128 + 256)) ** 0.5)
+>>> bool(abs(w).max() <= (6 / (128 + 256)) ** 0.5)
 True
 """
 import math
@@ -45,7 +45,7 @@ def _calculate_fan_in_and_fan_out(t):
 
 
 def _fill(t, values):
-    np.copyto(t.data, values, casting="unsafe")
+    np.copyto(t._data, values, casting="unsafe")
     t._version += 1
     return t
 
@@ -73,7 +73,7 @@ def trunc_normal_(t, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 def constant_(t, val):
     """Fill with ``val``."""
-    t.data.fill(val)
+    t._data.fill(val)
     t._version += 1
     return t
 
@@ -134,7 +134,7 @@ def orthogonal_(t, gain=1.0, generator=None):
     if t.ndim < 2:
         raise QiflowError(f"orthogonal_: needs at least 2 dimensions, got shape {tuple(t.shape)}")
     rows = t.shape[0]
-    cols = t.data.size // rows
+    cols = t._data.size // rows
     flat = _gen(generator).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

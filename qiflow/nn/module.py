@@ -34,7 +34,7 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad=True):
         if data is None:
             data = np.empty(0, get_default_dtype())
-        super().__init__(data.data if isinstance(data, Tensor) else data)
+        super().__init__(data._data if isinstance(data, Tensor) else data)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -253,7 +253,7 @@ class Module:
         >>> qf.nn.Linear(784, 10).num_parameters()
         7850
         """
-        return sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p._data.size for p in self.parameters() if p.requires_grad or not trainable_only)
 
     def apply(self, fn):
         """Call ``fn(module)`` on every submodule, then on self; returns self.
@@ -288,12 +288,10 @@ class Module:
     def zero_grad(self, set_to_none=True):
         """Forget accumulated gradients (set to None, or zero them in place)."""
         for p in self.parameters():
-            if p.grad is None:
-                continue
             if set_to_none:
-                p.grad = None
-            else:
-                p.grad = Tensor._wrap(np.zeros_like(p.data))
+                p.grad = None           # (without reading it: a traced step does not depend on it)
+            elif p.grad is not None:
+                p.grad.zero_()
 
     def to(self, dtype):
         """Convert floating parameters and buffers to ``dtype`` in place; returns self.
@@ -305,11 +303,11 @@ class Module:
         if dtype is None or dtype.kind != "f":
             raise TypeError(f"Module.to: expected a floating dtype, got {dtype}")
         for t in list(self.parameters()) + list(self.buffers()):
-            if t.data.dtype.kind == "f" and t.data.dtype != dtype:
-                t.data = t.data.astype(dtype)
+            if t._data.dtype.kind == "f" and t._data.dtype != dtype:
+                t._data = t._data.astype(dtype)
                 t._version += 1
                 if t.grad is not None:
-                    t.grad = Tensor._wrap(t.grad.data.astype(dtype))
+                    t.grad = Tensor._wrap(t.grad._data.astype(dtype))
         return self
 
     def float(self):
@@ -360,19 +358,19 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            arr = v.data if isinstance(v, Tensor) else np.asarray(v)
-            if arr.shape != target.data.shape:
+            arr = v._data if isinstance(v, Tensor) else np.asarray(v)
+            if arr.shape != target._data.shape:
                 errors.append(f"size mismatch for {k!r}: the checkpoint has shape {arr.shape}, "
-                              f"the model has {target.data.shape}")
+                              f"the model has {target._data.shape}")
                 continue
-            if arr.dtype.kind not in "biuf" or (arr.dtype.kind == "f" and target.data.dtype.kind in "biu"):
-                errors.append(f"dtype mismatch for {k!r}: cannot load {arr.dtype} into {target.data.dtype}")
+            if arr.dtype.kind not in "biuf" or (arr.dtype.kind == "f" and target._data.dtype.kind in "biu"):
+                errors.append(f"dtype mismatch for {k!r}: cannot load {arr.dtype} into {target._data.dtype}")
                 continue
             updates.append((target, arr))
         if errors:
             raise QiflowError(f"load_state_dict into {type(self).__name__}: " + "; ".join(errors))
         for target, arr in updates:   # nothing is written unless everything fits
-            np.copyto(target.data, arr, casting="unsafe")
+            np.copyto(target._data, arr, casting="unsafe")
             target._version += 1
         return _IncompatibleKeys(missing, unexpected)
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from .._state import QiflowError
 from ..backend import as_dtype, get_default_dtype
+from ..autodiff import no_grad
 from ..tensor import Tensor
 from .functional import batch_norm, layer_norm
 from .module import Module, Parameter
@@ -43,9 +44,10 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self):
         if self.track_running_stats:
-            self.running_mean.data.fill(0)
-            self.running_var.data.fill(1)
-            self.num_batches_tracked.data.fill(0)
+            with no_grad():
+                self.running_mean.fill_(0)
+                self.running_var.fill_(1)
+                self.num_batches_tracked.fill_(0)
 
     def forward(self, x):
         shape = tuple(x.shape)
@@ -57,8 +59,8 @@ class _BatchNorm(Module):
         use_batch = self.training or not self.track_running_stats
         nbt = self.num_batches_tracked
         if self.training and self.track_running_stats:
-            nbt.data += 1
-            nbt._version += 1
+            with no_grad():
+                nbt.add_(1)
         return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch,
                           self.momentum, self.eps, nbt)
 

@@ -20,8 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .base import Op, apply
-from ._saved import _Memo, needs_grad
-from .. import _state
+from .reduce import sum as _sum
 from .._state import QiflowError
 
 
@@ -69,12 +68,10 @@ def out_size(size, k, s, p0, p1, d):
     return (size + p0 + p1 - d * (k - 1) - 1) // s + 1
 
 
-_memo = _Memo()
-
-
 class _ConvBase(Op):
     __slots__ = ("stride", "padding", "dilation", "groups")
     props = ("stride", "padding", "dilation", "groups")
+    view_map = {}
 
     def __init__(self, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
@@ -120,11 +117,6 @@ class _ConvBase(Op):
                           writeable=False)
         return view.reshape(C * kh * kw, oh * ow * N), oh, ow
 
-    def _cols_of(self, x, kh, kw):
-        key = (self._key(), x.shape, x.dtype, x.strides, kh, kw)
-        got = _memo.take(x, key)
-        return got if got is not None else self._cols(x, kh, kw)
-
     def _gemm(self, w2, cols):
         """w2 (O, K) @ cols (K, M), group by group."""
         g = self.groups
@@ -155,9 +147,10 @@ class _ConvBase(Op):
                 dx[:, p * dh:p * dh + hspan:sh, q * dw:q * dw + wspan:sw] += dcols[:, p, q]
         return dx[:, pt:pt + H, pl:pl + W].transpose(3, 0, 1, 2)
 
-    def _weight_grad(self, x, g, wshape):
+    def _weight_grad(self, x, g, wshape, cols=None):
         O, Cg, kh, kw = wshape
-        cols, oh, ow = self._cols_of(x, kh, kw)
+        if cols is None:
+            cols = self._cols(x, kh, kw)[0]
         g2 = g.transpose(1, 2, 3, 0).reshape(O, -1)
         gr = self.groups
         if gr == 1:
@@ -168,8 +161,10 @@ class _ConvBase(Op):
 
 
 class Conv2d(_ConvBase):
-    """y = conv(x, w) (+ b): cross-correlation as in PyTorch."""
+    """y = conv(x, w) (+ b): cross-correlation as in PyTorch.  The im2col matrix
+    of x is saved for the weight gradient."""
     __slots__ = ()
+    saves = True
 
     def infer(self, x, w, b=None):
         oh, ow = self._check(x.shape, w.shape)
@@ -178,25 +173,28 @@ class Conv2d(_ConvBase):
         return (x.shape[0], w.shape[0], oh, ow), np.result_type(x.dtype, w.dtype)
 
     def forward(self, x, w, b=None):
+        return self.forward_and_save(x, w, b)[0]
+
+    def forward_and_save(self, x, w, b=None):
         self._check(x.shape, w.shape)
         N = x.shape[0]
         O, _, kh, kw = w.shape
         cols, oh, ow = self._cols(x, kh, kw)
-        if _state.grad_enabled:
-            _memo.put(x, (self._key(), x.shape, x.dtype, x.strides, kh, kw), (cols, oh, ow))
         y = self._gemm(w.reshape(O, -1), cols)
         if b is not None:
             y += b.reshape(O, 1).astype(y.dtype, copy=False)
-        return y.reshape(O, oh, ow, N).transpose(3, 0, 1, 2)
+        return y.reshape(O, oh, ow, N).transpose(3, 0, 1, 2), cols
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         x, w = inputs[0], inputs[1]
+        need = ctx.needs_input_grad
         p = self.stride, self.padding, self.dilation, self.groups
-        gx = apply(Conv2dInputGrad(*p), g, w, x) if needs_grad(0) else None
-        gw = apply(Conv2dWeightGrad(*p), x, g, w) if needs_grad(1) else None
+        gx = apply(Conv2dInputGrad(*p), g, w, x) if need[0] else None
+        saved = () if ctx.saved is None else (ctx.saved,)
+        gw = apply(Conv2dWeightGrad(*p), x, g, w, *saved) if need[1] else None
         if len(inputs) == 2:
             return gx, gw
-        gb = g.sum(axis=(0, 2, 3)) if needs_grad(2) else None
+        gb = _sum(g, (0, 2, 3)) if need[2] else None
         return gx, gw, gb
 
 
@@ -210,30 +208,33 @@ class Conv2dInputGrad(_ConvBase):
     def forward(self, g, w, x):
         return self._input_grad(g, w, x.shape)
 
-    def vjp(self, inputs, output, c):
+    def vjp(self, ctx, inputs, output, c):
         g, w, x = inputs
+        need = ctx.needs_input_grad
         p = self.stride, self.padding, self.dilation, self.groups
-        gg = apply(Conv2d(*p), c, w) if needs_grad(0) else None
-        gw = apply(Conv2dWeightGrad(*p), c, g, w) if needs_grad(1) else None
+        gg = apply(Conv2d(*p), c, w) if need[0] else None
+        gw = apply(Conv2dWeightGrad(*p), c, g, w) if need[1] else None
         return gg, gw, None
 
 
 class Conv2dWeightGrad(_ConvBase):
-    """The gradient of conv2d with respect to its weight (w is used for its shape only)."""
+    """The gradient of conv2d with respect to its weight (w is used for its shape
+    only; a fourth input, when given, is x's im2col matrix saved by the forward)."""
     __slots__ = ()
 
-    def infer(self, x, g, w):
+    def infer(self, x, g, w, *cols):
         return w.shape, np.result_type(x.dtype, g.dtype)
 
-    def forward(self, x, g, w):
-        return self._weight_grad(x, g, w.shape)
+    def forward(self, x, g, w, cols=None):
+        return self._weight_grad(x, g, w.shape, cols)
 
-    def vjp(self, inputs, output, c):
-        x, g, w = inputs
+    def vjp(self, ctx, inputs, output, c):
+        x, g, w = inputs[:3]
+        need = ctx.needs_input_grad
         p = self.stride, self.padding, self.dilation, self.groups
-        gx = apply(Conv2dInputGrad(*p), g, c, x) if needs_grad(0) else None
-        gg = apply(Conv2d(*p), x, c) if needs_grad(1) else None
-        return gx, gg, None
+        gx = apply(Conv2dInputGrad(*p), g, c, x) if need[0] else None
+        gg = apply(Conv2d(*p), x, c) if need[1] else None
+        return (gx, gg) + (None,) * (len(inputs) - 2)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

@@ -13,7 +13,6 @@ qiflow's matmul, so higher-order gradients work.
 import numpy as np
 
 from .base import Op, apply
-from ._saved import needs_grad
 from .linalg import matmul
 from .movement import reshape, swapaxes
 from .._state import QiflowError
@@ -22,6 +21,7 @@ from .._state import QiflowError
 class Linear(Op):
     """x (..., in) @ w (out, in).T [+ b (out,)] -> (..., out)."""
     __slots__ = ()
+    view_map = {}
 
     def infer(self, x, w, b=None):
         _check(x.shape, w.shape, None if b is None else b.shape)
@@ -37,11 +37,12 @@ class Linear(Op):
             y += b
         return y
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         x, w = inputs[0], inputs[1]
-        gx = matmul(g, w) if needs_grad(0) else None
+        need = ctx.needs_input_grad
+        gx = matmul(g, w) if need[0] else None
         gw = None
-        if needs_grad(1):
+        if need[1]:
             if x.ndim == 2:
                 gw = matmul(swapaxes(g, 0, 1), x)
             elif x.ndim == 1:
@@ -50,7 +51,7 @@ class Linear(Op):
                 gw = matmul(swapaxes(reshape(g, (-1, w.shape[0])), 0, 1), reshape(x, (-1, w.shape[1])))
         if len(inputs) == 2:
             return gx, gw
-        return gx, gw, g   # the engine sums the bias gradient over the batch axes
+        return gx, gw, (g if need[2] else None)   # the engine sums it over the batch axes
 
 
 def _check(xshape, wshape, bshape):

@@ -11,18 +11,39 @@ import math
 
 import numpy as np
 
-from .base import Op, apply
+from .base import Op, apply, _snake
 
 
-class Unary(Op):
+class Elementwise(Op):
+    """An op that broadcasts its inputs like NumPy and makes a fresh array.
+
+    ``ufunc``: the NumPy ufunc computing it, when there is one; ``symbol``: the
+    infix operator it prints as.  ``emit(args, result, out, env)`` (optional)
+    writes the op as source lines for the compiler's kernels (into buffer
+    ``out`` when given and ``writes_out`` is set).
+    """
+    __slots__ = ()
+    elementwise = True
+    view_map = {}
+    symbol = None
+    #: ``emit`` can write the result into a given buffer
+    writes_out = False
+
+    def format(self, args):
+        if self.symbol is not None and len(args) == 2:
+            return f"({args[0]} {self.symbol} {args[1]})"
+        return Op.format(self, args)
+
+
+class Unary(Elementwise):
     __slots__ = ()
 
-    def vjp(self, inputs, output, grad):
+    def vjp(self, ctx, inputs, output, grad):
         return (self.dx(inputs[0], output, grad),)
 
 
-class NonDiff(Op):
-    """Ops with no useful gradient: outputs never require grad."""
+class NonDiff(Elementwise):
+    """Elementwise ops with no useful gradient: outputs never require grad."""
     __slots__ = ()
     differentiable = False
 
@@ -36,59 +57,70 @@ class ZeroGrad(Unary):
 
 
 # ---------------------------------------------------------------- arithmetic
-class Add(Op):
+class Add(Elementwise):
     __slots__ = ()
+    ufunc, symbol = np.add, "+"
     def forward(self, a, b): return a + b
-    def vjp(self, inputs, output, g): return g, g
+    def vjp(self, ctx, inputs, output, g): return g, g
 
 
-class Subtract(Op):
+class Subtract(Elementwise):
     __slots__ = ()
+    ufunc, symbol = np.subtract, "-"
     def forward(self, a, b): return a - b
-    def vjp(self, inputs, output, g): return g, -g
+    def vjp(self, ctx, inputs, output, g): return g, -g
 
 
-class Multiply(Op):
+class Multiply(Elementwise):
     __slots__ = ()
+    ufunc, symbol = np.multiply, "*"
     def forward(self, a, b): return a * b
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         a, b = inputs
-        return g * b, g * a
+        need = ctx.needs_input_grad
+        return (g * b if need[0] else None), (g * a if need[1] else None)
 
 
-class Divide(Op):
+class Divide(Elementwise):
     __slots__ = ()
+    ufunc, symbol = np.divide, "/"
     def forward(self, a, b): return a / b
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         a, b = inputs
         ga = g / b
-        return ga, -ga * a / b
+        return ga, (-ga * a / b if ctx.needs_input_grad[1] else None)
 
 
 class Negative(Unary):
     __slots__ = ()
+    ufunc = np.negative
     def forward(self, a): return -a
     def dx(self, x, y, g): return -g
+    def format(self, args): return f"(-{args[0]})"
 
 
-class Power(Op):
+class Power(Elementwise):
     """a ** b with a tensor exponent. The gradient wrt b is taken as 0 where a == 0."""
     __slots__ = ()
+    ufunc, symbol = np.power, "**"
     def forward(self, a, b): return np.power(a, b)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         a, b = inputs
-        ga = g * b * power(a, b - 1)
-        safe = where(a > 0, a, 1)
-        gb = g * where(a > 0, output * log(safe), 0)
+        ga = g * b * power(a, b - 1) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            safe = where(a > 0, a, 1)
+            gb = g * where(a > 0, output * log(safe), 0)
         return ga, gb
 
 
-class PowerScalar(Op):
+class PowerScalar(Unary):
     """a ** p for a fixed Python number p."""
     __slots__ = ("p",)
+    writes_out = True
     props = ("p",)
 
     def __init__(self, p): self.p = p
@@ -98,48 +130,62 @@ class PowerScalar(Op):
             return a * a
         return np.power(a, self.p)
 
-    def vjp(self, inputs, output, g):
-        a, p = inputs[0], self.p
+    def dx(self, x, y, g):
+        p = self.p
         if p == 2:
-            return (g * 2 * a,)
+            return g * 2 * x
         if p == 1:
-            return (g,)
-        return (g * p * power(a, p - 1),)
+            return g
+        return g * p * power(x, p - 1)
+
+    def emit(self, args, result, out, env):
+        o = f", out={out}" if out else ""
+        if self.p == 2:
+            return [f"{result} = _np.multiply({args[0]}, {args[0]}{o})"]
+        return [f"{result} = _np.power({args[0]}, {self.p!r}{o})"]
+
+    def format(self, args): return f"({args[0]} ** {self.p!r})"
 
 
 class FloorDivide(NonDiff):
     __slots__ = ()
+    ufunc, symbol = np.floor_divide, "//"
     def forward(self, a, b): return a // b
 
 
-class Mod(Op):
+class Mod(Elementwise):
     __slots__ = ()
+    ufunc, symbol = np.mod, "%"
     def forward(self, a, b): return np.mod(a, b)
-    def vjp(self, inputs, output, g): return g, -g * floor_divide(inputs[0], inputs[1])
+
+    def vjp(self, ctx, inputs, output, g):
+        return g, (-g * floor_divide(inputs[0], inputs[1]) if ctx.needs_input_grad[1] else None)
 
 
-class Maximum(Op):
+class Maximum(Elementwise):
     """Elementwise max; on ties the gradient is split evenly (as in PyTorch)."""
     __slots__ = ()
+    ufunc = np.maximum
     def forward(self, a, b): return np.maximum(a, b)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         a, b = inputs
         half = where(equal(a, b), g * 0.5, 0)
         return where(a > b, g, half), where(b > a, g, half)
 
 
-class Minimum(Op):
+class Minimum(Elementwise):
     __slots__ = ()
+    ufunc = np.minimum
     def forward(self, a, b): return np.minimum(a, b)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         a, b = inputs
         half = where(equal(a, b), g * 0.5, 0)
         return where(a < b, g, half), where(b < a, g, half)
 
 
-class Where(Op):
+class Where(Elementwise):
     """where(cond, a, b): the gradient flows only to the chosen branch.
 
     The unselected branch is still computed, and its local derivative still
@@ -156,12 +202,16 @@ class Where(Op):
 
     def forward(self, c, a, b): return np.where(c, a, b)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         c = inputs[0]
-        return None, where(c, g, 0), where(c, 0, g)
+        need = ctx.needs_input_grad
+        return None, (where(c, g, 0) if need[1] else None), (where(c, 0, g) if need[2] else None)
+
+    def emit(self, args, result, out, env):
+        return [f"{result} = _np.where({', '.join(args)})"]
 
 
-class Clip(Op):
+class Clip(Unary):
     """clip(x, lo, hi) with fixed bounds; gradient 1 inside [lo, hi], 0 outside."""
     __slots__ = ("lo", "hi")
     props = ("lo", "hi")
@@ -169,79 +219,89 @@ class Clip(Op):
     def __init__(self, lo, hi): self.lo, self.hi = lo, hi
     def forward(self, a): return np.clip(a, self.lo, self.hi)
 
-    def vjp(self, inputs, output, g):
-        a = inputs[0]
+    def dx(self, a, y, g):
         inside = ones_like(a, dtype=bool)
         if self.lo is not None:
             inside = inside * (a >= self.lo)
         if self.hi is not None:
             inside = inside * (a <= self.hi)
-        return (where(inside, g, 0),)
+        return where(inside, g, 0)
 
 
 # -------------------------------------------------------------- transcendental
 class Exp(Unary):
     __slots__ = ()
+    ufunc = np.exp
     def forward(self, a): return np.exp(a)
     def dx(self, x, y, g): return g * y
 
 
 class Log(Unary):
     __slots__ = ()
+    ufunc = np.log
     def forward(self, a): return np.log(a)
     def dx(self, x, y, g): return g / x
 
 
 class Log1p(Unary):
     __slots__ = ()
+    ufunc = np.log1p
     def forward(self, a): return np.log1p(a)
     def dx(self, x, y, g): return g / (x + 1)
 
 
 class Expm1(Unary):
     __slots__ = ()
+    ufunc = np.expm1
     def forward(self, a): return np.expm1(a)
     def dx(self, x, y, g): return g * (y + 1)
 
 
 class Sqrt(Unary):
     __slots__ = ()
+    ufunc = np.sqrt
     def forward(self, a): return np.sqrt(a)
     def dx(self, x, y, g): return g * 0.5 / y
 
 
 class Square(Unary):
     __slots__ = ()
+    ufunc = np.square
     def forward(self, a): return a * a
     def dx(self, x, y, g): return g * 2 * x
 
 
 class Abs(Unary):
     __slots__ = ()
+    ufunc = np.absolute
     def forward(self, a): return np.abs(a)
     def dx(self, x, y, g): return g * sign(x)
 
 
 class Sin(Unary):
     __slots__ = ()
+    ufunc = np.sin
     def forward(self, a): return np.sin(a)
     def dx(self, x, y, g): return g * cos(x)
 
 
 class Cos(Unary):
     __slots__ = ()
+    ufunc = np.cos
     def forward(self, a): return np.cos(a)
     def dx(self, x, y, g): return -g * sin(x)
 
 
 class Tanh(Unary):
     __slots__ = ()
+    ufunc = np.tanh
     def forward(self, a): return np.tanh(a)
     def dx(self, x, y, g): return g * (1 - y * y)
 
 
 class Sigmoid(Unary):
     __slots__ = ()
+    writes_out = True
 
     def forward(self, a):
         # 0.5 * (1 + tanh(a/2)) is exact and never overflows.
@@ -259,11 +319,29 @@ class Sigmoid(Unary):
 
     def dx(self, x, y, g): return g * y * (1 - y)
 
+    def emit(self, args, result, out, env):
+        if not out:
+            return None
+        # 0.5 * (1 + tanh(x / 2)) in one buffer
+        return [f"{result} = _np.multiply({args[0]}, 0.5, out={out})",
+                f"_np.tanh({result}, out={result})",
+                f"_np.add({result}, 1, out={result})",
+                f"_np.multiply({result}, 0.5, out={result})"]
+
 
 #: 0-d constants in a float dtype: a Python scalar rounds to the array's dtype
 #: anyway (NumPy 2's weak scalars), but a ufunc call with one costs twice as much
 _HALF_ONE = {np.dtype(t): (np.array(0.5, t), np.array(1, t))
              for t in (np.float16, np.float32, np.float64)}
+
+
+def sigmoid_(a):
+    """The logistic function of a float array, in place (as ``Sigmoid``; for kernels)."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a += 1
+    a *= 0.5
+    return a
 
 
 class Softplus(Unary):
@@ -296,8 +374,13 @@ class Erf(Unary):
 
 class Relu(Unary):
     __slots__ = ()
+    writes_out = True
     def forward(self, a): return np.maximum(a, 0)
     def dx(self, x, y, g): return g * (y > 0)
+
+    def emit(self, args, result, out, env):
+        o = f", out={out}" if out else ""
+        return [f"{result} = _np.maximum({args[0]}, 0{o})"]
 
 
 class LeakyRelu(Unary):
@@ -321,16 +404,19 @@ class Elu(Unary):
 # ----------------------------------------------------------- zero-gradient ops
 class Sign(ZeroGrad):
     __slots__ = ()
+    ufunc = np.sign
     def forward(self, a): return np.sign(a)
 
 
 class Floor(ZeroGrad):
     __slots__ = ()
+    ufunc = np.floor
     def forward(self, a): return np.floor(a)
 
 
 class Ceil(ZeroGrad):
     __slots__ = ()
+    ufunc = np.ceil
     def forward(self, a): return np.ceil(a)
 
 
@@ -339,44 +425,55 @@ class Round(ZeroGrad):
     def forward(self, a): return np.round(a)
 
 
-class ZerosLike(NonDiff):
+class ZerosLike(Op):
+    """Zeros with x's shape (and its dtype unless given); no gradient."""
     __slots__ = ("dtype",)
     props = ("dtype",)
+    differentiable = False
+    view_map = {}
+
     def __init__(self, dtype=None): self.dtype = dtype
+    def infer(self, t): return t.shape, t.dtype if self.dtype is None else self.dtype
     def forward(self, a): return np.zeros_like(a, dtype=self.dtype)
 
 
-class OnesLike(NonDiff):
-    __slots__ = ("dtype",)
-    props = ("dtype",)
-    def __init__(self, dtype=None): self.dtype = dtype
+class OnesLike(ZerosLike):
+    """Ones with x's shape (and its dtype unless given); no gradient."""
+    __slots__ = ()
     def forward(self, a): return np.ones_like(a, dtype=self.dtype)
 
 
-class Cast(Op):
+class Cast(Elementwise):
+    """x converted to ``dtype`` (the input itself when it already has it)."""
     __slots__ = ("dtype",)
     props = ("dtype",)
+    view_map = {0: [0]}       # astype(copy=False) returns the input when nothing changes
 
     def __init__(self, dtype): self.dtype = np.dtype(dtype)
     def infer(self, t): return t.shape, self.dtype
     def forward(self, a): return np.asarray(a).astype(self.dtype, copy=False)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         return (cast(g, inputs[0].dtype),)
+
+    def emit(self, args, result, out, env):
+        name = f"_dt_{self.dtype.name}"
+        env[name] = self.dtype
+        return [f"{result} = _np.asarray({args[0]}).astype({name}, copy=False)"]
 
 
 # ------------------------------------------------------- comparisons and logic
-def _nondiff(name, fn):
-    cls = type(name, (NonDiff,), {"__slots__": (), "forward": staticmethod(fn)})
-    return cls
+def _nondiff(name, uf, symbol=None):
+    return type(name, (NonDiff,), {"__slots__": (), "forward": staticmethod(uf), "ufunc": uf,
+                                   "symbol": symbol, "__module__": __name__})
 
 
-Equal = _nondiff("Equal", np.equal)
-NotEqual = _nondiff("NotEqual", np.not_equal)
-Less = _nondiff("Less", np.less)
-LessEqual = _nondiff("LessEqual", np.less_equal)
-Greater = _nondiff("Greater", np.greater)
-GreaterEqual = _nondiff("GreaterEqual", np.greater_equal)
+Equal = _nondiff("Equal", np.equal, "==")
+NotEqual = _nondiff("NotEqual", np.not_equal, "!=")
+Less = _nondiff("Less", np.less, "<")
+LessEqual = _nondiff("LessEqual", np.less_equal, "<=")
+Greater = _nondiff("Greater", np.greater, ">")
+GreaterEqual = _nondiff("GreaterEqual", np.greater_equal, ">=")
 LogicalAnd = _nondiff("LogicalAnd", np.logical_and)
 LogicalOr = _nondiff("LogicalOr", np.logical_or)
 LogicalXor = _nondiff("LogicalXor", np.logical_xor)
@@ -387,6 +484,10 @@ IsInf = _nondiff("IsInf", np.isinf)
 
 
 # ------------------------------------------------------------ public functions
+#: name -> the one instance of each parameterless op (ops are immutable)
+SINGLETONS = {}
+
+
 def _singleton_fn(cls, doc):
     op = cls()
     f = cls.forward
@@ -398,6 +499,7 @@ def _singleton_fn(cls, doc):
         def fn(a, b):
             return apply(op, a, b)
     fn.__doc__ = doc
+    SINGLETONS[_snake(cls.__name__)] = op
     return fn
 
 

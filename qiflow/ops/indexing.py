@@ -11,6 +11,7 @@ inputs; the rest of the index is a hashable template stored on the op.
 """
 import numpy as np
 
+from . import base as _base_mod
 from .base import Op, apply, Symbolic
 from .._state import QiflowError
 
@@ -78,7 +79,7 @@ def _build(template, arrays):
 def _array_index(index):
     """A user index with Tensors replaced by their arrays (for __setitem__)."""
     template, arrays = _split_index(index)
-    return _build(template, [getattr(a, "data", a) for a in arrays])
+    return _build(template, [a._data if isinstance(a, _base_mod.Tensor) else a for a in arrays])
 
 
 def _check_index_arrays(opname, arrays):
@@ -90,6 +91,7 @@ def _check_index_arrays(opname, arrays):
 class GetItem(Op):
     __slots__ = ("template",)
     props = ("template",)
+    view_map = {0: [0]}       # basic indexing gives a view
 
     def __init__(self, template): self.template = template
 
@@ -109,7 +111,7 @@ class GetItem(Op):
             raise QiflowError(f"getitem: index {_describe(self.template, arrays)} is invalid for an "
                               f"array of shape {a.shape}: {exc}") from None
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         x, idx = inputs[0], inputs[1:]
         return (apply(IndexAddLike(self.template), g, x, *idx),) + (None,) * len(idx)
 
@@ -118,6 +120,7 @@ class IndexAddLike(Op):
     """zeros like x, then g added at x[index] (np.add.at: repeats accumulate)."""
     __slots__ = ("template",)
     props = ("template",)
+    view_map = {}
 
     def __init__(self, template): self.template = template
 
@@ -133,7 +136,7 @@ class IndexAddLike(Op):
             out[index] = g
         return out
 
-    def vjp(self, inputs, output, gg):
+    def vjp(self, ctx, inputs, output, gg):
         g, x, idx = inputs[0], inputs[1], inputs[2:]
         return (apply(GetItem(self.template), gg, *idx), None) + (None,) * len(idx)
 

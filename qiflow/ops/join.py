@@ -13,7 +13,7 @@ import numpy as np
 
 from . import base as _base
 from .base import Op, apply
-from .shapes import normalize_axis
+from .shapes import normalize_axis, static_shape
 from .movement import reshape, expand_dims, broadcast_to
 from .indexing import getitem
 from .._state import QiflowError
@@ -21,10 +21,7 @@ from .._state import QiflowError
 
 def _shape(x):
     """Shape known now: a symbolic variable's type shape (may hold None) or the array's."""
-    t = getattr(x, "type", None)
-    if t is not None and hasattr(t, "shape"):
-        return tuple(t.shape)
-    return tuple(np.shape(x))
+    return tuple(static_shape(x))
 
 
 def _known_shape(opname, x):
@@ -60,6 +57,7 @@ class Concatenate(Op):
     """Join along an existing axis; the gradient is cut back into pieces."""
     __slots__ = ("axis",)
     props = ("axis",)
+    view_map = {}
 
     def __init__(self, axis): self.axis = axis
 
@@ -80,7 +78,7 @@ class Concatenate(Op):
     def forward(self, *arrays):
         return np.concatenate(arrays, axis=self.axis)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         if len(inputs) == 1:
             return (g,)
         return tuple(apply(ConcatPiece(self.axis, k), g, *inputs) for k in range(len(inputs)))
@@ -94,6 +92,7 @@ class ConcatPiece(Op):
     """
     __slots__ = ("axis", "k")
     props = ("axis", "k")
+    view_map = {0: [0]}
 
     def __init__(self, axis, k): self.axis, self.k = axis, k
 
@@ -110,7 +109,7 @@ class ConcatPiece(Op):
         stop = start + np.shape(arrays[self.k])[ax]
         return g[(slice(None),) * ax + (slice(start, stop),)]
 
-    def vjp(self, inputs, output, gg):
+    def vjp(self, ctx, inputs, output, gg):
         others = inputs[1:]
         zeros = ConcatBlockShape(self.axis)
         parts = [gg if j == self.k else apply(zeros, gg, o) for j, o in enumerate(others)]
@@ -122,6 +121,7 @@ class ConcatBlockShape(Op):
     __slots__ = ("axis",)
     props = ("axis",)
     differentiable = False
+    view_map = {}
 
     def __init__(self, axis): self.axis = axis
 
@@ -159,6 +159,7 @@ class Stack(Op):
     """Join along a new axis; the gradient of input k is ``g[..., k, ...]``."""
     __slots__ = ("axis",)
     props = ("axis",)
+    view_map = {}
 
     def __init__(self, axis): self.axis = axis
 
@@ -175,7 +176,7 @@ class Stack(Op):
     def forward(self, *arrays):
         return np.stack(arrays, axis=self.axis)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         lead = (slice(None),) * self.axis
         return tuple(getitem(g, lead + (k,)) for k in range(len(inputs)))
 
@@ -222,6 +223,7 @@ class Pad(Op):
     """Constant padding; the gradient is the centre slice of g."""
     __slots__ = ("widths", "value")
     props = ("widths", "value")
+    view_map = {}
 
     def __init__(self, widths, value): self.widths, self.value = widths, value
 
@@ -232,7 +234,7 @@ class Pad(Op):
     def forward(self, a):
         return np.pad(a, self.widths, mode="constant", constant_values=self.value)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         return (getitem(g, tuple(slice(b, -a if a else None) for b, a in self.widths)),)
 
 
@@ -284,12 +286,13 @@ class Flip(Op):
     """Reverse the order of elements along ``axes``; its own inverse."""
     __slots__ = ("axes",)
     props = ("axes",)
+    view_map = {0: [0]}
 
     def __init__(self, axes): self.axes = axes
 
     def infer(self, t): return tuple(t.shape), t.dtype
     def forward(self, a): return np.flip(a, self.axes)
-    def vjp(self, inputs, output, g): return (apply(self, g),)
+    def vjp(self, ctx, inputs, output, g): return (apply(self, g),)
 
 
 def flip(x, axis=None):
@@ -315,7 +318,7 @@ def repeat(x, repeats, axis=None):
         axis = 0
     shape = _known_shape("repeat", x)
     ax = _axis("repeat", axis, len(shape))
-    reps = np.asarray(repeats.data if isinstance(repeats, _base.Tensor) else repeats)
+    reps = np.asarray(repeats._data if isinstance(repeats, _base.Tensor) else repeats)
     if reps.dtype.kind not in "iu" or (reps < 0).any():
         raise QiflowError(f"repeat: repeats must be non-negative integers, got {repeats!r}")
     if reps.size == 1 and reps.ndim <= 1:

@@ -10,13 +10,17 @@ from . import base as _base
 from .base import Op, apply
 from .shapes import broadcast_shapes
 from .movement import swapaxes, expand_dims, squeeze, reshape
-from .. import _state
 from .._state import QiflowError
 
 
 class MatMul(Op):
     """The primitive: both operands have ndim >= 2; batch dims broadcast."""
     __slots__ = ()
+    view_map = {}
+    symbol = "@"
+
+    def format(self, args):
+        return f"({args[0]} @ {args[1]})"
 
     def infer(self, a, b):
         if len(a.shape) < 2 or len(b.shape) < 2:
@@ -35,18 +39,15 @@ class MatMul(Op):
             return a.dot(b)
         return np.matmul(a, b)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         a, b = inputs
-        need = _state.needs_input_grad        # skip a GEMM nobody wants (x @ W on data)
-        need_a = need is None or need[0]
-        need_b = need is None or need[1]
+        need = ctx.needs_input_grad          # skip a GEMM nobody wants (x @ W on data)
         if a.ndim == 2 and b.ndim == 2:
-            # the common case: on ndarrays (first-order backward) ndarray.dot is a
-            # direct GEMM (cheaper than @ on small matrices); on tensors and symbolic
-            # variables .dot is the same matmul node as @
-            return (g.dot(b.T) if need_a else None), (a.T.dot(g) if need_b else None)
-        return (matmul(g, swapaxes(b, -1, -2)) if need_a else None,
-                matmul(swapaxes(a, -1, -2), g) if need_b else None)
+            # (.T of a matrix means the same on arrays, tensors and variables)
+            return (apply(_matmul, g, b.T) if need[0] else None,
+                    apply(_matmul, a.T, g) if need[1] else None)
+        return (matmul(g, swapaxes(b, -1, -2)) if need[0] else None,
+                matmul(swapaxes(a, -1, -2), g) if need[1] else None)
 
 
 _matmul = MatMul()
@@ -67,7 +68,7 @@ def matmul(a, b):
     (2,)
     """
     T = _base.Tensor
-    if a.__class__ is T and b.__class__ is T and a.data.ndim >= 2 and b.data.ndim >= 2:
+    if a.__class__ is T and b.__class__ is T and a._data.ndim >= 2 and b._data.ndim >= 2:
         return apply(_matmul, a, b)         # two plain matrices: no ndim property calls
     na, nb = _ndim(a), _ndim(b)
     if na == 0 or nb == 0:
@@ -192,7 +193,7 @@ class Einsum(Op):
     def forward(self, *arrays):
         return np.einsum(self.spec, *arrays, optimize=len(arrays) > 2)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         grads = []
         for k, term in enumerate(self.terms):
             others = [t for j, t in enumerate(self.terms) if j != k]
@@ -235,6 +236,7 @@ class EinsumAux(Op):
     __slots__ = ("kind", "axes")
     props = ("kind", "axes")
     differentiable = False
+    view_map = {}
 
     def __init__(self, kind, axes): self.kind, self.axes = kind, axes
 

@@ -32,6 +32,7 @@ def _sum_to_shape(g, shape):
 class SumToLike(Op):
     """sum_to_like(g, x): g summed down to x's shape (the inverse of broadcasting)."""
     __slots__ = ()
+    view_map = {0: [0]}       # g itself when the shapes already match
 
     def infer(self, g, x):
         return x.shape, g.dtype
@@ -39,13 +40,14 @@ class SumToLike(Op):
     def forward(self, g, x):
         return _sum_to_shape(g, np.shape(x))
 
-    def vjp(self, inputs, output, gg):
+    def vjp(self, ctx, inputs, output, gg):
         return broadcast_like(gg, inputs[0]), None
 
 
 class BroadcastLike(Op):
     """broadcast_like(g, x): g broadcast to x's shape (a read-only view)."""
     __slots__ = ()
+    view_map = {0: [0]}
 
     def infer(self, g, x):
         broadcast_shapes(self.name, g.shape, x.shape)
@@ -65,12 +67,14 @@ class BroadcastLike(Op):
             return out
         return np.broadcast_to(g, shape)
 
-    def vjp(self, inputs, output, gg):
+    def vjp(self, ctx, inputs, output, gg):
         return sum_to_like(gg, inputs[0]), None
 
 
 class ReshapeLike(Op):
+    """reshape_like(g, x): g with x's shape."""
     __slots__ = ()
+    view_map = {0: [0]}
 
     def infer(self, g, x):
         return x.shape, g.dtype
@@ -78,13 +82,14 @@ class ReshapeLike(Op):
     def forward(self, g, x):
         return np.reshape(g, np.shape(x))
 
-    def vjp(self, inputs, output, gg):
+    def vjp(self, ctx, inputs, output, gg):
         return reshape_like(gg, inputs[0]), None
 
 
 class Reshape(Op):
     __slots__ = ("shape",)
     props = ("shape",)
+    view_map = {0: [0]}
 
     def __init__(self, shape):
         self.shape = shape
@@ -110,13 +115,31 @@ class Reshape(Op):
     def forward(self, a):
         return a.reshape(self.shape)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
+        return (reshape_like(g, inputs[0]),)
+
+
+class FlattenHead(Op):
+    """All axes but the last merged into one: (..., K) -> (prod(...), K); sizes may be unknown."""
+    __slots__ = ()
+    view_map = {0: [0]}
+
+    def infer(self, t):
+        head = t.shape[:-1]
+        n = None if any(not isinstance(d, int) for d in head) else int(math.prod(head))
+        return (n, t.shape[-1]), t.dtype
+
+    def forward(self, a):
+        return a.reshape(-1, a.shape[-1])
+
+    def vjp(self, ctx, inputs, output, g):
         return (reshape_like(g, inputs[0]),)
 
 
 class Transpose(Op):
     __slots__ = ("axes",)
     props = ("axes",)
+    view_map = {0: [0]}
 
     def __init__(self, axes):
         self.axes = axes
@@ -130,13 +153,14 @@ class Transpose(Op):
     def forward(self, a):
         return a.transpose(self.axes)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         return (transpose(g, tuple(np.argsort(self.axes).tolist())),)
 
 
 class ExpandDims(Op):
     __slots__ = ("axes",)
     props = ("axes",)
+    view_map = {0: [0]}
 
     def __init__(self, axes):
         self.axes = axes
@@ -150,13 +174,14 @@ class ExpandDims(Op):
     def forward(self, a):
         return np.expand_dims(a, self.axes)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         return (reshape_like(g, inputs[0]),)
 
 
 class Squeeze(Op):
     __slots__ = ("axes",)
     props = ("axes",)
+    view_map = {0: [0]}
 
     def __init__(self, axes):
         self.axes = axes
@@ -170,13 +195,14 @@ class Squeeze(Op):
     def forward(self, a):
         return np.squeeze(a, self.axes)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         return (reshape_like(g, inputs[0]),)
 
 
 class BroadcastTo(Op):
     __slots__ = ("shape",)
     props = ("shape",)
+    view_map = {0: [0]}
 
     def __init__(self, shape):
         self.shape = shape
@@ -190,7 +216,7 @@ class BroadcastTo(Op):
     def forward(self, a):
         return np.broadcast_to(a, self.shape)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         return (sum_to_like(g, inputs[0]),)
 
 
@@ -317,3 +343,21 @@ def flatten(x, start_dim=0, end_dim=-1):
 def ravel(x):
     """x flattened to one dimension."""
     return reshape(x, (-1,))
+
+
+class StopGradient(Op):
+    """Identity whose output never carries a gradient."""
+    __slots__ = ()
+    differentiable = False
+    view_map = {0: [0]}
+
+    def infer(self, t): return t.shape, t.dtype
+    def forward(self, a): return a
+
+
+_stop = StopGradient()
+
+
+def stop_gradient(x):
+    """x's value, cut from the graph (like ``detach`` but works symbolically too)."""
+    return apply(_stop, x)

@@ -26,6 +26,7 @@ from .._state import QiflowError
 class _Pool(Op):
     __slots__ = ("kernel", "stride", "padding", "dilation", "ceil_mode")
     props = ("kernel", "stride", "padding", "dilation", "ceil_mode")
+    view_map = {}
 
     def __init__(self, kernel, stride, padding, dilation=(1, 1), ceil_mode=False):
         self.kernel, self.stride, self.padding = kernel, stride, padding
@@ -134,7 +135,7 @@ class MaxPool2d(_Pool):
             out = xp[idx].copy(order="K") if out is None else np.maximum(out, xp[idx], out=out)
         return out
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         x = inputs[0]
         return (apply(MaxPool2dGrad(*self._args()), x, output, g),)
 
@@ -164,7 +165,7 @@ class MaxPool2dGrad(_Pool):
                 dxp[idx] += g * hit
         return self._crop(dxp, x.shape)
 
-    def vjp(self, inputs, output, c):
+    def vjp(self, ctx, inputs, output, c):
         x, y, g = inputs
         return None, None, apply(MaxPool2dSelect(*_args(self)), x, y, c)
 
@@ -184,7 +185,7 @@ class MaxPool2dSelect(_Pool):
             out += np.where(hit, cp[idx], 0)
         return out
 
-    def vjp(self, inputs, output, gg):
+    def vjp(self, ctx, inputs, output, gg):
         x, y, c = inputs
         return None, None, apply(MaxPool2dGrad(*_args(self)), x, y, gg)
 
@@ -234,7 +235,7 @@ class AvgPool2d(_AvgBase):
         out /= np.asarray(self._divisor(x.shape, oh, ow, eh, ew, x.dtype), x.dtype)
         return out
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         return (apply(AvgPool2dGrad(*self._avg_args()), g, inputs[0]),)
 
 
@@ -255,7 +256,7 @@ class AvgPool2dGrad(_AvgBase):
             dxp[idx] += gd
         return self._crop(dxp, x.shape)
 
-    def vjp(self, inputs, output, c):
+    def vjp(self, ctx, inputs, output, c):
         return apply(AvgPool2d(*self._avg_args()), c), None
 
 

@@ -12,13 +12,14 @@ import numpy as np
 
 from .base import Op, apply
 from .shapes import normalize_axis, static_shape
-from .elementwise import NonDiff, where, equal
+from .elementwise import where, equal
 from .movement import expand_dims, broadcast_like
 
 
 class _Reduce(Op):
     __slots__ = ("axis", "keepdims")
     props = ("axis", "keepdims")
+    view_map = {}
 
     def __init__(self, axis=None, keepdims=False):
         self.axis = axis          # a normalised tuple, or None before it is known
@@ -39,8 +40,7 @@ class _Reduce(Op):
         """g with the reduced axes restored as size 1 (ready to broadcast)."""
         if self.keepdims or self.axis is None:
             return g          # a full reduction's 0-d g broadcasts as it is
-        axes = self.axis if self.axis is not None else tuple(range(x.ndim))
-        return expand_dims(g, axes) if axes else g
+        return expand_dims(g, self.axis) if self.axis else g
 
 
 class Sum(_Reduce):
@@ -52,7 +52,7 @@ class Sum(_Reduce):
     def forward(self, a):
         return np.sum(a, axis=self.axis, keepdims=self.keepdims)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         x = inputs[0]
         return (broadcast_like(self._grad_shape(g, x), x),)
 
@@ -71,16 +71,15 @@ class Mean(_Reduce):
             return np.add.reduce(a, axis=self.axis, keepdims=self.keepdims) / n
         return np.mean(a, axis=self.axis, keepdims=self.keepdims)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         x = inputs[0]
-        if x.__class__ is np.ndarray:         # first-order backward: a known size
-            n = x.size if self.axis is None else _count(x.shape, self.axis)
+        if self.axis is None and x.__class__ is np.ndarray:     # an array value: its size
+            return (broadcast_like(g / x.size, x),)
+        shape = static_shape(x)
+        if None in shape:
+            n = count(x, self.axis, dtype=g.dtype)
         else:
-            shape = static_shape(x)
-            if None in shape:
-                n = count(x, self.axis, dtype=g.dtype)
-            else:
-                n = _count(shape, self.axis)  # a Python int: mixes weakly, keeps g's dtype
+            n = _count(shape, self.axis)      # a Python int: mixes weakly, keeps g's dtype
         return (broadcast_like(self._grad_shape(g, x) / n, x),)
 
 
@@ -91,10 +90,11 @@ def _count(shape, axis):
     return n
 
 
-class Count(NonDiff, _Reduce):
+class Count(_Reduce):
     """The number of elements reduced over ``axis`` (a 0-d array of ``dtype``)."""
     __slots__ = ("dtype",)
     props = ("axis", "dtype")
+    differentiable = False
 
     def __init__(self, axis, dtype):
         _Reduce.__init__(self, axis, False)
@@ -114,7 +114,7 @@ class Count(NonDiff, _Reduce):
 class _Extreme(_Reduce):
     __slots__ = ()
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         x = inputs[0]
         y = broadcast_like(self._grad_shape(output, x), x)
         mask = equal(x, y)
@@ -147,7 +147,7 @@ class Prod(_Reduce):
     def forward(self, a):
         return np.prod(a, axis=self.axis, keepdims=self.keepdims)
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         x = inputs[0]
         g = broadcast_like(self._grad_shape(g, x), x)
         y = broadcast_like(self._grad_shape(output, x), x)
@@ -157,10 +157,12 @@ class Prod(_Reduce):
         return (g * where(nz, y / safe, others),)
 
 
-class ProdOthers(NonDiff):
+class ProdOthers(Op):
     """For each element, the product of the other elements along ``axis``."""
     __slots__ = ("axis",)
     props = ("axis",)
+    differentiable = False
+    view_map = {}
 
     def __init__(self, axis): self.axis = axis
 
@@ -178,8 +180,9 @@ class ProdOthers(NonDiff):
         return np.transpose(out, np.argsort(keep + list(axes)))
 
 
-class ArgMax(NonDiff, _Reduce):
+class ArgMax(_Reduce):
     __slots__ = ()
+    differentiable = False
 
     def _dtype(self, dtype):
         return np.dtype("int64")

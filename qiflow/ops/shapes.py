@@ -66,8 +66,10 @@ def normalize_axis(opname, axis, ndim):
 def static_shape(x):
     """The shape known at graph-build time: a tuple (entries may be None when symbolic)."""
     if x.__class__ is np.ndarray:
-        return x.shape                 # the backward pass's common case, without a failed getattr
-    t = getattr(x, "type", None)
-    if t is not None and hasattr(t, "shape"):
-        return tuple(t.shape)
+        return x.shape                 # the backward pass's common case first
+    from . import base
+    if isinstance(x, base.Tensor):
+        return x._data.shape
+    if isinstance(x, base.Symbolic):
+        return tuple(x.type.shape)
     return tuple(np.shape(x))

@@ -19,10 +19,10 @@ Two primitives, closed under differentiation:
 import numpy as np
 
 from .base import Op, apply
-from ._saved import needs_grad
 from .elementwise import ones_like
 from .movement import expand_dims
 from .reduce import sum as _sum
+from .softmax import shifted_lse, softmax
 from .._state import QiflowError
 
 
@@ -43,16 +43,9 @@ def _check_range(t, n):
                           f"classes (valid indices are 0..{n - 1})")
 
 
-def _log_softmax(x):
-    m = x.max(axis=1, keepdims=True)
-    m[~np.isfinite(m)] = 0                  # rows of -inf stay -inf, not nan
-    z = x - m
-    z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return z
-
-
 class SoftmaxCrossEntropy(Op):
     __slots__ = ()
+    view_map = {}
 
     def infer(self, x, t):
         _check(x.shape, t.shape, t.dtype)
@@ -61,38 +54,37 @@ class SoftmaxCrossEntropy(Op):
     def forward(self, x, t):
         _check(x.shape, t.shape, t.dtype)
         _check_range(t, x.shape[1])
-        m = x.max(axis=1)
-        m[~np.isfinite(m)] = 0
-        z = x - m[:, None]
-        lse = np.log(np.exp(z).sum(axis=1))
-        return lse - z[np.arange(x.shape[0]), t]
+        _, z, log_s = shifted_lse(x, (1,))
+        return log_s[:, 0] - z[np.arange(x.shape[0]), t]
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         x, t = inputs
         return apply(_grad_op, x, t, g), None
 
 
 class SoftmaxCrossEntropyGrad(Op):
     __slots__ = ()
+    view_map = {}
 
     def infer(self, x, t, g):
         return tuple(x.shape), np.result_type(x.dtype, g.dtype)
 
     def forward(self, x, t, g):
-        p = _log_softmax(x)
+        _, p, log_s = shifted_lse(x, (1,))
+        p -= log_s
         np.exp(p, out=p)
         p[np.arange(x.shape[0]), t] -= 1
         p *= g[:, None]
         return p
 
-    def vjp(self, inputs, output, c):
-        from ..functional import softmax
+    def vjp(self, ctx, inputs, output, c):
         x, t, g = inputs
+        need = ctx.needs_input_grad
         gx = gg = None
-        if needs_grad(0):
+        if need[0]:
             s = softmax(x, axis=1)
             gx = expand_dims(g, 1) * s * (c - _sum(c * s, axis=1, keepdims=True))
-        if needs_grad(2):
+        if need[2]:
             gg = _sum(c * apply(_grad_op, x, t, ones_like(g)), axis=1)
         return gx, None, gg
 

@@ -4,9 +4,8 @@
 >>> (w * w).sum().backward(); opt.step(); round(w.item(), 4)
 0.9
 """
-import numpy as np
-
 from .._state import QiflowError
+from ..ops.elementwise import cast, sqrt
 from .optimizer import Optimizer
 
 
@@ -25,16 +24,13 @@ class Adagrad(Optimizer):
 
     def _update(self, p, g, state, group):
         if not state:
-            state["step"] = 0
-            state["sum"] = np.full_like(p, group["initial_accumulator_value"])
-        state["step"] += 1
-        d = self._decayed(p, g, group["weight_decay"], group["maximize"])
-        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        acc, s = state["sum"], self._buf(p, 0)
-        np.multiply(d, d, out=s)
-        acc += s
-        np.sqrt(acc, out=s)
-        s += group["eps"]
-        np.divide(d, s, out=s)
-        s *= -clr
-        p += s
+            state["step"] = self.new_step()
+            state["sum"] = self.new_state(p, group["initial_accumulator_value"])
+        step = state["step"]
+        step.add_(1)
+        d = self._decayed(p, g, group)
+        clr = cast(self.hyper(group, "lr", p) / (1 + (step - 1) * self.hyper(group, "lr_decay", p)),
+                   p.dtype)
+        acc = state["sum"]
+        acc.addcmul_(d, d)
+        p.addcdiv_(d, sqrt(acc) + self.hyper(group, "eps", p), value=-clr)

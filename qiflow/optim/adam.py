@@ -4,11 +4,8 @@
 >>> (w * w).sum().backward(); opt.step(); [round(v, 4) for v in w.tolist()]
 [0.9, 0.9]
 """
-import math
-
-import numpy as np
-
 from .._state import QiflowError
+from ..ops.elementwise import cast, power, sqrt, maximum
 from .optimizer import Optimizer
 
 
@@ -28,37 +25,39 @@ class Adam(Optimizer):
                                       amsgrad=amsgrad, maximize=maximize))
 
     def _update(self, p, g, state, group):
-        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        lr = self.hyper(group, "lr", p)
+        b1, b2 = self.hyper(group, "betas", p, 0), self.hyper(group, "betas", p, 1)
         if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p)
-            state["exp_avg_sq"] = np.zeros_like(p)
+            state["step"] = self.new_step()
+            state["exp_avg"] = self.new_state(p)
+            state["exp_avg_sq"] = self.new_state(p)
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(p)
-        state["step"] += 1
+                state["max_exp_avg_sq"] = self.new_state(p)
         step = state["step"]
+        step.add_(1)
         if self._decoupled:
-            p *= 1 - lr * wd
-            d = self._decayed(p, g, 0.0, group["maximize"])
+            if group["weight_decay"]:
+                p.mul_(1 - lr * self.hyper(group, "weight_decay", p))
+            d = -g if group["maximize"] else g
         else:
-            d = self._decayed(p, g, wd, group["maximize"])
-        m, v, s = state["exp_avg"], state["exp_avg_sq"], self._buf(p, 0)
-        np.subtract(d, m, out=s)          # m.lerp_(d, 1 - b1)
-        s *= 1 - b1
-        m += s
-        v *= b2                           # v = b2 v + (1 - b2) d^2
-        np.multiply(d, d, out=s)
-        s *= 1 - b2
-        v += s
+            d = self._decayed(p, g, group)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m.lerp_(d, 1 - b1)
+        v.mul_(b2).addcmul_(d, d, value=1 - b2)
+        # bias corrections in double precision, then rounded to p's dtype (as PyTorch's scalars)
+        bc1 = 1 - power(_f64(b1), step)
+        bc2_sqrt = cast(sqrt(1 - power(_f64(b2), step)), p.dtype)
+        step_size = cast(lr / bc1, p.dtype)
         if group["amsgrad"]:
-            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        step_size = lr / (1 - b1 ** step)
-        np.sqrt(v, out=s)
-        s /= math.sqrt(1 - b2 ** step)
-        s += eps
-        np.divide(m, s, out=s)
-        s *= -step_size
-        p += s
+            vmax = state["max_exp_avg_sq"]
+            vmax.copy_(maximum(vmax, v))
+            v = vmax
+        denom = sqrt(v) / bc2_sqrt + self.hyper(group, "eps", p)
+        p.addcdiv_(m, denom, value=-step_size)
+
+
+def _f64(b):
+    return cast(b, "float64") if not isinstance(b, (int, float)) else b
 
 
 class AdamW(Adam):

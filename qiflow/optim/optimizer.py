@@ -1,9 +1,15 @@
 """The ``Optimizer`` base: parameter groups, per-parameter state, state dicts.
 
-Subclasses implement ``_update(p, grad, state, group)`` on NumPy arrays and
-update ``p`` in place with ufuncs writing into ``out=`` buffers: two scratch
-buffers, shared by all parameters of a dtype, hold the intermediate values,
-so a step allocates nothing once warm.
+Subclasses implement ``_update(p, grad, state, group)`` with qiflow's own
+operations: in-place methods (``p.add_(d, alpha=-lr)``, ``buf.mul_(m).add_(d)``)
+on the parameter and on its state tensors, under ``no_grad``.  So a step is
+ordinary qiflow code: ``qf.compile`` traces it like any other (its writes
+become updates of the compiled function), and ``self.hyper(group, key, p)``
+gives a hyperparameter that a traced step reads again on every call (a
+learning-rate scheduler changes it between calls).  State tensors are made
+concretely on a parameter's first step (``self.new_state``), never from a
+gradient's value, so the same update runs on the first step and every later
+one.
 
 >>> w = qf.nn.Parameter(qf.ones(2))
 >>> opt = qf.optim.SGD([w], lr=0.1)
@@ -16,7 +22,28 @@ import numpy as np
 
 from .. import _state
 from .._state import QiflowError
+from ..ops import base as _base
 from ..tensor import Tensor
+
+
+class _Item:
+    """``group[key]`` (or ``group[key][index]``), read when a compiled step is
+    called; equal items compare equal."""
+    __slots__ = ("group", "key", "index")
+
+    def __init__(self, group, key, index):
+        self.group, self.key, self.index = group, key, index
+
+    def __call__(self):
+        v = self.group[self.key]
+        return v if self.index is None else v[self.index]
+
+    def __eq__(self, other):
+        return (isinstance(other, _Item) and other.group is self.group and other.key == self.key
+                and other.index == self.index)
+
+    def __hash__(self):
+        return hash((id(self.group), self.key, self.index))
 
 
 class _Required:
@@ -34,7 +61,6 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups = []
         self.state = {}
-        self._scratch = {}
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors or dicts, "
                             "got a single Tensor (wrap it in a list)")
@@ -56,8 +82,8 @@ class Optimizer:
         for p in ps:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{type(self).__name__} can only optimize Tensors, got {type(p).__name__}")
-            if p.data.dtype.kind != "f":
-                raise QiflowError(f"{type(self).__name__}: cannot optimize a {p.data.dtype} tensor")
+            if p._data.dtype.kind != "f":
+                raise QiflowError(f"{type(self).__name__}: cannot optimize a {p._data.dtype} tensor")
             if not p.is_leaf:
                 raise QiflowError(f"{type(self).__name__}: can only optimize leaf tensors "
                                   "(parameters), not results of operations")
@@ -80,13 +106,16 @@ class Optimizer:
 
     def zero_grad(self, set_to_none=True):
         """Forget the gradients of every parameter (None, or zeros in place)."""
+        eager = _base._top is None
         for g in self.param_groups:
             for p in g["params"]:
-                if p.grad is not None:
-                    if set_to_none:
-                        p.grad = None
+                if set_to_none:             # (not read first: a traced step does not depend on it)
+                    if eager:
+                        p._grad = None      # what the .grad property does without an interpreter
                     else:
-                        p.grad.data.fill(0)
+                        p.grad = None
+                elif p.grad is not None:
+                    p.grad.zero_()
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns closure's loss if given."""
@@ -98,48 +127,61 @@ class Optimizer:
                 loss = closure()
             finally:
                 _state.grad_enabled = prev
-        for group in self.param_groups:
-            self._step_group(group)
+        prev = _state.grad_enabled
+        _state.grad_enabled = False
+        try:
+            for group in self.param_groups:
+                self._step_group(group)
+        finally:
+            _state.grad_enabled = prev
         return loss
 
     def _step_group(self, group):
         """Update the parameters of one group (subclasses may specialise it)."""
         for p in group["params"]:
-            if p.grad is None:
+            g = p.grad
+            if g is None:
                 continue
-            g = p.grad.data
-            if g.shape != p.data.shape:
+            if g.shape != p.shape:
                 self._shape_error(g, p)
             st = self.state.get(p)
             if st is None:
                 st = self.state[p] = {}
-            self._update(p.data, g, st, group)
-            p._version += 1
+            self._update(p, g, st, group)
 
     def _shape_error(self, g, p):
-        raise QiflowError(f"{type(self).__name__}: gradient of shape {g.shape} does not "
-                          f"match its parameter of shape {p.data.shape}")
+        raise QiflowError(f"{type(self).__name__}: gradient of shape {tuple(g.shape)} does not "
+                          f"match its parameter of shape {p.shape}")
 
     def _update(self, p, g, state, group):
         raise NotImplementedError
 
-    def _buf(self, p, k):
-        """Scratch buffer k (0 or 1), shaped like p, shared by all parameters."""
-        key = (p.dtype, k)
-        buf = self._scratch.get(key)
-        if buf is None or buf.size < p.size:
-            buf = self._scratch[key] = np.empty(p.size, p.dtype)
-        return buf[:p.size].reshape(p.shape)
+    # --------------------------------------------------- for the subclasses
+    def hyper(self, group, key, p, index=None):
+        """``group[key]`` (``[index]``) as a number to compute with: read on every
+        call of a traced step, so schedulers may change it between calls."""
+        v = group[key] if index is None else group[key][index]
+        if _base._top is None:
+            return v
+        return _base._top.scalar(v, _Item(group, key, index), p.dtype)
 
-    def _decayed(self, p, g, wd, maximize=False):
-        """grad + wd * p (negated grad when maximizing), in scratch buffer 1; g is left alone."""
-        if not wd and not maximize:
-            return g
-        s = self._buf(p, 1)
-        if not wd:
-            return np.negative(g, out=s)
-        np.multiply(p, np.asarray(wd, p.dtype), out=s)
-        return np.subtract(s, g, out=s) if maximize else np.add(s, g, out=s)
+    @staticmethod
+    def new_state(p, fill=0.0, dtype=None):
+        """A state tensor shaped like p (made concretely, also while tracing)."""
+        return Tensor._wrap(np.full(p.shape, fill, dtype or p.dtype))
+
+    @staticmethod
+    def new_step():
+        """A step counter: a float64 0-d tensor (bias corrections in double precision)."""
+        return Tensor._wrap(np.zeros((), np.float64))
+
+    def _decayed(self, p, g, group):
+        """g + weight_decay * p (negated when maximizing): a new tensor, g is left alone."""
+        if group["weight_decay"]:
+            g = g + p * self.hyper(group, "weight_decay", p)
+        if group.get("maximize"):
+            g = -g
+        return g
 
     # ------------------------------------------------------------ state dicts
     def state_dict(self):
@@ -159,8 +201,7 @@ class Optimizer:
         for g in self.param_groups:
             for p in g["params"]:
                 if p in self.state:
-                    state[index[id(p)]] = {k: (Tensor(v.copy()) if isinstance(v, np.ndarray) else v)
-                                           for k, v in self.state[p].items()}
+                    state[index[id(p)]] = {k: _saved(v) for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
@@ -186,11 +227,17 @@ class Optimizer:
                 st = {}
                 for k, v in saved_state[int(idx)].items():
                     if isinstance(v, (Tensor, np.ndarray)):
-                        arr = np.array(v.data if isinstance(v, Tensor) else v)
-                        if arr.ndim and arr.shape != p.data.shape:
+                        arr = np.array(v._data if isinstance(v, Tensor) else v)
+                        if arr.ndim and arr.shape != p._data.shape:
                             raise QiflowError(f"{type(self).__name__}.load_state_dict: state {k!r} "
-                                              f"has shape {arr.shape}, its parameter {p.data.shape}")
-                        st[k] = arr.astype(p.data.dtype) if arr.ndim else arr.item()
+                                              f"has shape {arr.shape}, its parameter {p._data.shape}")
+                        if arr.ndim:
+                            arr = arr.astype(p._data.dtype)
+                        elif arr.dtype.kind != "f":
+                            arr = arr.astype(np.float64)
+                        st[k] = Tensor._wrap(arr)
+                    elif k == "step" and isinstance(v, (int, float)):
+                        st[k] = Tensor._wrap(np.array(float(v)))
                     else:
                         st[k] = copy.deepcopy(v)
                 new_state[p] = st
@@ -209,3 +256,11 @@ class Optimizer:
                     lines.append(f"    {k}: {g[k]}")
         return "\n".join(lines) + "\n)"
 
+
+def _saved(v):
+    """A state value for a state dict: tensors are copied."""
+    if isinstance(v, Tensor):
+        return Tensor._wrap(v._data.copy())
+    if isinstance(v, np.ndarray):
+        return Tensor._wrap(v.copy())
+    return v

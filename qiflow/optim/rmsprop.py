@@ -4,9 +4,8 @@
 >>> (w * w).sum().backward(); opt.step(); round(w.item(), 4)
 0.9
 """
-import numpy as np
-
 from .._state import QiflowError
+from ..ops.elementwise import sqrt
 from .optimizer import Optimizer
 
 
@@ -22,38 +21,28 @@ class RMSprop(Optimizer):
                                       momentum=momentum, centered=centered, maximize=maximize))
 
     def _update(self, p, g, state, group):
-        lr, alpha, eps, mom = group["lr"], group["alpha"], group["eps"], group["momentum"]
+        lr, alpha = self.hyper(group, "lr", p), self.hyper(group, "alpha", p)
         if not state:
-            state["step"] = 0
-            state["square_avg"] = np.zeros_like(p)
-            if mom > 0:
-                state["momentum_buffer"] = np.zeros_like(p)
+            state["step"] = self.new_step()
+            state["square_avg"] = self.new_state(p)
+            if group["momentum"] > 0:
+                state["momentum_buffer"] = self.new_state(p)
             if group["centered"]:
-                state["grad_avg"] = np.zeros_like(p)
-        state["step"] += 1
-        d = self._decayed(p, g, group["weight_decay"], group["maximize"])
-        sq, s = state["square_avg"], self._buf(p, 0)
-        sq *= alpha
-        np.multiply(d, d, out=s)
-        s *= 1 - alpha
-        sq += s
+                state["grad_avg"] = self.new_state(p)
+        state["step"].add_(1)
+        d = self._decayed(p, g, group)
+        sq = state["square_avg"]
+        sq.mul_(alpha).addcmul_(d, d, value=1 - alpha)
         if group["centered"]:
             ga = state["grad_avg"]
-            np.subtract(d, ga, out=s)
-            s *= 1 - alpha
-            ga += s
-            np.multiply(ga, ga, out=s)
-            np.subtract(sq, s, out=s)
-            np.sqrt(s, out=s)
+            ga.lerp_(d, 1 - alpha)
+            avg = sqrt(sq - ga * ga)
         else:
-            np.sqrt(sq, out=s)
-        s += eps
-        np.divide(d, s, out=s)
-        if mom > 0:
+            avg = sqrt(sq)
+        avg = avg + self.hyper(group, "eps", p)
+        if group["momentum"] > 0:
             buf = state["momentum_buffer"]
-            buf *= mom
-            buf += s
-            np.multiply(buf, -lr, out=s)
+            buf.mul_(self.hyper(group, "momentum", p)).addcdiv_(d, avg)
+            p.add_(buf, alpha=-lr)
         else:
-            s *= -lr
-        p += s
+            p.addcdiv_(d, avg, value=-lr)

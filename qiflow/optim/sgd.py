@@ -6,9 +6,11 @@
 >>> round(w.item(), 4)   # 1 - 0.1 - 0.1 * 1.9
 0.71
 """
-import numpy as np
-
 from .._state import QiflowError
+from ..ops import base as _base
+from ..ops.base import apply_into
+from ..ops.elementwise import cast
+from ..ops.inplace import Axpy
 from .optimizer import Optimizer, required
 
 
@@ -34,47 +36,48 @@ class SGD(Optimizer):
         if group["momentum"] or group["weight_decay"] or group["maximize"] \
                 or type(self)._update is not SGD._update:      # a subclass's own update rule
             return super()._step_group(group)
-        # plain SGD, the common case, without the per-parameter calls of the
-        # general loop: p -= lr * g
-        lr, state = group["lr"], self.state
+        # plain SGD, the common case, one in-place op per parameter: p -= lr * g
+        state = self.state
+        eager = _base._top is None
+        alpha = -group["lr"]
+        into = _axpy.forward_into
         for p in group["params"]:
-            gt = p.grad
-            if gt is None:
+            g = p._grad if eager else p.grad
+            if g is None:
                 continue
-            g, d = gt.data, p.data
-            if g.shape != d.shape:
+            d = p._data
+            if g._data.shape != d.shape:
                 self._shape_error(g, p)
             if p not in state:
                 state[p] = {}
-            p._version += 1
-            if d.size <= 4096:
-                t = g * lr
-                if t.dtype is d.dtype:       # else round as the general path does
-                    d -= t
-                    continue
-            s = self._buf(d, 0)              # large: no temporary array per step
-            np.multiply(g, -lr, out=s)
-            d += s
+            if eager:       # what apply_into does without an interpreter, its dispatch skipped
+                into(d, d, g._data, alpha)
+                _base.own_counter(p)[0] += 1
+            else:
+                apply_into(_axpy, p, p, g, -self.hyper(group, "lr", p))
 
     def _update(self, p, g, state, group):
-        lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
-        d = self._decayed(p, g, group["weight_decay"], group["maximize"])
-        s = self._buf(p, 0)
-        if mom:
+        lr = self.hyper(group, "lr", p)
+        d = self._decayed(p, g, group)
+        if group["momentum"]:
+            mom = self.hyper(group, "momentum", p)
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = np.array(d, copy=True)
+                # zeros: the first step's mom * 0 + d is PyTorch's buf = d, exactly
+                buf = state["momentum_buffer"] = self.new_state(p)
+            buf.mul_(mom)
+            if group["dampening"]:
+                # the first step takes d undamped, as PyTorch does
+                step = state.get("step")
+                if step is None:
+                    step = state["step"] = self.new_step()
+                keep = 1 - self.hyper(group, "dampening", p) * cast(step > 0, p.dtype)
+                buf.add_(d * keep)
+                step.add_(1)
             else:
-                buf *= mom
-                if damp:
-                    np.multiply(d, 1 - damp, out=s)
-                    buf += s
-                else:
-                    buf += d
-            if group["nesterov"]:
-                np.multiply(buf, mom, out=s)
-                d = np.add(s, d, out=s)
-            else:
-                d = buf
-        np.multiply(d, -lr, out=s)
-        p += s
+                buf.add_(d)
+            d = d + buf * mom if group["nesterov"] else buf
+        p.add_(d, alpha=-lr)
+
+
+_axpy = Axpy()

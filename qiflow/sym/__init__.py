@@ -84,11 +84,3 @@ def stack(tensors, axis=0):
     """Join variables along a new axis."""
     from ..ops.join import stack as s
     return s(tensors, axis)
-
-
-def __getattr__(name):
-    if name in ("compile", "jit", "trace"):
-        import importlib
-        mod = importlib.import_module("qiflow.sym.trace")
-        return mod if name == "trace" else getattr(mod, name)
-    raise AttributeError(f"module 'qiflow.sym' has no attribute {name!r}")

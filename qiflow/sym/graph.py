@@ -28,9 +28,6 @@ _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 #: While a rewrite runs, new nodes take the tag (source line) of the node they replace.
 tag_override = None
-#: Installed by qiflow.sym.tracing while tracing: maps an eager Tensor (or the
-#: array of one) to a variable; returns None for an array that is no tensor's data.
-capture_hook = None
 
 
 def user_line():
@@ -119,14 +116,6 @@ class Variable(Symbolic, TensorMethods):
         from ..ops.reduce import count
         return count(self, None, dtype="int64")
 
-    @property
-    def data(self):
-        """Inside a traced function, ``t.grad.data`` is the symbolic gradient itself."""
-        from . import tracing
-        if tracing._active is not None:
-            return self
-        raise AttributeError(f"symbolic {self!r} has no data; compile it with T.function")
-
     def __getitem__(self, index):
         from .ops import getitem
         return getitem(self, index)
@@ -186,8 +175,7 @@ class Variable(Symbolic, TensorMethods):
 
     def backward(self, grad=None, retain_graph=False, create_graph=False):
         """Inside ``qf.compile`` this records the gradients; elsewhere use ``T.grad``."""
-        from .tracehooks import symbolic_backward
-        return symbolic_backward(self, grad)
+        return _base.current().backward(self, grad)
 
     def detach(self):
         """This value cut from the graph (``qf.stop_gradient``)."""
@@ -240,7 +228,7 @@ def constant(value, name=None, dtype=None):
     if isinstance(value, Variable):
         raise TypeError(f"constant: {value!r} is already symbolic")
     if isinstance(value, _base.Tensor):
-        value = value.data
+        value = value._data
     return Constant(to_array(value, dtype), name)
 
 
@@ -253,9 +241,7 @@ def as_variable(a, strong=()):
     if isinstance(a, Variable):
         return a
     if isinstance(a, _base.Tensor):
-        if capture_hook is not None:
-            return capture_hook(a)
-        return Constant(a.data)
+        return Constant(a._data)
     if _is_weak(a):
         if strong:
             try:
@@ -270,10 +256,6 @@ def as_variable(a, strong=()):
         from ..backend import to_array
         return Constant(to_array(a))
     if isinstance(a, (np.ndarray, np.generic)):
-        if capture_hook is not None and isinstance(a, np.ndarray):
-            v = capture_hook(a)          # a traced tensor's .data: its variable
-            if v is not None:
-                return v
         return Constant(np.asarray(a))
     raise TypeError(f"cannot use a {type(a).__name__} ({a!r:.60}) in a symbolic expression")
 
@@ -285,7 +267,7 @@ def build(op, args, cls=None):
         if isinstance(a, Variable):
             strong.append(a.type.dtype)
         elif isinstance(a, _base.Tensor):
-            strong.append(a.data.dtype)
+            strong.append(a._data.dtype)
         elif isinstance(a, (np.ndarray, np.generic)):
             strong.append(a.dtype)
     inputs = [as_variable(a, strong) for a in args]

@@ -103,7 +103,7 @@ def _converter(label, k, var, downcast=False):
                 want.kind not in "iu" or np.can_cast(np.min_scalar_type(a), want)):
             return np.array(a, dtype=want)
         if isinstance(a, _base.Tensor):
-            a = a.data
+            a = a._data
         if isinstance(a, Variable):
             raise TypeError(f"{label}: input {k} ({var!r}) got a symbolic variable; pass a value")
         weak = not isinstance(a, (np.ndarray, np.generic))

@@ -18,6 +18,7 @@ class JacobianRows(Op):
     __slots__ = ("inner", "n_in", "wrt_type", "key")
     props = ("key",)
     differentiable = False
+    view_map = {}
 
     def __init__(self, inner, n_in, wrt_type, key):
         self.inner, self.n_in, self.wrt_type, self.key = inner, n_in, wrt_type, key

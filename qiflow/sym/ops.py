@@ -12,15 +12,16 @@ same protocol (infer / forward / vjp written with qiflow functions).
 import numpy as np
 
 from ..ops.base import Op, apply, Symbolic
-from ..ops.elementwise import NonDiff
 from ..ops import indexing as _ix
 from .._state import QiflowError
 from .graph import Variable, build
 
 
-class Shape(NonDiff):
+class Shape(Op):
     """The shape of its input as an int64 vector."""
     __slots__ = ()
+    differentiable = False
+    view_map = {}
 
     def infer(self, t):
         return (len(t.shape),), np.dtype(np.int64)
@@ -63,10 +64,12 @@ def shape_of(x):
     return build(_shape, (x,), cls=ShapeVariable)
 
 
-class ARange(NonDiff):
+class ARange(Op):
     """np.arange(start, stop, step) with scalar inputs."""
     __slots__ = ("dtype",)
     props = ("dtype",)
+    differentiable = False
+    view_map = {}
 
     def __init__(self, dtype): self.dtype = dtype
 
@@ -104,6 +107,7 @@ class FlattenTail(Op):
     """Keep the first ``outdim - 1`` axes, merge the rest (sizes may be unknown)."""
     __slots__ = ("outdim",)
     props = ("outdim",)
+    view_map = {0: [0]}
 
     def __init__(self, outdim): self.outdim = outdim
 
@@ -115,7 +119,7 @@ class FlattenTail(Op):
     def forward(self, a):
         return a.reshape(a.shape[:self.outdim - 1] + (-1,))
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         from ..ops.movement import reshape_like
         return (reshape_like(g, inputs[0]),)
 
@@ -147,6 +151,7 @@ class DynamicSlice(Op):
     """x[template] where some slice bounds are scalar inputs (basic indexing only)."""
     __slots__ = ("template",)
     props = ("template",)
+    view_map = {0: [0]}
 
     def __init__(self, template): self.template = template
 
@@ -173,7 +178,7 @@ class DynamicSlice(Op):
     def forward(self, x, *bounds):
         return x[_resolve(self.template, bounds)]
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         return (apply(DynamicSliceGrad(self.template), g, *inputs),) + (None,) * (len(inputs) - 1)
 
 
@@ -181,6 +186,7 @@ class DynamicSliceGrad(Op):
     """zeros like x with g written at x[template]."""
     __slots__ = ("template",)
     props = ("template",)
+    view_map = {}
 
     def __init__(self, template): self.template = template
 
@@ -192,7 +198,7 @@ class DynamicSliceGrad(Op):
         out[_resolve(self.template, bounds)] = g
         return out
 
-    def vjp(self, inputs, output, gg):
+    def vjp(self, ctx, inputs, output, gg):
         return (apply(DynamicSlice(self.template), gg, *inputs[2:]),) + (None,) * (len(inputs) - 1)
 
 

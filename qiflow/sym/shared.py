@@ -33,16 +33,16 @@ class TensorContainer:
 
     @property
     def value(self):
-        return self.tensor.data
+        return self.tensor._data
 
     @value.setter
     def value(self, v):
-        d = self.tensor.data
+        d = self.tensor._data
         if v is not d:
             if v.shape == d.shape:
                 np.copyto(d, v, casting="unsafe")
             else:
-                self.tensor.data = np.array(v, dtype=d.dtype)
+                self.tensor._data = np.array(v, dtype=d.dtype)
 
 
 class SharedVariable(Variable):
@@ -73,7 +73,7 @@ class SharedVariable(Variable):
 
 def _filter(var, value, borrow, what):
     if isinstance(value, _base.Tensor):
-        value = value.data
+        value = value._data
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     t = var.type
     if arr.ndim != t.ndim:
@@ -105,7 +105,7 @@ def shared(value, name=None, borrow=False, shape=None):
     if isinstance(value, Variable):
         raise TypeError(f"shared: {value!r} is symbolic; give an array")
     if isinstance(value, _base.Tensor):
-        value = value.data
+        value = value._data
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     if arr.dtype.kind == "O":
         raise TypeError(f"shared: cannot hold a {type(value).__name__}")
@@ -117,6 +117,6 @@ def shared(value, name=None, borrow=False, shape=None):
 
 def tensor_shared(tensor, name=None):
     """A shared variable bound to an eager Tensor (its data read and written in place)."""
-    d = tensor.data
+    d = tensor._data
     return SharedVariable(TensorType(d.dtype, d.shape), TensorContainer(tensor),
                           name if name is not None else getattr(tensor, "name", None))

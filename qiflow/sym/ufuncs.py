@@ -1,8 +1,6 @@
 """NumPy calls on symbolic variables: ``np.exp(v)`` builds ``qf.exp(v)``.
 
-Writing into an array (``out=``, ``np.copyto``) is possible only while
-``qf.compile`` traces a function: it is how in-place updates of captured
-tensors (``p -= lr * p.grad`` inside ``no_grad``) become compiled updates.
+Writing a symbolic value into an array (``out=``, ``np.copyto``) is an error.
 """
 import numpy as np
 
@@ -38,9 +36,6 @@ def array_ufunc(ufunc, method, inputs, kwargs):
     if method != "__call__" or fn is None or kwargs:
         raise TypeError(f"np.{ufunc.__name__}{'' if method == '__call__' else '.' + method} is not "
                         "supported on symbolic variables; use the qiflow function of the same name")
-    from . import tracing
-    if tracing._active is not None:
-        inputs = [tracing._active.value_of(a) for a in inputs]
     res = fn(*inputs)
     if dtype is not None:
         res = E.cast(res, dtype)
@@ -62,8 +57,5 @@ def array_function(func, args, kwargs):
 
 
 def _write(dst, value, what):
-    from . import tracing
-    if tracing._active is None:
-        raise QiflowError(f"{what}: cannot write a symbolic value into an array; "
-                          "build a new expression instead (or use T.function updates)")
-    return tracing._active.write(dst, value)
+    raise QiflowError(f"{what}: cannot write a symbolic value into an array; build a new "
+                      "expression instead (or use T.function updates)")

@@ -72,8 +72,9 @@ def _is_symbolic(obj):
         return True
     if isinstance(obj, (list, tuple)) and obj and all(isinstance(o, Symbolic) for o in obj):
         return True
-    mod = type(obj).__module__ or ""
-    return mod.startswith("qiflow.sym")
+    # a compiled function (T.function) or a traced one (qf.compile): by what they carry
+    return (hasattr(obj, "fgraph") and hasattr(obj, "report")) or (
+        isinstance(getattr(obj, "cache", None), dict) and hasattr(obj, "traces"))
 
 
 def draw(obj, format=None, path=None, *, backward=False, grads=None, names=None, scopes=None,

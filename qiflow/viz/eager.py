@@ -26,9 +26,9 @@ def node_gradients(roots, order):
     live = [r for r in roots if r.requires_grad]
     if not targets or not live:
         return {}
-    seeds = [Tensor(np.ones_like(r.data)) for r in live]
+    seeds = [Tensor(np.ones_like(r._data)) for r in live]
     gs = grad(live, targets, grad_outputs=seeds, retain_graph=True, allow_unused=True)
-    return {id(t): g.data for t, g in zip(targets, gs) if g is not None}
+    return {id(t): g._data for t, g in zip(targets, gs) if g is not None}
 
 
 def eager_graph(roots, names, scopes=None, grads=False, backward=False, max_values=6):
@@ -57,7 +57,7 @@ def eager_graph(roots, names, scopes=None, grads=False, backward=False, max_valu
 
     for t in order:
         name = label_name(t)
-        value = fmt_array(t.data, max_values)
+        value = fmt_array(t._data, max_values)
         gv = gvals.get(id(t))
         gtext = fmt_array(gv, max_values) if (grads and gv is not None) else None
         if t._op is not None:

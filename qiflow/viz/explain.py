@@ -182,7 +182,7 @@ def _forward_row(t, name):
         expr = None
     else:
         kind, expr = "op", _expr(t, name)
-    return {"name": name[id(t)], "kind": kind, "expr": expr, "value": t.data,
+    return {"name": name[id(t)], "kind": kind, "expr": expr, "value": t._data,
             "shape": t.shape, "dtype": str(t.dtype), "op": t._op.name if t._op else None}
 
 
@@ -224,25 +224,25 @@ def formula(op, ins, out, position):
 def _local_jacobian(t, positions, max_jacobian):
     """Jacobian blocks (out.size x in.size) of the op at ``t`` for inputs at ``positions``."""
     from ..autodiff import grad
-    copies = [Tensor(np.array(i.data), requires_grad=(k in positions)) if isinstance(i, Tensor)
+    copies = [Tensor(np.array(i._data), requires_grad=(k in positions)) if isinstance(i, Tensor)
               else i for k, i in enumerate(t._inputs)]
     out = apply(t._op, *copies)
     leaves = [copies[k] for k in positions]
     if not out.requires_grad:
         return out, copies, {}
     jac = {}
-    size = out.data.size
-    small = [k for k in positions if size * np.size(t._inputs[k].data) <= max_jacobian]
+    size = out._data.size
+    small = [k for k in positions if size * np.size(t._inputs[k]._data) <= max_jacobian]
     if small:
         rows = {k: [] for k in small}
         for r in range(size):
             # a fresh seed each time: a vjp may hand the seed itself back (Add does)
-            seed = np.zeros(size, dtype=out.data.dtype)
+            seed = np.zeros(size, dtype=out._data.dtype)
             seed[r] = 1
             gs = grad(out, [copies[k] for k in small], grad_outputs=Tensor(seed.reshape(out.shape)),
                       retain_graph=True, allow_unused=True)
             for k, gk in zip(small, gs):
-                z = np.zeros(np.shape(t._inputs[k].data)) if gk is None else gk.data
+                z = np.zeros(np.shape(t._inputs[k]._data)) if gk is None else gk._data
                 rows[k].append(np.array(z, dtype=float).ravel())
         jac = {k: np.array(v) for k, v in rows.items()}
     del leaves
@@ -258,7 +258,7 @@ def _step(index, t, name, incoming, acc, max_jacobian):
     if positions and out.requires_grad:
         gs = grad(out, [copies[k] for k in positions], grad_outputs=Tensor(np.array(incoming)),
                   retain_graph=False, allow_unused=True)
-        contribs = {k: (np.zeros(np.shape(ins[k].data)) if g is None else np.array(g.data))
+        contribs = {k: (np.zeros(np.shape(ins[k]._data)) if g is None else np.array(g._data))
                     for k, g in zip(positions, gs)}
     in_names = [_arg(i, name) for i in ins]
     rows = []
@@ -270,16 +270,16 @@ def _step(index, t, name, incoming, acc, max_jacobian):
             rows.append(InputStep(k, nm, False, note="does not require grad: no gradient"))
             continue
         f = formula(t._op, in_names, name[id(t)], k)
-        local, kind = _local_value(jac.get(k), t.data.shape, np.shape(inp.data))
+        local, kind = _local_value(jac.get(k), t._data.shape, np.shape(inp._data))
         c = contribs[k]
         prev = acc.get(id(inp))
         acc[id(inp)] = c.copy() if prev is None else prev + c
         note = None
-        if (t._op.name in _BROADCASTING and np.shape(inp.data) != t.data.shape) or \
-                (t._op.name == "Linear" and k == 2 and t.data.ndim > 1):
+        if (t._op.name in _BROADCASTING and np.shape(inp._data) != t._data.shape) or \
+                (t._op.name == "Linear" and k == 2 and t._data.ndim > 1):
             note = "summed over the broadcast axes"
         rows.append(InputStep(k, nm, True, f, local, kind, c, acc[id(inp)].copy(), note))
-    return Step(index, name[id(t)], op_title(t._op), _expr(t, name), t.data,
+    return Step(index, name[id(t)], op_title(t._op), _expr(t, name), t._data,
                 np.asarray(incoming), rows)
 
 

@@ -24,18 +24,20 @@ def test_totals_name_each_op_and_phase_and_count_calls():
     assert "MatMul" in table and "(outside ops: python)" in table
 
 
-def test_methods_are_restored_on_exit_even_after_an_error():
+def test_no_class_is_patched_and_the_interpreter_is_popped_after_an_error():
+    from qiflow.ops import base
     before = (MatMul.__dict__["forward"], MatMul.__dict__["vjp"], Tanh.__dict__["forward"],
               Unary.__dict__["vjp"], Equal.__dict__["forward"])
     try:
-        with profile():
-            assert MatMul.__dict__["forward"] is not before[0]
+        with profile() as prof:
+            assert base.current() is prof            # a mode is an interpreter, not a patch
+            assert MatMul.__dict__["forward"] is before[0]
             raise KeyError("boom")
     except KeyError:
         pass
     after = (MatMul.__dict__["forward"], MatMul.__dict__["vjp"], Tanh.__dict__["forward"],
              Unary.__dict__["vjp"], Equal.__dict__["forward"])
-    assert after == before
+    assert after == before and base._top is None
 
 
 def test_static_forward_ops_are_timed_and_still_work():

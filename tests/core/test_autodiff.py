@@ -301,13 +301,23 @@ def test_in_place_on_a_leaf_that_requires_grad_is_refused():
         w.mul_(2)
     with pytest.raises(RuntimeError, match="in-place"):
         w[0] = 5.0
-    h = w * 2
-    with pytest.raises(RuntimeError, match="in-place"):
-        h.add_(1)
-    h2 = h
-    h += 1                             # a non-leaf is rebound out of place
-    assert h is not h2 and h.requires_grad
     np.testing.assert_allclose(w.numpy(), [1, 2])
+
+
+def test_in_place_on_a_non_leaf_is_recorded_as_in_pytorch():
+    import torch
+    for make in (lambda t, h: h.add_(1), lambda t, h: h.mul_(t), lambda t, h: h.__iadd__(t),
+                 lambda t, h: h.clamp_(0.0, 3.0), lambda t, h: h.div_(2)):
+        w = qf.tensor([1.0, 2.0], requires_grad=True, dtype="float64")
+        tw = torch.tensor([1.0, 2.0], requires_grad=True, dtype=torch.float64)
+        h, th = w * 2, tw * 2
+        h2 = make(w, h)
+        make(tw, th)
+        assert h2 is h and h.requires_grad and not h.is_leaf   # the same tensor, a new history
+        (h * h).sum().backward()
+        (th * th).sum().backward()
+        np.testing.assert_allclose(h.numpy(), th.detach().numpy())
+        np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy())
 
 
 def test_in_place_allowed_where_no_gradient_is_recorded():
@@ -350,7 +360,7 @@ class _WrongSquare(Op):
     def forward(self, a):
         return a * a
 
-    def vjp(self, inputs, output, g):
+    def vjp(self, ctx, inputs, output, g):
         return (g * 2 * inputs[0] + 0.01,)
 
 

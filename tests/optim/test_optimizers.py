@@ -68,11 +68,11 @@ def test_matches_pytorch_for_ten_steps(name, kw, group2):
 
 def test_update_is_in_place_and_float32():
     p = nn.Parameter(qf.ones(3))
-    buf = p.data
+    buf = p.numpy()
     opt = optim.Adam([p], lr=0.1)
     (p * p).sum().backward()
     opt.step()
-    assert p.data is buf and p.dtype == np.float32
+    assert p.numpy() is buf and p.dtype == np.float32
     assert opt.state[p]["exp_avg"].dtype == np.float32
 
 

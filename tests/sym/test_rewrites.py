@@ -114,6 +114,12 @@ def _logsumexp():
     return [m], T.log(T.sum(T.exp(m), axis=1))
 
 
+def _softmax_written_out():
+    m = _mat()
+    e = T.exp(m - T.max(m, axis=1, keepdims=True))
+    return [m], e / T.sum(e, axis=1, keepdims=True) * 3
+
+
 def _gemm():
     a, b, c = _mat("a"), _mat("b"), T.dvector("c")
     return [a, b, c], T.tanh(T.dot(a, b) + c)
@@ -161,6 +167,7 @@ CASES = [
     _case("log_through_movement", _nll_other_order, [M, np.array([0, 3, 1])]),
     _case("log_through_movement", _log_softmax_transposed, [M]),
     _case("log_sum_exp", _logsumexp, [M]),
+    _case("softmax_composite", _softmax_written_out, [M]),
     _case("remove_stop_gradient", lambda: ([x := _vec()], T.stop_gradient(x) * 2), [V]),
     _case("dot_add", _gemm, [M, M.T, V[:3]]),
     _case("elemwise_fusion", _fusion, [V]),

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import qiflow as qf
-from qiflow import _state
+from qiflow import anomaly as anomaly_mod
+from qiflow.anomaly import is_anomaly_enabled
+from qiflow.ops import base as _base
 from qiflow.anomaly import AnomalyError, detect_anomaly
 
 HERE = os.path.abspath(__file__)
@@ -127,23 +129,24 @@ def test_finite_training_step_is_untouched():
 
 def test_off_by_default_and_zero_cost_when_off(monkeypatch):
     calls = []
-    monkeypatch.setattr(_state, "anomaly_check_forward", lambda *a: calls.append(a))
-    monkeypatch.setattr(_state, "anomaly_check_backward", lambda *a: calls.append(a))
+    monkeypatch.setattr(anomaly_mod, "check_forward", lambda *a: calls.append(a))
+    monkeypatch.setattr(anomaly_mod, "check_backward", lambda *a: calls.append(a))
     x = qf.tensor([1.0, 0.0], requires_grad=True)
     y = qf.log(x)                       # no error: anomaly mode is off
     (y * 0).sum().backward()
-    assert calls == [] and not _state.anomaly
+    assert calls == [] and not is_anomaly_enabled()
+    assert _base._top is None           # no interpreter on the stack: nothing runs per op
     assert np.isinf(y.numpy()[1])
 
 
 def test_nesting_decorator_and_restore_after_error():
-    assert not _state.anomaly
+    assert not is_anomaly_enabled()
     with detect_anomaly():
         with detect_anomaly(False):
-            assert not _state.anomaly
+            assert not is_anomaly_enabled()
             qf.log(qf.tensor([0.0], requires_grad=True))      # off inside: no error
-        assert _state.anomaly
-    assert not _state.anomaly
+        assert is_anomaly_enabled()
+    assert not is_anomaly_enabled()
 
     @detect_anomaly()
     def step(v):
@@ -151,7 +154,7 @@ def test_nesting_decorator_and_restore_after_error():
 
     with pytest.raises(AnomalyError):
         step(qf.tensor([0.0], requires_grad=True))
-    assert not _state.anomaly          # restored although the body raised
+    assert not is_anomaly_enabled() and _base._top is None   # restored although the body raised
     assert isinstance(qf.detect_anomaly(), detect_anomaly)
 
 

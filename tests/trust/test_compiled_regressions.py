@@ -55,7 +55,7 @@ def test_compiled_function_on_new_shapes_is_never_stale():
 
 def test_traced_function_retraces_on_a_new_shape_or_dtype():
     T = pytest.importorskip("qiflow.sym")
-    trace = pytest.importorskip("qiflow.sym.trace")
+    trace = pytest.importorskip("qiflow.trace")
     if not hasattr(trace, "compile"):
         pytest.skip("PENDING: qf.compile (tracing) is not written yet")
     calls = []
@@ -97,7 +97,7 @@ def test_symbolic_second_order_gradients():
 
 
 def test_traced_function_reads_captured_tensors_live_and_retraces_on_their_shape():
-    pytest.importorskip("qiflow.sym.trace")
+    pytest.importorskip("qiflow.trace")
     w = qf.tensor(np.array([1.0, 2.0, 3.0]))
 
     @qf.jit
@@ -116,7 +116,7 @@ def test_traced_function_reads_captured_tensors_live_and_retraces_on_their_shape
 
 
 def test_traced_randomness_is_never_replayed():
-    pytest.importorskip("qiflow.sym.trace")
+    pytest.importorskip("qiflow.trace")
     drop = qf.nn.Dropout(0.5)
 
     @qf.jit
@@ -131,7 +131,7 @@ def test_traced_randomness_is_never_replayed():
 
 @pytest.mark.parametrize("mode", [None, "no_rewrites"])
 def test_traced_training_step_equals_eager(mode):
-    pytest.importorskip("qiflow.sym.trace")
+    pytest.importorskip("qiflow.trace")
 
     def make():
         qf.manual_seed(0)
@@ -162,7 +162,7 @@ def test_traced_training_step_equals_eager(mode):
 
 
 def test_traced_backward_accumulates_like_eager():
-    pytest.importorskip("qiflow.sym.trace")
+    pytest.importorskip("qiflow.trace")
     a = t64([0.5, 1.0])
     x = qf.tensor(np.array([1.0, 2.0]))
 
@@ -179,7 +179,7 @@ def test_traced_backward_accumulates_like_eager():
 
 
 def test_traced_function_without_arguments_is_not_stale():
-    pytest.importorskip("qiflow.sym.trace")
+    pytest.importorskip("qiflow.trace")
     a, b = t64([0.5, 1.0]), t64([2.0, 3.0])
 
     def fn():

@@ -392,7 +392,7 @@ def test_comparison_and_logic_broadcast_record_no_graph(name, shapes, seed):
 @settings(max_examples=_n(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=programs())
 def test_random_expression_graphs_traced_equal_eager_on_fresh_values(case):
-    pytest.importorskip("qiflow.sym.trace")
+    pytest.importorskip("qiflow.trace")
     prog, seed = case
     f = qf.compile(lambda *t: run_program(prog, qf, list(t)), strict=True)
     for k in range(2):                               # the second call reuses the trace

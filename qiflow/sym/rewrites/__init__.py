@@ -193,7 +193,8 @@ def stabilize_for_grad(cost, keep):
     from ..fgraph import clone, FunctionGraph
     stop = {id(v) for v in keep}
     anc = _graph.ancestors([cost], stop=stop)
-    if not any(v.owner is not None and id(v) not in stop and type(v.owner.op).__name__ in _STAB_OPS
+    from ...ops.elementwise import Log, Log1p, Divide
+    if not any(v.owner is not None and id(v) not in stop and isinstance(v.owner.op, (Log, Log1p, Divide))
                for v in anc):
         return cost
     (c,), _ = clone([cost], keep=keep)
@@ -222,8 +223,7 @@ def stabilize_for_grad(cost, keep):
     return fg.outputs[0] if changed else cost
 
 
-_STAB_OPS = {"Log", "Log1p"}
 #: the rewrites applied to a cost before it is differentiated
 _PREGRAD = {"log1p_exp_to_softplus", "log_sigmoid", "log_one_minus_sigmoid", "log_softmax",
             "log_sum_exp", "log_through_movement", "one_minus_sigmoid", "sigmoid_from_exp",
-            "neg_neg", "neg_of_sub_neg"}
+            "softmax_composite", "neg_neg", "neg_of_sub_neg"}

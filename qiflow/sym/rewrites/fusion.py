@@ -27,6 +27,13 @@ class Fused(Op):
         self.types, self.in_types = tuple(types), tuple(in_types)
         self._kernel = None
 
+    elementwise = True
+
+    @property
+    def view_map(self):
+        # fresh, unless a step may hand an input through (a cast to its own dtype)
+        return None if any(op.view_map for op, _ in self.program) else {}
+
     def infer(self, *types):
         t = self.types[-1]
         return t.shape, t.dtype

@@ -26,6 +26,7 @@ def remove_stop_gradient(fg, node):
 class Gemm(Op):
     """a @ b + c for 2-D a and b (c broadcasts into the product)."""
     __slots__ = ()
+    view_map = {}
 
     def infer(self, a, b, c):
         shape, dtype = MatMul().infer(a, b)

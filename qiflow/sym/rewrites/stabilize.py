@@ -2,16 +2,22 @@
 
 * log(1 + exp x) -> softplus(x)
 * log(sigmoid z) -> -softplus(-z);  log(1 - sigmoid z) -> -softplus(z);  1 - sigmoid z -> sigmoid(-z)
-* log(softmax x) -> log_softmax(x), also when the log is taken after a
-  transpose, reshape or the advanced indexing of a negative log-likelihood
-* log(sum(exp x)) -> logsumexp(x)
+* exp(x - max x) / sum(exp(x - max x)) -> softmax(x) (the ``Softmax`` primitive)
+* log(softmax x) -> log_softmax(x) (the ``LogSoftmax`` primitive), also when the
+  log is taken after a transpose, reshape or the advanced indexing of a
+  negative log-likelihood
+* log(sum(exp x)) -> logsumexp(x) (the ``LogSumExp`` primitive)
+
+Each promoted primitive of ``qiflow.ops.softmax`` is what its rewrite emits, so a
+symbolic graph ends up with the same nodes as the eager functions make.
 """
 from ...ops import elementwise as E
 from ...ops import movement as M
 from ...ops import reduce as R
 from ...ops.indexing import GetItem
 from ...ops.base import apply
-from ... import functional as F
+from ...ops.movement import StopGradient
+from ...ops.softmax import Softmax, LogSoftmax, LogSumExp
 from ..ops import DynamicSlice
 from . import register
 from ._match import op_is, neutral
@@ -89,8 +95,8 @@ def _max_shifted(fg, a):
         if fin is None or fin.inputs[0] is not w.inputs[1]:
             return None
         s = w.inputs[1]
-    sg = fg.owner(s)
-    if sg is not None and type(sg.op).__name__ == "StopGradient":
+    sg = op_is(fg, s, StopGradient)
+    if sg is not None:
         s = sg.inputs[0]
     m = op_is(fg, s, R.Max)
     if m is not None and m.inputs[0] is x and m.op.keepdims:
@@ -99,7 +105,11 @@ def _max_shifted(fg, a):
 
 
 def _softmax_parts(fg, v):
-    """(a, axis) when v == exp(a) / sum(exp(a), axis, keepdims=True), else None."""
+    """(a, axis) when v is softmax(a) (the primitive) or exp(a) / sum(exp(a), axis,
+    keepdims=True), else None."""
+    sm = op_is(fg, v, Softmax)
+    if sm is not None:
+        return sm.inputs[0], sm.op.axis
     div = op_is(fg, v, E.Divide)
     if div is None:
         return None
@@ -114,20 +124,32 @@ def _softmax_parts(fg, v):
     return en.inputs[0], sn.op.axis
 
 
-def _log_softmax(fg, a, axis):
+def _unshifted(fg, a):
+    """x when a is x - max(x) (the shift a stable composite adds), else a."""
     x = _max_shifted(fg, a)
-    if x is not None:
-        return x - F.logsumexp(x, axis, keepdims=True)
-    return a - F.logsumexp(a, axis, keepdims=True)
+    return a if x is None else x
+
+
+@register("stabilize", E.Divide)
+def softmax_composite(fg, node):
+    """exp(a) / sum(exp(a), axis, keepdims=True) is the Softmax primitive."""
+    if op_is(fg, node.outputs[0], Softmax) is not None:
+        return None
+    parts = _softmax_parts(fg, node.outputs[0])
+    if parts is None or parts[0].dtype.kind != "f":
+        return None
+    a, axis = parts
+    return apply(Softmax(axis), _unshifted(fg, a))
 
 
 @register("stabilize", E.Log)
 def log_softmax(fg, node):
-    """log(softmax(x)) is log_softmax(x) = x - logsumexp(x)."""
+    """log(softmax(x)) is the LogSoftmax primitive (x - logsumexp(x), stable)."""
     parts = _softmax_parts(fg, node.inputs[0])
-    if parts is None:
+    if parts is None or parts[0].dtype.kind != "f":
         return None
-    return _log_softmax(fg, *parts)
+    a, axis = parts
+    return apply(LogSoftmax(axis), _unshifted(fg, a))
 
 
 _MOVEMENT = (M.Transpose, M.Reshape, M.ExpandDims, M.Squeeze, M.ReshapeLike, GetItem, DynamicSlice)
@@ -150,7 +172,7 @@ def log_through_movement(fg, node):
 
 @register("stabilize", E.Log)
 def log_sum_exp(fg, node):
-    """log(sum(exp(x))) is logsumexp(x) (unless x is already shifted by its max)."""
+    """log(sum(exp(x))) is the LogSumExp primitive (unless x is already shifted by its max)."""
     s = op_is(fg, node.inputs[0], R.Sum)
     if s is None:
         return None
@@ -160,4 +182,5 @@ def log_sum_exp(fg, node):
     a = en.inputs[0]
     if _max_shifted(fg, a) is not None:
         return None
-    return F.logsumexp(a, s.op.axis, s.op.keepdims)
+    axis = s.op.axis if s.op.axis is not None else tuple(range(a.ndim))
+    return apply(LogSumExp(axis, s.op.keepdims), a)

@@ -2,22 +2,20 @@
 
 The first call with a given signature (shapes and dtypes of the array
 arguments, found also inside lists, tuples and dicts; values of the others)
-runs ``fn`` once on symbolic stand-ins and compiles what it did:
+runs ``fn`` once with the tracing interpreter active (``tracer.py``) on
+symbolic stand-ins and compiles what it did with ``T.function``:
 
 * eager Tensors the function reaches (model parameters, buffers, optimizer
-  state, gradients) become shared variables bound to those tensors from their
-  first use: every call reads their current data, and in-place updates write
-  into it (``tracing.py`` says how each kind of access is followed);
+  state, gradients) become shared variables bound to those tensors: every call
+  reads their current data, and in-place updates write into it;
 * ``loss.backward()`` computes symbolic gradients (the engine's sweep) and
   puts them in ``.grad`` of captured tensors and of tensor arguments that
   require grad, accumulating as eagerly: the compiled function is specialised
   on whether each ``.grad`` it reads was None, so it adds to an existing
   gradient and replaces a missing one;
-* in-place updates inside ``qf.no_grad()`` (``p -= lr * p.grad``, ``v.mul_(0.9)``,
-  ``p.data -= ...``) become updates of the compiled function;
-* ``opt.step()`` / ``opt.zero_grad()`` of a ``qiflow.optim`` optimizer are
-  replayed after the compiled graph (its update already runs in place on NumPy
-  arrays, allocation-free), with the compiled gradients.
+* in-place updates (``p -= lr * p.grad`` inside ``no_grad``, ``v.mul_(0.9)``,
+  ``p.data = ...``, a ``qiflow.optim`` optimizer's ``step()``) become updates
+  of the compiled function; an optimizer's learning rate is read on every call.
 
 Later calls with the same signature run the compiled function; a new
 signature, a captured tensor whose shape, dtype or requires_grad changed, or a
@@ -40,27 +38,26 @@ with a warning (``strict=True`` raises instead).
 (4.0, [0.6000000238418579, 1.600000023841858])
 """
 import functools
-import gc
 import warnings
 
 import numpy as np
 
 from .. import _state
 from .. import random as _random
-from ..tensor import Tensor
 from .. import backend as _backend
-from . import tracing
-from .tracing import TraceError, is_tracing  # noqa: F401
-from .tracehooks import symbolic_backward, record_write  # noqa: F401
-from .graph import Variable
-from .types import TensorType
+from ..ops import base as _base
+from ..ops.base import TraceError
+from ..tensor import Tensor
+from ..sym.graph import Variable
+from ..sym.types import TensorType
+from .tracer import Tracer
 
 _MAX_VARIANTS = 8      # traces kept per signature (e.g. .grad None / not None)
 
 
 class _Entry:
-    __slots__ = ("fn", "paths", "flat", "grad_paths", "structure", "single", "steps", "grad_slots",
-                 "arg_grad_slots", "guards", "grad_guards", "eager", "pinned")
+    __slots__ = ("fn", "paths", "flat", "grad_paths", "structure", "single", "grad_slots",
+                 "arg_grad_slots", "guards", "grad_guards", "eager", "pinned", "scalars")
 
     def run(self, args, kwargs):
         if self.flat:
@@ -68,15 +65,10 @@ class _Entry:
         else:
             vals = [_arr(_get(args, kwargs, p)) for p in self.paths]
         for p in self.grad_paths:
-            vals.append(_get(args, kwargs, p).grad.data)
+            vals.append(_get(args, kwargs, p)._grad._data)
+        for getter, dtype in self.scalars:
+            vals.append(np.asarray(getter(), dtype))
         res = self.fn(*vals)
-        for opt, pairs, step in self.steps:
-            before = [p.grad for p, _ in pairs]
-            for p, k in pairs:
-                p.grad = None if k is None else Tensor._wrap(res[k])
-            step(opt)
-            for (p, _), g in zip(pairs, before):      # the step sees the traced grads; the
-                p.grad = g                            # grad slots below give the final ones
         for t, k in self.grad_slots:
             t.grad = None if k is None else Tensor._wrap(res[k])
         for p, k in self.arg_grad_slots:
@@ -87,21 +79,21 @@ class _Entry:
 
     def guard(self):
         for t, shape, dtype, rg in self.guards:
-            d = t.data
+            d = t._data
             if d.shape != shape or d.dtype != dtype or t.requires_grad != rg:
                 return False
         for t, want in self.grad_guards:
-            g = t.grad
+            g = t._grad
             if want is None:
                 if g is not None:
                     return False
-            elif g is None or g.data.shape != want[0] or g.data.dtype != want[1]:
+            elif g is None or g._data.shape != want[0] or g._data.dtype != want[1]:
                 return False
         return True
 
 
 def _arr(a):
-    return a.data if isinstance(a, Tensor) else a
+    return a._data if isinstance(a, Tensor) else a
 
 
 def _get(args, kwargs, path):
@@ -158,9 +150,9 @@ def _rebuild(s, res):
 
 def _sig(a, pins=None):
     if isinstance(a, Tensor):
-        d = a.data
+        d = a._data
         if a.requires_grad:
-            return (d.shape, d.dtype, True, a.grad is None)
+            return (d.shape, d.dtype, True, a._grad is None)
         return (d.shape, d.dtype, False)
     if isinstance(a, np.ndarray):
         return ("a", a.shape, a.dtype.str)
@@ -197,7 +189,7 @@ class Compiled:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args, **kwargs):
-        if tracing._active is not None:
+        if _base._top is not None and _base.active(Tracer) is not None:
             return self.fn(*args, **kwargs)          # inside another trace: becomes part of it
         key = (tuple(map(_sig, args)), _state.grad_enabled, _backend._default_float)
         if kwargs:
@@ -216,33 +208,27 @@ class Compiled:
         targs = [_standins(a, (k,), found) for k, a in enumerate(args)]
         tkw = {k: _standins(v, (k,), found) for k, v in kwargs.items()}
         rng = (_random._global, dict(_random._global.bit_generator.state))
-        # every live tensor (and its version: an in-place change the trace did not
-        # follow, e.g. NumPy on a saved array, must not go unnoticed)
-        live = [o for o in gc.get_objects() if issubclass(type(o), Tensor)]
-        versions = [(o, o._version) for o in live]
-        ctx = tracing.Ctx(live)
-        ctx.args = [(a, v) for _, a, v in found]
+        tr = Tracer([(a, v) for _, a, v in found])
         self.traces += 1
         try:
-            tracing.start(ctx)
+            _base.push(tr)
             try:
                 out = self.fn(*targs, **tkw)
                 if _random._global is not rng[0] or _random._global.bit_generator.state != rng[1]:
                     raise TraceError("the function draws random numbers (e.g. dropout in training "
                                      "mode); a compiled graph would replay the same numbers on "
                                      "every call")
-                for t, v in versions:
-                    if t._version != v and not (id(t) in ctx.caps and ctx.caps[id(t)].written):
-                        raise TraceError(f"a tensor of shape {t.data.shape} was modified in place by "
-                                         "code the trace cannot follow (NumPy on .data, e.g. batch-norm "
-                                         "running statistics in training mode)")
+                for t in tr.untraced_changes():
+                    raise TraceError(f"a tensor of shape {t._data.shape} was modified in place by "
+                                     "code the trace cannot follow")
             finally:
-                tracing.stop(ctx)
+                _base.pop(tr)
+                grad_final = tr.finish()
             leaves = []
             structure = _flatten(out, leaves)
-            outs = [ctx.capture(v) if isinstance(v, Tensor) else v for v in leaves]
-            del out, leaves          # (so that settle_temps sees which tensors outlive the call)
-            entry = self._build(ctx, found, structure, outs)
+            outs = [tr.value(v) if isinstance(v, Tensor) else v for v in leaves]
+            del out, leaves          # (so that settle sees which tensors outlive the call)
+            entry = self._build(tr, found, structure, outs, grad_final)
         except Exception as exc:
             if self.strict:
                 raise
@@ -250,7 +236,7 @@ class Compiled:
                           f"({type(exc).__name__}: {exc}); running it eagerly", stacklevel=3)
             entry = _Entry()
             entry.eager, entry.guards, entry.grad_guards = True, (), ()
-        del versions, live
+        del tr
         entry.pinned = []
         for a in args:
             _sig(a, entry.pinned)
@@ -262,26 +248,24 @@ class Compiled:
         self.cache[key] = entry
         return entry
 
-    def _build(self, ctx, found, structure, outs):
-        from .function import function
-        steps = []
-        for opt, grads in ctx.steps:
-            pairs = []
-            for p, g in grads.values():
-                pairs.append((p, None if g is None else len(outs)))
-                if g is not None:
-                    outs.append(g)
-            steps.append((opt, pairs, tracing.real_step()))
-        grad_slots = _grad_slots(ctx, outs)
+    def _build(self, tr, found, structure, outs, grad_final):
+        from ..sym.function import function
+        grad_slots = _grad_slots(tr, outs, grad_final)
         arg_grad_slots = []
-        for j, g in ctx.arg_grads.items():
+        for j, g in tr.arg_grads.items():
             arg_grad_slots.append((found[j][0], len(outs)))
             outs.append(g)
-        givens = ctx.settle_temps()
-        updates = [(c.shared, c.current) for c in ctx.caps.values()
+        guards = tuple((c.tensor, c.tensor._data.shape, c.tensor._data.dtype, c.tensor.requires_grad)
+                       for c in tr.caps.values() if c.kind == "live")
+        grad_guards = tuple((t, None if g0 is None else (g0._data.shape, g0._data.dtype))
+                            for t, g0 in tr.grad_seen.values())
+        givens = tr.settle()
+        guards += tuple((c.tensor, c.tensor._data.shape, c.tensor._data.dtype, c.tensor.requires_grad)
+                        for c in tr.caps.values() if c.kind == "kept")
+        updates = [(c.shared, c.current) for c in tr.caps.values()
                    if c.written and c.kind in ("live", "grad", "kept")]
-        grad_in = sorted(ctx.arg_grad_inputs.items())
-        inputs = [v for _, _, v in found] + [v for _, v in grad_in]
+        grad_in = sorted(tr.arg_grad_inputs.items())
+        inputs = [v for _, _, v in found] + [v for _, v in grad_in] + [v for _, _, v in tr.scalars]
         f = function(inputs, outs, updates=updates, givens=givens, on_unused_input="ignore",
                      mode=self.mode, name=getattr(self.fn, "__name__", None))
         e = _Entry()
@@ -290,28 +274,24 @@ class Compiled:
         e.flat = all(len(p) == 1 and isinstance(p[0], int) for p in paths)
         e.paths = [p[0] for p in paths] if e.flat else paths
         e.grad_paths = [paths[j] for j, _ in grad_in]
-        e.steps, e.grad_slots, e.arg_grad_slots = steps, grad_slots, arg_grad_slots
+        e.scalars = [(g, d) for g, d, _ in tr.scalars]
+        e.grad_slots, e.arg_grad_slots = grad_slots, arg_grad_slots
         e.single = structure[0] == "leaf" and structure[1] == 0
-        e.guards = tuple((c.tensor, c.tensor.data.shape, c.tensor.data.dtype, c.tensor.requires_grad)
-                         for c in ctx.caps.values() if c.kind in ("live", "kept"))
-        e.grad_guards = tuple((t, None if g is None else (g.data.shape, g.data.dtype))
-                              for t, g in ctx.grad_seen.values())
+        e.guards, e.grad_guards = guards, grad_guards
         return e
 
 
-def _grad_slots(ctx, outs):
-    """(tensor, output index or None) for each .grad the trace assigned; adds the outputs.
-    (A function of its own, so that no local keeps a tensor made during the trace alive.)"""
+def _grad_slots(tr, outs, grad_final):
+    """(tensor, output index or None) for each .grad the trace assigned; adds the outputs."""
     slots = []
-    for t, g, g0 in ctx.grad_final:
-        if id(t) not in ctx.grad_set or g is g0:
+    for t, g, g0 in grad_final:
+        if id(t) not in tr.grad_set or g is g0:
             continue
         if g is None:
             slots.append((t, None))
             continue
         slots.append((t, len(outs)))
-        outs.append(ctx.capture(g) if isinstance(g, Tensor) else g)
-    ctx.grad_final = []
+        outs.append(tr.value(g))
     return slots
 
 
@@ -327,18 +307,18 @@ def compile(fn=None, *, mode=None, strict=False):
       are inputs; other arguments are part of the signature (a new value traces
       again);
     * tensors the function reaches from outside (parameters, buffers, optimizer
-      state, ``.grad``) are read at call time, however they are used (operators,
-      ``no_grad`` code, ``.data`` with NumPy ufuncs); in-place changes to them
-      are replayed; ``backward()`` accumulates into ``.grad`` of captured
-      tensors and of tensor arguments that require grad, as eagerly;
+      state, ``.grad``) are read at call time, however they are used; in-place
+      changes to them are replayed; ``backward()`` accumulates into ``.grad``
+      of captured tensors and of tensor arguments that require grad, as eagerly;
     * code that needs a captured tensor's value in Python (``.item()``,
-      ``float(t)``, ``if t > 0``, ``np.asarray(t)``) cannot be compiled: the
-      function then runs eagerly, with a warning.
+      ``float(t)``, ``if t > 0``, ``t.numpy()``) cannot be compiled: the function
+      then runs eagerly, with a warning.
 
     Like ``jax.jit``, Python values the function reads from its closure or from
     globals (``lr = 0.1``, a NumPy array kept in a variable, ``len(dataset)``)
     are frozen at trace time: pass them as arguments (a new value traces again)
-    or keep them in tensors.
+    or keep them in tensors.  (A ``qiflow.optim`` optimizer's hyperparameters
+    are read on every call, so learning-rate schedulers work.)
 
     >>> import qiflow as qf
     >>> w = qf.tensor([1.0, 2.0], requires_grad=True)
