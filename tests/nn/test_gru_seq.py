@@ -86,3 +86,28 @@ def test_gru_seq_shape_errors_name_the_op():
     with pytest.raises(qf.QiflowError, match="GRUSeq: shapes do not fit"):
         gru_seq(x, h0[:, :2], w_ih, w_hh, b, b)
     assert GRUSeq() == GRUSeq()
+
+
+def test_reverse_loop_primitive_recomputes_the_gates_exactly():
+    from qiflow.ops.gru import GRUSeqGrad, _gru_forward
+    x, h0, w_ih, w_hh, b_ih, b_hh = [a.numpy() for a in _args(T=4)]
+    S, gates = _gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh)
+    dS = np.random.default_rng(3).standard_normal(S.shape)
+    saved = GRUSeqGrad().forward(x, h0, w_ih, w_hh, b_ih, b_hh, S, dS, gates)
+    again = GRUSeqGrad().forward(x, h0, w_ih, w_hh, b_ih, b_hh, S, dS)
+    np.testing.assert_allclose(saved, again, rtol=1e-13, atol=1e-15)
+
+
+def test_symbolic_gradient_with_unknown_length_matches_eager():
+    from qiflow import sym as T
+    args = _args(T=5)
+    xs = T.tensor3("x", dtype="float64")           # the sequence length is not known to the graph
+    rest = [T.shared(a.numpy()) for a in args[1:]]
+    y = gru_seq(xs, *rest)
+    g = np.random.default_rng(4).standard_normal((5, 2, 3))
+    cost = (y * g).sum()
+    f = T.function([xs], T.grad(cost, [xs] + rest))
+    got = f(args[0].numpy())
+    want = qf.grad((gru_seq(*args) * qf.tensor(g)).sum(), args)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-10, atol=1e-12)
