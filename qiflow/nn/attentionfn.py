@@ -1,7 +1,8 @@
 """Attention: ``F.scaled_dot_product_attention`` and ``F.multi_head_attention_forward``.
 
-softmax(q k^T * scale + mask) v, composed of matmuls and elementwise ops,
-with PyTorch's mask conventions, which differ between the two:
+softmax(q k^T * scale + mask) v, composed of matmuls, the softmax primitives
+(``ops/softmax.py``, ``ops/safe_softmax.py``) and elementwise ops, with
+PyTorch's mask conventions, which differ between the two:
 
 * ``scaled_dot_product_attention``: a bool ``attn_mask`` is True where a
   query MAY attend; a float mask is added to the scores.  A query row that
