@@ -10,6 +10,15 @@ from .module import Module, Parameter
 from .containers import Sequential, ModuleList, ModuleDict, ParameterList
 from .linear import Identity, Linear, Flatten, Unflatten
 from .conv import Conv2d
+from .conv_extra import Conv1d, ConvTranspose1d, ConvTranspose2d
+from .pooling_extra import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d
+from .upsample import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d
+from .norm_extra import GroupNorm
+from .dropout_extra import Dropout1d, Dropout2d
+from .rnn_cell import RNNCellBase, RNNCell, LSTMCell, GRUCell
+from .attention import MultiheadAttention
+from .transformer import (TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder,
+                          TransformerDecoder, Transformer)
 from .pooling import MaxPool2d, AvgPool2d
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from .dropout import Dropout
@@ -18,6 +27,8 @@ from .rnn import RNNBase, RNN, LSTM, GRU
 from .activation import (ReLU, LeakyReLU, ELU, Sigmoid, Logistic, Tanh, Softplus, GELU, SiLU,
                          Softmax, LogSoftmax)
 from .loss import MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
+from .activation import Hardtanh, ReLU6
+from .loss import SmoothL1Loss, HuberLoss, KLDivLoss
 from . import init, functional, utils
 from .utils import clip_grad_norm_, clip_grad_value_
 
@@ -28,6 +39,12 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Par
            "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
            "CrossEntropyLoss", "NLLLoss", "init", "functional", "utils", "clip_grad_norm_",
            "clip_grad_value_", "SyncBatchNorm", "parallel"]
+__all__ += ["Conv1d", "ConvTranspose1d", "ConvTranspose2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+            "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+            "GroupNorm", "Dropout1d", "Dropout2d", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "Hardtanh",
+            "ReLU6", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "MultiheadAttention",
+            "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder",
+            "Transformer"]
 
 
 def __getattr__(name):

@@ -119,3 +119,40 @@ class LogSoftmax(Softmax):
 
     def forward(self, x):
         return log_softmax(x, self.dim)
+
+
+from .._state import QiflowError  # noqa: E402  (added with Hardtanh and ReLU6)
+from .functional import hardtanh  # noqa: E402
+
+
+class Hardtanh(Module):
+    """x clipped to [min_val, max_val] (gradient 1 strictly inside, else 0, as in PyTorch).
+
+    >>> qf.nn.Hardtanh(-2.0, 2.0)(qf.tensor([-3.0, 0.5, 3.0])).tolist()
+    [-2.0, 0.5, 2.0]
+    """
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None):
+        super().__init__()
+        # min_value / max_value: the old spellings PyTorch still accepts
+        min_val = min_val if min_value is None else min_value
+        max_val = max_val if max_value is None else max_value
+        if not max_val > min_val:
+            raise QiflowError(f"Hardtanh: max_val {max_val} must be greater than min_val {min_val}")
+        self.min_val, self.max_val = float(min_val), float(max_val)
+
+    def forward(self, x):
+        return hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6)."""
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0)
+
+    def extra_repr(self):
+        return ""

@@ -3,6 +3,11 @@
 Losses come from :mod:`qiflow.losses`, activations from the elementwise ops,
 convolution and pooling from :mod:`qiflow.ops.conv` / :mod:`qiflow.ops.pool`;
 the normalisations, dropout and embedding are composites defined here.
+Padding, transposed and 1-D convolution, adaptive pooling, interpolation,
+group norm and normalize, channel dropout, the smooth L1 / Huber / KL
+losses and attention have modules of their own (``padding``, ``convfn``,
+``adaptive``, ``interpolate``, ``normfn``, ``dropoutfn``, ``lossfn``,
+``attentionfn``) and are re-exported here.
 
 >>> import qiflow.nn.functional as F
 >>> F.relu(qf.tensor([-1.0, 2.0])).tolist()
@@ -27,12 +32,25 @@ from .. import losses as _losses
 from ..losses import (nll_loss, binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss,
                       l1_loss)
 from ..ops.xent import softmax_cross_entropy
+# PyTorch's functions added for issue 12, each defined in its own module
+from .padding import pad
+from .convfn import conv1d, conv_transpose1d, conv_transpose2d
+from .adaptive import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d
+from .interpolate import interpolate
+from .normfn import group_norm, normalize
+from .dropoutfn import dropout1d, dropout2d
+from .lossfn import smooth_l1_loss, huber_loss, kl_div
+from .attentionfn import scaled_dot_product_attention, multi_head_attention_forward
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "linear", "relu", "sigmoid", "tanh", "softplus",
            "gelu", "leaky_relu", "elu", "softmax", "log_softmax", "logsumexp", "cross_entropy",
            "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
            "l1_loss", "dropout", "batch_norm", "layer_norm", "embedding", "one_hot", "flatten",
            "logistic", "relu6", "hardtanh", "silu"]
+__all__ += ["pad", "conv1d", "conv_transpose1d", "conv_transpose2d", "adaptive_avg_pool1d",
+            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate", "group_norm",
+            "normalize", "dropout1d", "dropout2d", "smooth_l1_loss", "huber_loss", "kl_div",
+            "scaled_dot_product_attention", "multi_head_attention_forward"]
 
 logistic = sigmoid
 
@@ -74,13 +92,15 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 
 def relu6(x):
-    """min(max(x, 0), 6)."""
-    return E.clip(x, 0.0, 6.0)
+    """min(max(x, 0), 6); gradient 0 at both kinks, as in PyTorch."""
+    return hardtanh(x, 0.0, 6.0)
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0):
-    """x clipped to [min_val, max_val]."""
-    return E.clip(x, min_val, max_val)
+    """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 at and beyond the
+    bounds (PyTorch's rule; ``clip`` counts the bounds as inside)."""
+    inside = E.logical_and(E.greater(x, min_val), E.less(x, max_val))
+    return E.where(inside, x, stop_gradient(E.clip(x, min_val, max_val)))
 
 
 def silu(x):

@@ -1,9 +1,9 @@
 """Recurrent layers: ``RNN`` (tanh or relu), ``LSTM`` and ``GRU``.
 
-Each LSTM/RNN layer and direction is one whole-sequence primitive
-(:mod:`qiflow.ops.rnn`): one GEMM projects all steps' inputs, and its
-backward (backpropagation through time) ends in one GEMM per weight.  GRU
-layers are unrolled step by step into ordinary ops.  Parameter names,
+Each layer and direction is one whole-sequence primitive (LSTM and RNN:
+:mod:`qiflow.ops.rnn`, GRU: :mod:`qiflow.ops.gru`): one GEMM projects all
+steps' inputs, and its backward (backpropagation through time) ends in one
+GEMM per weight.  Parameter names,
 shapes, gate order (LSTM: i, f, g, o; GRU: r, z, n) and initialisation
 U(-1/sqrt(hidden), 1/sqrt(hidden)) are PyTorch's, so weights can be copied
 from one to the other.
@@ -19,9 +19,8 @@ import numpy as np
 
 from .._state import QiflowError
 from ..backend import as_dtype, get_default_dtype
-from ..ops import elementwise as E
-from ..ops.dense import linear
 from ..ops.rnn import lstm_seq, rnn_seq
+from ..ops.gru import gru_seq
 from ..ops.movement import swapaxes, expand_dims, squeeze
 from .functional import dropout
 from . import init
@@ -114,10 +113,7 @@ class RNNBase(Module):
             h0, c0 = hx, None
             self._check_hidden(h0, N, "h_0")
         dirs = 2 if self.bidirectional else 1
-        if self.mode == "GRU":
-            out, h_n, c_n = self._unrolled(x, h0, c0, dirs)
-        else:
-            out, h_n, c_n = self._fused(x, h0, c0, dirs)
+        out, h_n, c_n = self._fused(x, h0, c0, dirs)
         h_n = stack(h_n, axis=0)
         c_n = stack(c_n, axis=0) if is_lstm else None
         if not batched:
@@ -128,7 +124,7 @@ class RNNBase(Module):
         return out, ((h_n, c_n) if is_lstm else h_n)
 
     def _fused(self, x, h0, c0, dirs):
-        """LSTM and Elman layers: one whole-sequence primitive per layer and direction."""
+        """One whole-sequence primitive per layer and direction."""
         from ..ops.join import concatenate, flip
         H = self.hidden_size
         h_n, c_n = [], []
@@ -136,11 +132,14 @@ class RNNBase(Module):
             outs = []
             for d in range(dirs):
                 k = layer * dirs + d
-                w_ih, w_hh, b, _ = self._weights(layer, d)
+                w_ih, w_hh, b, b_hh = self._weights(layer, d)
                 if b is None:
                     b = np.zeros(w_ih.shape[0], w_ih.dtype)
                 xin = flip(x, 0) if d else x
-                if self.mode == "LSTM":
+                if self.mode == "GRU":
+                    out = gru_seq(xin, h0[k], w_ih, w_hh, b, b if b_hh is None else b_hh)
+                    h_n.append(out[-1])
+                elif self.mode == "LSTM":
                     S = lstm_seq(xin, h0[k], c0[k], w_ih, w_hh, b)
                     out = S[:, :, :H]
                     h_n.append(S[-1, :, :H])
@@ -153,39 +152,6 @@ class RNNBase(Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = dropout(x, self.dropout)
         return x, h_n, c_n
-
-    def _unrolled(self, x, h0, c0, dirs):
-        """GRU: the layer unrolled step by step into ordinary ops."""
-        from ..ops.join import stack, concatenate
-        T = x.shape[0]
-        steps = [x[t] for t in range(T)]
-        h_n, c_n = [], []
-        for layer in range(self.num_layers):
-            outs = []
-            for d in range(dirs):
-                k = layer * dirs + d
-                order = range(T - 1, -1, -1) if d else range(T)
-                hs, h, c = self._run(steps, order, self._weights(layer, d), h0[k], None)
-                outs.append(hs)
-                h_n.append(h)
-            steps = outs[0] if dirs == 1 else [concatenate([a, b], axis=-1) for a, b in zip(*outs)]
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                steps = [dropout(s, self.dropout) for s in steps]
-        return stack(steps, axis=0), h_n, c_n
-
-    def _run(self, steps, order, weights, h, c):
-        """One direction of one GRU layer: returns (outputs in time order, last h, None)."""
-        w_ih, w_hh, b, b_hh = weights
-        H = self.hidden_size
-        out = [None] * len(steps)
-        for t in order:
-            xw = linear(steps[t], w_ih, b)
-            hw = linear(h, w_hh, b_hh)
-            rz = E.sigmoid(xw[:, :2 * H] + hw[:, :2 * H])
-            n = E.tanh(xw[:, 2 * H:] + rz[:, :H] * hw[:, 2 * H:])
-            h = n + rz[:, H:] * (h - n)
-            out[t] = h
-        return out, h, None
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
