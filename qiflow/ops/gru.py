@@ -32,7 +32,7 @@ from .linalg import matmul
 from .movement import reshape, swapaxes
 from .reduce import sum as _sum
 from .rnn import _check, _known, _piece, _prev, _project, _rows
-from .shapes import static_shape
+from .base import static_shape
 from .._state import QiflowError
 
 
