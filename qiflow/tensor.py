@@ -15,13 +15,13 @@ one of them.
 import numpy as np
 
 from .backend import to_array
-from .methods import TensorMethods
+from .tensor_methods import TorchMethods
 from .ops import base as _base
 from .ops import inplace as _inplace
 from .autodiff import _tensor_backward
 
 
-class Tensor(TensorMethods):
+class Tensor(TorchMethods):
     __slots__ = ("_data", "requires_grad", "_grad", "_op", "_inputs", "_vsum", "_vc",
                  "_hooks", "_retain", "name", "_saved", "__weakref__")
 

@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from ..methods import TensorMethods
+from .methods import TheanoMethods
 from ..ops import base as _base
 from ..ops import dynamic as _dynamic
 from ..ops.base import Symbolic
@@ -108,7 +108,7 @@ class Apply:
         return f"{self.op!r}({', '.join(map(repr, self.inputs))})"
 
 
-class Variable(Symbolic, TensorMethods):
+class Variable(Symbolic, TheanoMethods):
     """A typed symbolic value: an input, a constant, a shared variable or an op's result.
 
     It supports the operators and methods of ``Tensor``; ``.shape`` is the static
