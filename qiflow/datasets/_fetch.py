@@ -25,8 +25,8 @@ class DownloadError(RuntimeError):
 def cache_dir(create=False):
     """The dataset cache: ``$QIFLOW_CACHE`` if set, else ``~/.cache/qiflow``.
 
-    >>> import os; os.environ["QIFLOW_CACHE"] = "/tmp/qfcache"; cache_dir()
-    '/tmp/qfcache'
+    >>> import os; os.environ["QIFLOW_CACHE"] = "qfcache"; cache_dir()
+    'qfcache'
     """
     d = os.environ.get("QIFLOW_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "qiflow")

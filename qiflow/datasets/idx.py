@@ -6,8 +6,8 @@ be gzipped (``.gz``).
 
 >>> import struct, gzip
 >>> raw = bytes([0, 0, 8, 1]) + struct.pack(">i", 3) + bytes([7, 8, 9])
->>> _ = open("/tmp/labels-idx1-ubyte", "wb").write(raw)
->>> read_idx("/tmp/labels-idx1-ubyte").tolist()
+>>> _ = open("labels-idx1-ubyte", "wb").write(raw)
+>>> read_idx("labels-idx1-ubyte").tolist()
 [7, 8, 9]
 """
 import gzip
