@@ -16,6 +16,7 @@ import time
 import zipfile
 
 from ..io import atomic_write
+from .errors import DataFormatError
 
 
 class DownloadError(RuntimeError):
@@ -137,7 +138,7 @@ def save_npz(path, **arrays):
 
 
 def load_npz(path, keys):
-    """Read ``keys`` from a pickle-free ``.npz`` (ValueError naming the file when it is damaged)."""
+    """Read ``keys`` from a pickle-free ``.npz`` (``DataFormatError`` naming the file when it is damaged)."""
     import numpy as np
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -145,5 +146,9 @@ def load_npz(path, keys):
             if missing:
                 raise ValueError(f"missing entries {missing}")
             return {k: z[k] for k in keys}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"the cached file {path} is damaged ({exc}); delete it and try again") from exc
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except Exception as exc:    # zip, npy-header and pickle-refusal errors come in many types
+        raise DataFormatError(f"the file {path} is damaged ({type(exc).__name__}: {exc}); expected a "
+                              f"pickle-free .npz with the arrays {', '.join(keys)}; delete it and try "
+                              "again") from exc
