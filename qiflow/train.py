@@ -184,6 +184,27 @@ def _lr(optimizer):
     return None
 
 
+def _bad_numbers(value):
+    values = value if isinstance(value, (tuple, list)) else [value]
+    return any(isinstance(v, float) and not math.isfinite(v) for v in values)
+
+
+def _why_not_finite(optimizer, model, x):
+    """The likeliest cause of a non-finite loss, so the advice fits the fault."""
+    for i, group in enumerate(getattr(optimizer, "param_groups", ())):
+        for key, value in group.items():
+            if key != "params" and _bad_numbers(value):
+                return (f"the optimizer's {key} is {value!r} (parameter group {i}): give it a finite "
+                        "value")
+    xs = _array(x)
+    if xs.dtype.kind == "f" and not np.isfinite(xs).all():
+        return "this batch's inputs hold NaN or inf values: check the data"
+    if any(not np.isfinite(p.data).all() for p in model.parameters()):
+        return (f"the parameters became non-finite (training diverged): lower the learning rate "
+                f"(now {_lr(optimizer)})")
+    return f"the model's output overflowed: lower the learning rate (now {_lr(optimizer)})"
+
+
 def _needs_metric(scheduler):
     return type(scheduler).__name__ == "ReduceLROnPlateau"
 
@@ -254,7 +275,7 @@ class Trainer:
         value = float(loss.item())
         if not math.isfinite(value):
             raise FloatingPointError(f"Trainer: the loss became {value} at iteration {self.iteration}; "
-                                     "lower the learning rate")
+                                     + _why_not_finite(self.optimizer, self.model, x))
         return value, _array(out)
 
     def evaluate(self, loader):
