@@ -19,8 +19,8 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import socket
-import tempfile
 import time
 import zipfile
 
@@ -107,9 +107,18 @@ def atomic_write(path, mode="wb"):
         raise FileNotFoundError(f"cannot write {path!r}: folder {folder!r} does not exist")
     remove_stale_temporaries(path)
     tmp = None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.{os.getpid()}-{_HOST}.",
-                                   suffix=".tmp")
+        while True:
+            # Named before it exists (unlike tempfile.mkstemp), so that an interrupt at any
+            # moment leaves a name the clean-up below can remove.
+            tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}-{_HOST}."
+                                       f"{secrets.token_hex(4)}.tmp")
+            try:
+                fd = os.open(tmp, flags, 0o600)
+                break
+            except FileExistsError:
+                tmp = None
         with os.fdopen(fd, mode) as f:
             os.chmod(tmp, _mode_for(path))
             yield f
