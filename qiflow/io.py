@@ -206,12 +206,19 @@ def save(obj, path):
     tree = _encode(obj, arrays, [])
     meta = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree}, separators=(",", ":"))
     with atomic_write(path) as f:
-        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        zf = zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True)
+        try:
             for name, a in arrays:
                 with zf.open(name + ".npy", "w", force_zip64=True) as entry:
                     np.lib.format.write_array(entry, np.asanyarray(a), allow_pickle=False)
             with zf.open(META, "w") as entry:
                 np.lib.format.write_array(entry, np.frombuffer(meta.encode(), np.uint8), allow_pickle=False)
+        except BaseException:
+            # Abandon the half-written archive (atomic_write deletes it): closing it could fail
+            # on an entry left open by an interrupt, and that error would hide this one.
+            zf.fp = None
+            raise
+        zf.close()
 
 
 # ----------------------------------------------------------------------- loading

@@ -100,3 +100,30 @@ def test_sigkill_mid_save_leftover_is_removed_by_the_next_save(tmp_path):
     qf.load(path)                                  # the previous complete file is intact
     qf.save({"w": np.zeros(1)}, path)
     assert _temps(path.parent) == []
+
+
+@pytest.mark.parametrize("where", ["open_entry", "write_array", "close_entry"])
+def test_an_interrupt_anywhere_inside_save_raises_itself_and_leaves_the_old_file(tmp_path, monkeypatch, where):
+    import zipfile
+    path = tmp_path / "last.npz"
+    qf.save({"w": np.arange(3)}, path)
+    calls = []
+
+    def interrupt_on_second(real):
+        def wrapper(*a, **k):
+            calls.append(1)
+            if len(calls) == 2:
+                if where == "open_entry":       # after the archive marked an entry as open
+                    real(*a, **k)
+                raise KeyboardInterrupt
+            return real(*a, **k)
+        return wrapper
+
+    target = {"open_entry": (zipfile.ZipFile, "_open_to_write"),
+              "write_array": (np.lib.format, "write_array"),
+              "close_entry": (zipfile._ZipWriteFile, "close")}[where]
+    monkeypatch.setattr(*target, interrupt_on_second(getattr(*target)))
+    with pytest.raises(KeyboardInterrupt):
+        qf.save({"w": np.ones(10), "v": np.zeros(10)}, path)
+    monkeypatch.undo()
+    assert _temps(tmp_path) == [] and qf.load(path)["w"].tolist() == [0, 1, 2]
