@@ -112,7 +112,9 @@ def fresh(tmp_path_factory):
     if sys.platform == "win32":
         pytest.skip("POSIX shell commands")
     base = tmp_path_factory.mktemp("fresh")
-    state = _git("stash", "create").strip() or _git("rev-parse", "HEAD").strip()
+    # a commit object of the working tree's tracked files (no ref, nothing in the checkout changes)
+    state = _git("-c", "user.name=qiflow tests", "-c", "user.email=tests@qiflow.invalid",
+                 "stash", "create").strip() or _git("rev-parse", "HEAD").strip()
     clone = base / "qiflow"
     _git("clone", "--quiet", "--shared", "--no-checkout", str(ROOT), str(clone))
     _git("checkout", "--quiet", "--detach", state, cwd=clone)

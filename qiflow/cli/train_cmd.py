@@ -134,15 +134,16 @@ def _finished_report(plan):
     if not os.path.exists(best_path):
         return None
     best = _load(best_path)
-    if not isinstance(best, dict) or best.get("run_id") != plan.run_id or not isinstance(best.get("test"), dict):
-        return None
+    test = best.get("test") if isinstance(best, dict) and best.get("run_id") == plan.run_id else None
+    if not isinstance(test, dict) or not isinstance(test.get("error"), float):
+        return None             # not this run's, or its test never ran: finish the run instead
     how = "stopped early" if h.get("stopped_early") else "epoch limit"
     metrics = best.get("metrics") or {}
     return (f"the run in {plan.out} is complete ({ckpt['epoch']} of {plan.run['epochs']} epochs, {how}); "
             f"nothing to train (give --epochs N above {plan.run['epochs']} to extend it)\n"
             f"best validation error {100 * metrics.get('valid_error', float('nan')):.2f} % at epoch "
             f"{metrics.get('epoch')}; {best_path} holds its weights\n"
-            f"test error: {100 * best['test']['error']:.2f} %")
+            f"test error: {100 * test['error']:.2f} %")
 
 
 # ---------------------------------------------------------------------- the command

@@ -154,3 +154,18 @@ def test_an_unwritable_out_is_reported_before_the_data_is_loaded(tmp_path, monke
     (tmp_path / "file").write_text("x")
     assert main(["train", "--out", "file/sub", *QUICK]) == 1
     assert "cannot create the output folder file/sub" in capsys.readouterr().err
+
+
+def test_a_resume_waits_for_no_one_while_the_run_is_live(mnist_dir, tmp_path, capsys):
+    assert main(["train", "--data", mnist_dir, "--out", "r", *QUICK]) == 0
+    capsys.readouterr()
+    before = _digest("r")
+    holder = _hold_lock(tmp_path, "r")
+    try:
+        assert main(["train", "--resume", "r/last.npz", "--epochs", "2", "--no-progress"]) == 1
+        assert f"r is in use by a live run (PID {holder.pid} on " in capsys.readouterr().err
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    after = _digest("r")
+    assert after.pop(".lock") and after == before          # only the holder's lock was added
