@@ -216,3 +216,13 @@ def test_a_run_that_stopped_early_needs_more_patience_to_go_on(mnist_dir, capsys
     h = _records("es")
     assert h["epochs"] == 20 and not h["stopped_early"]
     assert h["changes"] == [{"setting": "patience", "saved": 12, "new": 1000, "epoch": ckpt["epoch"]}]
+
+
+def test_a_run_killed_before_its_test_evaluation_is_finished_by_a_resume(interrupted, capsys):
+    best = qf.load("full/best.npz")
+    want = best.pop("test")
+    qf.save(best, "full/best.npz")           # as if killed after the last epoch, before the test
+    assert main(["train", "--resume", "full/last.npz", *QUIET]) == 0
+    out = capsys.readouterr().out
+    assert "is complete" not in out and out.strip().splitlines()[-1] == f"test error: {100 * want['error']:.2f} %"
+    assert qf.load("full/best.npz")["test"] == want
