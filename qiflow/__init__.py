@@ -8,7 +8,9 @@ Two front doors onto one set of operators: eager tensors (``qf.tensor``,
 >>> (x ** 2).sum().backward(); x.grad.tolist()
 [2.0, 4.0, 6.0]
 """
-import importlib
+from .cli.signals import guard_startup as _guard_startup
+_guard_startup()      # only for the `qiflow` command: Ctrl-C while NumPy loads exits quietly
+import importlib  # noqa: E402
 
 from ._state import QiflowError
 from .backend import (float16, float32, float64, int8, int16, int32, int64, uint8, bool_,

@@ -7,16 +7,21 @@ checkpoints.  The file is an ordinary ``.npz`` archive: one ``.npy`` entry per
 array (read back with ``allow_pickle=False``) and one entry holding the
 structure as JSON.  Writes are atomic: a temporary file in the same folder,
 flushed to disk, then renamed over the target, so a crash never leaves a
-half-written checkpoint in place of a good one.
+half-written checkpoint in place of a good one; the temporary file is
+removed on every exit path, and one left by a killed process is removed by
+the next save into the same folder.
 
->>> qf.save({"w": qf.ones(2, 2), "step": 3}, "/tmp/ckpt.npz")
->>> qf.load("/tmp/ckpt.npz")["step"]
+>>> qf.save({"w": qf.ones(2, 2), "step": 3}, "ckpt.npz")
+>>> qf.load("ckpt.npz")["step"]
 3
 """
 import contextlib
+import hashlib
 import json
 import os
-import tempfile
+import secrets
+import socket
+import time
 import zipfile
 
 import numpy as np
@@ -34,31 +39,96 @@ class CheckpointError(QiflowError):
 
 
 # ------------------------------------------------------------------ atomic writes
+# Temporary files are named .NAME.PID-HOST.RANDOM.tmp, so that a later save can tell the
+# leftovers of a dead writer (removed) from the file a live one is still writing (kept).
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+_LEGACY_AGE = 3600   # seconds: unnamed leftovers of older versions older than this are dead
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True     # exists but belongs to someone else (or cannot tell): keep its file
+    return True
+
+
+def remove_stale_temporaries(path):
+    """Remove the temporary files that dead writers of ``path`` left next to it; returns their names.
+
+    A file of a live writer, or of a writer on another host, is kept.
+
+    >>> remove_stale_temporaries("ckpt.npz")
+    []
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix = "." + os.path.basename(path) + "."
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        tag = name[len(prefix):-len(".tmp")].split(".")[0]
+        pid, _, host = tag.partition("-")
+        full = os.path.join(folder, name)
+        stale = False
+        if pid.isdigit() and host:
+            stale = host == _HOST and int(pid) != os.getpid() and not _pid_alive(int(pid))
+        else:           # written by a qiflow that did not tag its temporary files
+            with contextlib.suppress(OSError):
+                stale = time.time() - os.stat(full).st_mtime > _LEGACY_AGE
+        if stale:
+            with contextlib.suppress(OSError):
+                os.unlink(full)
+                removed.append(name)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb"):
     """Open a temporary file next to ``path``; on success it replaces ``path``.
 
-    If the body raises, the temporary file is removed and ``path`` keeps its
-    previous content.
+    If the body raises (or the process is interrupted), the temporary file is
+    removed and ``path`` keeps its previous content.
 
-    >>> with atomic_write("/tmp/note.txt", "w") as f:
+    >>> with atomic_write("note.txt", "w") as f:
     ...     _ = f.write("done")
+    >>> open("note.txt").read()
+    'done'
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot write {path!r}: folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    remove_stale_temporaries(path)
+    tmp = None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        os.chmod(tmp, _mode_for(path))
+        while True:
+            # Named before it exists (unlike tempfile.mkstemp), so that an interrupt at any
+            # moment leaves a name the clean-up below can remove.
+            tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}-{_HOST}."
+                                       f"{secrets.token_hex(4)}.tmp")
+            try:
+                fd = os.open(tmp, flags, 0o600)
+                break
+            except FileExistsError:
+                tmp = None
         with os.fdopen(fd, mode) as f:
+            os.chmod(tmp, _mode_for(path))
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
     _fsync_dir(folder)
 
@@ -130,18 +200,25 @@ def save(obj, path):
     used exactly as given (no suffix is added).
 
     >>> model = qf.nn.Linear(3, 2)
-    >>> qf.save({"model": model.state_dict(), "epoch": 5}, "/tmp/linear.npz")
+    >>> qf.save({"model": model.state_dict(), "epoch": 5}, "linear.npz")
     """
     arrays = []
     tree = _encode(obj, arrays, [])
     meta = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree}, separators=(",", ":"))
     with atomic_write(path) as f:
-        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        zf = zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True)
+        try:
             for name, a in arrays:
                 with zf.open(name + ".npy", "w", force_zip64=True) as entry:
                     np.lib.format.write_array(entry, np.asanyarray(a), allow_pickle=False)
             with zf.open(META, "w") as entry:
                 np.lib.format.write_array(entry, np.frombuffer(meta.encode(), np.uint8), allow_pickle=False)
+        except BaseException:
+            # Abandon the half-written archive (atomic_write deletes it): closing it could fail
+            # on an entry left open by an interrupt, and that error would hide this one.
+            zf.fp = None
+            raise
+        zf.close()
 
 
 # ----------------------------------------------------------------------- loading
@@ -167,7 +244,7 @@ def load(path):
     and the structure is JSON.  A truncated, corrupted, pickled or foreign
     file raises ``CheckpointError``.
 
-    >>> qf.save([qf.zeros(2), "x"], "/tmp/pair.npz"); qf.load("/tmp/pair.npz")[1]
+    >>> qf.save([qf.zeros(2), "x"], "pair.npz"); qf.load("pair.npz")[1]
     'x'
     """
     path = os.fspath(path)

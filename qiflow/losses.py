@@ -166,7 +166,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     n_classes = shape[cax]
     logp = log_softmax(input, axis=cax)
     if _is_float(target):
-        _same_shape("cross_entropy", input, target, "probability target")
+        _check_probability_target(input, target)
         p = _as_input_dtype(target, input)
         if label_smoothing:
             p = p * (1 - label_smoothing) + label_smoothing / n_classes
@@ -187,6 +187,24 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     smooth = -R.sum(E.where(valid, logp * w, 0), axis=cax)
     smooth = _reduce("cross_entropy", smooth, reduction, denom)
     return loss * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
+
+
+def _check_probability_target(input, target):
+    """Float targets are class probabilities, shaped like the input (PyTorch's rule); float
+    class labels are the usual mistake, so the error says how to fix either way."""
+    sx, st = _shape(input), _shape(target)
+    if len(sx) == len(st) and all(a is None or b is None or a == b for a, b in zip(sx, st)):
+        return
+    dtype = getattr(target, "dtype", type(target).__name__)
+    cax = 1 if len(sx) >= 2 else 0
+    if len(st) == len(sx) - 1:
+        raise QiflowError(f"cross_entropy: the target has dtype {dtype} and shape {st}, which looks like "
+                          f"class labels stored as floats; class-index targets must be integers: cast "
+                          f"them with target.long() (or .astype('int64')); or pass class probabilities "
+                          f"of the input's shape {sx}")
+    raise QiflowError(f"cross_entropy: a float target holds class probabilities and must have the "
+                      f"input's shape {sx} (classes on axis {cax}), got shape {st}; for class labels "
+                      f"pass int64 class indices of shape {sx[:cax] + sx[cax + 1:]}")
 
 
 def _class_weights(weight, shape, cax, x):

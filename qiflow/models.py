@@ -6,11 +6,19 @@
   tanh; fully connected 500 tanh; fully connected 10.
 
 Every model accepts images as rows (N, 784), (N, 28, 28) or (N, 1, 28, 28) and returns logits.
+A builder's size arguments (its ``config``) are checked by :func:`check_config` before anything
+is allocated, so a checkpoint that names absurd sizes is refused instead of built.
 
 >>> net = build("lenet")
 >>> net(qf.zeros(2, 784)).shape
 (2, 10)
+>>> build("mlp", hidden=5_000_000)
+Traceback (most recent call last):
+  ...
+ValueError: mlp: hidden=5000000 is out of range: expected an integer in [1, 16384]
 """
+import inspect
+
 from . import nn
 from .nn import init
 
@@ -69,9 +77,58 @@ def lenet(n_out=10):
 
 BUILDERS = {"logreg": logreg, "mlp": mlp, "lenet": lenet}
 
+# Inclusive bounds of every size argument, and of the parameter count (80 MB of float32).
+SIZE_BOUNDS = {"n_in": (1, 65536), "hidden": (1, 16384), "n_out": (1, 4096)}
+MAX_PARAMETERS = 20_000_000
 
-def build(name, **config):
-    """A fresh model by name (``logreg``, ``mlp``, ``lenet``); ``config`` goes to its builder."""
+
+def default_config(name):
+    """The size arguments a builder takes, with their defaults.
+
+    >>> default_config("mlp")
+    {'n_in': 784, 'hidden': 500, 'n_out': 10}
+    """
+    return {k: p.default for k, p in inspect.signature(BUILDERS[name]).parameters.items()}
+
+
+def parameter_count(name, config):
+    """How many numbers the model of ``name`` with sizes ``config`` holds (computed, not built)."""
+    c = {**default_config(name), **config}
+    if name == "logreg":
+        return (c["n_in"] + 1) * c["n_out"]
+    if name == "mlp":
+        return (c["n_in"] + 1) * c["hidden"] + (c["hidden"] + 1) * c["n_out"]
+    conv = 20 * 25 + 20 + 50 * 20 * 25 + 50
+    return conv + (800 + 1) * 500 + (500 + 1) * c["n_out"]
+
+
+def check_config(name, config):
+    """``config`` completed with the builder's defaults, or ValueError naming what is wrong.
+
+    >>> check_config("logreg", {"n_out": 3})
+    {'n_in': 784, 'n_out': 3}
+    """
     if name not in BUILDERS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(BUILDERS)}")
+    if not isinstance(config, dict):
+        raise ValueError(f"{name}: the config must be a dict of sizes, got {type(config).__name__}")
+    known = default_config(name)
+    for key, value in config.items():
+        if key not in known:
+            raise ValueError(f"{name}: unknown config entry {key!r}; the model takes "
+                             f"{', '.join(known) or 'no arguments'}")
+        lo, hi = SIZE_BOUNDS[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise ValueError(f"{name}: {key}={value!r} is out of range: expected an integer in [{lo}, {hi}]")
+    full = {**known, **config}
+    n = parameter_count(name, full)
+    if n > MAX_PARAMETERS:
+        raise ValueError(f"{name}: the config {full} gives {n:,} parameters, more than the limit of "
+                         f"{MAX_PARAMETERS:,}")
+    return full
+
+
+def build(name, **config):
+    """A fresh model by name (``logreg``, ``mlp``, ``lenet``); ``config`` (sizes) goes to its builder."""
+    config = check_config(name, config)
     return BUILDERS[name](**config)

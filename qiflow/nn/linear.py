@@ -9,9 +9,9 @@ import numpy as np
 
 from .._state import QiflowError
 from ..backend import as_dtype, get_default_dtype
-from ..ops.dense import linear
 from ..ops.movement import flatten, reshape
 from . import init
+from .functional import linear
 from .module import Module, Parameter
 
 
@@ -33,6 +33,7 @@ class Linear(Module):
     """y = x @ weight.T + bias, weight of shape (out_features, in_features).
 
     Initialised as PyTorch does: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)).
+    The input must have the layer's dtype (float32 by default), as in PyTorch.
 
     >>> qf.nn.Linear(3, 4)(qf.ones((2, 3))).shape
     (2, 4)

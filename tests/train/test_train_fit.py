@@ -249,7 +249,7 @@ def test_errors():
         Trainer(model, opt, early_stopping=EarlyStopping()).fit(loader, epochs=1)
     with pytest.raises(ValueError, match="no batches"):
         fit(model, opt, DataLoader(_blobs(10), 50, drop_last=True), epochs=1, progress=False)
-    with pytest.raises(FloatingPointError, match="learning rate"):
+    with pytest.raises(FloatingPointError, match="inputs hold NaN or inf values: check the data"):
         bad = TensorDataset(np.full((4, 5), np.nan, np.float32), np.zeros(4, np.int64))
         fit(model, opt, DataLoader(bad, 2), epochs=1, progress=False)
     with pytest.raises(ValueError, match="patience"):

@@ -15,6 +15,7 @@ from qiflow.nn.parallel import DistributedDataParallel as DDP
 from common import mlp, dataset
 
 mode = sys.argv[1]
+qf.set_default_dtype("float64")       # the data are float64 (linear does not promote, as in PyTorch)
 dist.init_process_group("mpi", timeout=float(sys.argv[2]) if len(sys.argv) > 2 else 60)
 r = dist.get_rank()
 X, Y = dataset(64)
