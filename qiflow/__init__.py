@@ -21,7 +21,7 @@ from .ops.base import Op, apply
 from .ops.elementwise import (
     add, subtract, multiply, divide, true_divide, floor_divide, mod, remainder, negative, power, pow,
     exp, log, log1p, expm1, sqrt, square, abs, absolute, sign, sin, cos, tanh, sigmoid, softplus,
-    erf, relu, leaky_relu, elu, gelu, clip, clamp, maximum, minimum, where, floor, ceil, round,
+    erf, relu, hardtanh, leaky_relu, elu, gelu, clip, clamp, maximum, minimum, where, floor, ceil, round,
     equal, not_equal, less, less_equal, greater, greater_equal, logical_and, logical_or,
     logical_xor, logical_not, isnan, isfinite, isinf, cast)
 from .ops.reduce import sum, mean, max, min, amax, amin, prod, argmax, argmin, var, std
@@ -42,7 +42,7 @@ __version__ = "0.1.0"
 _lazy = {
     "nn": "qiflow.nn", "optim": "qiflow.optim", "data": "qiflow.data",
     "datasets": "qiflow.datasets", "sym": "qiflow.sym", "viz": "qiflow.viz",
-    "ops": "qiflow.ops", "losses": "qiflow.losses", "profiler": "qiflow.profiler",
+    "ops": "qiflow.ops", "losses": "qiflow.losses", "autograd": "qiflow.autograd", "profiler": "qiflow.profiler",
     "train": "qiflow.train", "models": "qiflow.models", "io": "qiflow.io", "autodiff": "qiflow.autodiff", "backend": "qiflow.backend",
 }
 _lazy_attrs = {

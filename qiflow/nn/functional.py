@@ -135,9 +135,8 @@ def relu6(x):
 
 def hardtanh(x, min_val=-1.0, max_val=1.0):
     """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 at and beyond the
-    bounds (PyTorch's rule; ``clip`` counts the bounds as inside)."""
-    inside = E.logical_and(E.greater(x, min_val), E.less(x, max_val))
-    return E.where(inside, x, stop_gradient(E.clip(x, min_val, max_val)))
+    bounds (PyTorch's rule; ``clip`` counts the bounds as inside): one primitive."""
+    return E.hardtanh(x, min_val, max_val)
 
 
 def silu(x):

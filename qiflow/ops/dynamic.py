@@ -20,6 +20,8 @@ from .._state import QiflowError
 
 class Shape(Op):
     """The shape of its input as an int64 vector."""
+    #: symbolic graphs only (no eager form): checked there, not in the op table
+    tested_in = "tests/sym/test_dynamic_ops.py"
     __slots__ = ()
     differentiable = False
     view_map = {}
@@ -33,6 +35,8 @@ class Shape(Op):
 
 class ARange(Op):
     """np.arange(start, stop, step) with scalar inputs."""
+    #: symbolic graphs only (no eager form): checked there, not in the op table
+    tested_in = "tests/sym/test_dynamic_ops.py"
     __slots__ = ("dtype",)
     props = ("dtype",)
     differentiable = False
@@ -72,6 +76,8 @@ def arange(start, stop=None, step=1, dtype=None):
 
 class FlattenTail(Op):
     """Keep the first ``outdim - 1`` axes, merge the rest (sizes may be unknown)."""
+    #: symbolic graphs only (no eager form): checked there, not in the op table
+    tested_in = "tests/sym/test_dynamic_ops.py"
     __slots__ = ("outdim",)
     props = ("outdim",)
     view_map = {0: [0]}
@@ -116,6 +122,8 @@ def _resolve(template, bounds):
 
 class DynamicSlice(Op):
     """x[template] where some slice bounds are scalar inputs (basic indexing only)."""
+    #: symbolic graphs only (no eager form): checked there, not in the op table
+    tested_in = "tests/sym/test_dynamic_ops.py"
     __slots__ = ("template",)
     props = ("template",)
     view_map = {0: [0]}
@@ -151,6 +159,8 @@ class DynamicSlice(Op):
 
 class DynamicSliceGrad(Op):
     """zeros like x with g written at x[template]."""
+    #: symbolic graphs only (no eager form): checked there, not in the op table
+    tested_in = "tests/sym/test_dynamic_ops.py"
     __slots__ = ("template",)
     props = ("template",)
     view_map = {}

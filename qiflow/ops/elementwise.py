@@ -387,6 +387,22 @@ class Relu(Unary):
         return [f"{result} = _np.maximum({args[0]}, 0{o})"]
 
 
+class Hardtanh(Unary):
+    """x clipped to [lo, hi]; gradient 1 strictly inside, 0 at and beyond the bounds
+    (PyTorch's hardtanh; ``Clip`` counts the bounds as inside)."""
+    __slots__ = ("lo", "hi")
+    props = ("lo", "hi")
+    writes_out = True
+
+    def __init__(self, lo, hi): self.lo, self.hi = lo, hi
+    def forward(self, a): return np.clip(a, self.lo, self.hi)
+    def dx(self, x, y, g): return where(logical_and(x > self.lo, x < self.hi), g, 0)
+
+    def emit(self, args, result, out, env):
+        o = f", out={out}" if out else ""
+        return [f"{result} = _np.clip({args[0]}, {self.lo!r}, {self.hi!r}{o})"]
+
+
 class LeakyRelu(Unary):
     __slots__ = ("slope",)
     props = ("slope",)
@@ -598,6 +614,17 @@ def clip(x, lo=None, hi=None):
 
 
 clamp = clip
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """x clipped to [min_val, max_val]; gradient 0 at and beyond the bounds (PyTorch's).
+
+    >>> qf.hardtanh(qf.tensor([-3.0, 0.5, 2.0])).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} is above max_val {max_val}")
+    return apply(Hardtanh(float(min_val), float(max_val)), x)
 
 
 def leaky_relu(x, negative_slope=0.01):

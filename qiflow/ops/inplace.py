@@ -94,7 +94,7 @@ class Fill(Elementwise):
 
 
 class Copy(Op):
-    """src broadcast to dst's shape (``dst.copy_(src)``); dst gets no gradient."""
+    """src broadcast to dst's shape (``dst.copy_(src)``); dst's former value gets zero gradient."""
     __slots__ = ()
     view_map = {}
 
@@ -110,9 +110,10 @@ class Copy(Op):
 
     def vjp(self, ctx, inputs, output, g):
         from .movement import sum_to_like
-        from .elementwise import cast
+        from .elementwise import cast, zeros_like
         src = inputs[1]
-        return None, cast(sum_to_like(g, src), src.dtype)
+        # the overwritten value gets a zero gradient (PyTorch's), the source g summed to its shape
+        return zeros_like(g), cast(sum_to_like(g, src), src.dtype)
 
 
 _axpy, _fill, _copy = Axpy(), Fill(), Copy()

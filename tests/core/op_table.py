@@ -18,6 +18,7 @@ so central differences are meaningful:
 * ``int``: small integers in [-4, 4] without 0 (int dtypes only);
 * a callable ``(rng, shapes) -> list of float64 arrays`` for joint domains.
 """
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple, Union
@@ -55,6 +56,7 @@ class Row:
     out_dtype: Optional[str] = None  # None: same as the input dtype
     rtol32: float = 2e-5
     rtol64: float = 1e-12           # also used against PyTorch
+    symbolic: bool = True           # False: eager-only (PyTorch's in-place methods)
 
     @property
     def op(self):
@@ -141,6 +143,8 @@ def _rows_unary():
          lambda x: th.nn.functional.softplus(x)),
         ("erf", qf.erf, _erf, "real", lambda x: th.erf(x)),
         ("relu", qf.relu, lambda x: np.maximum(x, 0), "real", lambda x: th.relu(x)),
+        ("hardtanh", lambda x: qf.hardtanh(x, -1.3, 0.9), lambda x: np.clip(x, -1.3, 0.9), "real",
+         lambda x: th.nn.functional.hardtanh(x, -1.3, 0.9)),
         ("leaky_relu", lambda x: qf.leaky_relu(x, 0.1), lambda x: np.where(x > 0, x, 0.1 * x), "real",
          lambda x: th.nn.functional.leaky_relu(x, 0.1)),
         ("elu", lambda x: qf.elu(x, 0.7), lambda x: np.where(x > 0, x, 0.7 * np.expm1(x)), "real",
@@ -355,12 +359,145 @@ def _rows_functional():
     ]
 
 
-ROWS = (_rows_unary() + _rows_binary() + _rows_reduce() + _rows_shape() + _rows_linalg()
-        + _rows_functional())
+def _np_conv(x, w, b=None, stride=1, pad=0):
+    """Cross-correlation over NCHW by sliding windows (NumPy)."""
+    x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    kh, kw = w.shape[2:]
+    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+    y = np.einsum("ncxyij,ocij->noxy", win, w)
+    return y if b is None else y + b.reshape(1, -1, 1, 1)
 
-#: Operators the issue asks for; the table must cover every one of them.
-REQUIRED_OPS = """add subtract multiply divide negative power exp log log1p expm1 sqrt square abs sign
-sin cos tanh sigmoid relu leaky_relu elu gelu softplus clip maximum minimum where floor ceil round
-sum mean var std max min prod logsumexp argmax argmin reshape transpose permute swapaxes
-broadcast_to expand squeeze expand_dims unsqueeze flatten concatenate stack split pad flip repeat
-tile getitem matmul dot outer einsum softmax log_softmax""".split()
+
+def _np_pool(x, k, how):
+    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::k, ::k]
+    return win.max((-1, -2)) if how == "max" else win.mean((-1, -2))
+
+
+def _sig(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def _np_lstm(x, h0, c0, w_ih, w_hh, b):
+    H = h0.shape[1]
+    h, c, out = h0, c0, []
+    for t in range(x.shape[0]):
+        z = x[t] @ w_ih.T + h @ w_hh.T + b
+        i, f, g, o = _sig(z[:, :H]), _sig(z[:, H:2 * H]), np.tanh(z[:, 2 * H:3 * H]), _sig(z[:, 3 * H:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        out.append(np.concatenate([h, c], axis=1))
+    return np.stack(out)
+
+
+def _np_rnn(x, h0, w_ih, w_hh, b):
+    h, out = h0, []
+    for t in range(x.shape[0]):
+        h = np.tanh(x[t] @ w_ih.T + h @ w_hh.T + b)
+        out.append(h)
+    return np.stack(out)
+
+
+def _np_gru(x, h0, w_ih, w_hh, b_ih, b_hh):
+    H = h0.shape[1]
+    h, out = h0, []
+    for t in range(x.shape[0]):
+        gi, gh = x[t] @ w_ih.T + b_ih, h @ w_hh.T + b_hh
+        r, z = _sig(gi[:, :H] + gh[:, :H]), _sig(gi[:, H:2 * H] + gh[:, H:2 * H])
+        n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+        h = (1 - z) * n + z * h
+        out.append(h)
+    return np.stack(out)
+
+
+def _small(rng, shapes):
+    return [rng.uniform(-0.8, 0.8, s) for s in shapes]
+
+
+_TARGET = np.array([2, 0, 1])
+
+
+def _rows_nn():
+    import qiflow.nn.functional as F
+    from qiflow.ops import rnn, gru, xent, safe_softmax
+    return [
+        Row("conv2d", lambda x, w, b: F.conv2d(x, w, b, padding=1), lambda x, w, b: _np_conv(x, w, b, 1, 1),
+            ((2, 2, 5, 5), (3, 2, 3, 3), (3,)), torch=lambda x, w, b: th.nn.functional.conv2d(x, w, b, padding=1),
+            rtol32=1e-4),
+        Row("conv2d/stride", lambda x, w: F.conv2d(x, w, stride=2), lambda x, w: _np_conv(x, w, None, 2, 0),
+            ((1, 2, 6, 6), (2, 2, 2, 2)), rtol32=1e-4),
+        Row("max_pool2d", lambda x: F.max_pool2d(x, 2), lambda x: _np_pool(x, 2, "max"), ((1, 2, 4, 4),),
+            "distinct", torch=lambda x: th.nn.functional.max_pool2d(x, 2)),
+        Row("avg_pool2d", lambda x: F.avg_pool2d(x, 2), lambda x: _np_pool(x, 2, "avg"), ((1, 2, 4, 4),),
+            torch=lambda x: th.nn.functional.avg_pool2d(x, 2)),
+        Row("linear", F.linear, lambda x, w, b: x @ w.T + b, ((4, 3), (2, 3), (2,)),
+            torch=lambda x, w, b: th.nn.functional.linear(x, w, b)),
+        Row("lstm_seq", rnn.lstm_seq, _np_lstm, ((3, 2, 2), (2, 2), (2, 2), (8, 2), (8, 2), (8,)), _small,
+            rtol32=1e-4),
+        Row("rnn_seq", rnn.rnn_seq, _np_rnn, ((3, 2, 2), (2, 3), (3, 2), (3, 3), (3,)), _small, rtol32=1e-4),
+        Row("gru_seq", gru.gru_seq, _np_gru, ((3, 2, 2), (2, 2), (6, 2), (6, 2), (6,), (6,)), _small,
+            rtol32=1e-4),
+        Row("softmax_cross_entropy", lambda x: xent.softmax_cross_entropy(x, _TARGET),
+            lambda x: -np.log(np.exp(x) / np.exp(x).sum(1, keepdims=True))[np.arange(3), _TARGET],
+            ((3, 4),), torch=lambda x: th.nn.functional.cross_entropy(x, th.tensor(_TARGET), reduction="none")),
+        Row("safe_softmax", lambda x: safe_softmax.safe_softmax(x, -1),
+            lambda x: np.exp(x) / np.exp(x).sum(-1, keepdims=True), ((2, 3),), torch=lambda x: th.softmax(x, -1)),
+    ]
+
+
+def _rows_inplace():
+    """In-place methods on a non-leaf: recorded (PyTorch's rules), so differentiable.
+    Eager only: Theano's variables are immutable (``T.set_subtensor`` instead)."""
+    rows = [
+        Row("addcmul_", lambda x, a, b: (x * 1).addcmul_(a, b, value=0.5), lambda x, a, b: x + 0.5 * a * b,
+            ((2, 3), (2, 3), (3,)), torch=lambda x, a, b: (x * 1).addcmul_(a, b, value=0.5)),
+        Row("addcdiv_", lambda x, a, b: (x * 1).addcdiv_(a, b, value=0.5), lambda x, a, b: x + 0.5 * a / b,
+            ((2, 3), (2, 3), (3,)), torch=lambda x, a, b: (x * 1).addcdiv_(a, b, value=0.5)),
+        Row("lerp_", lambda x, e: (x * 1).lerp_(e, 0.3), lambda x, e: x + 0.3 * (e - x), ((2, 3), (2, 3)),
+            torch=lambda x, e: (x * 1).lerp_(e, 0.3)),
+        Row("add_/alpha", lambda x, y: (x * 1).add_(y, alpha=-0.5), lambda x, y: x - 0.5 * y, ((2, 3), (3,)),
+            torch=lambda x, y: (x * 1).add_(y, alpha=-0.5)),
+        Row("copy_", lambda x, y: (x * 1).copy_(y), lambda x, y: np.broadcast_to(y, x.shape).copy(),
+            ((2, 3), (3,)), torch=lambda x, y: (x * 1).copy_(y)),
+        Row("fill_", lambda x, v: (x * 1).fill_(v) * x, lambda x, v: v * x, ((2, 3), ())),
+        Row("mul_", lambda x, y: (x * 1).mul_(y), np.multiply, ((2, 3), (2, 3)), torch=lambda x, y: (x * 1).mul_(y)),
+    ]
+    return [dataclasses.replace(r, symbolic=False) for r in rows]
+
+
+def _rows_logic():
+    return [
+        # to a wider float and back: exact both ways, so central differences see the identity
+        Row("cast", lambda x: qf.cast(qf.cast(x, np.longdouble), "float64") * x, lambda x: x * x,
+            ((2, 3),), dtypes=("float64",)),
+        Row("isfinite", lambda x: qf.isfinite(1 / (x * 0 + x)), lambda x: np.isfinite(1 / x), ((2, 3),),
+            order=0, out_dtype="bool"),
+        Row("isinf", lambda x: qf.isinf(x / (x - x)), lambda x: np.isinf(x / (x - x)), ((2, 3),),
+            order=0, out_dtype="bool"),
+        Row("isnan", lambda x: qf.isnan(qf.log(x)), lambda x: np.isnan(np.log(x)), ((2, 3),),
+            order=0, out_dtype="bool"),
+        Row("logical_not", lambda x: qf.logical_not(x > 0), lambda x: ~(x > 0), ((2, 3),), order=0,
+            out_dtype="bool"),
+        Row("logical_or", lambda a, b: qf.logical_or(a > 0, b > 0), lambda a, b: (a > 0) | (b > 0),
+            ((2, 3), (3,)), order=0, out_dtype="bool"),
+        Row("logical_xor", lambda a, b: qf.logical_xor(a > 0, b > 0), lambda a, b: (a > 0) ^ (b > 0),
+            ((2, 3), (3,)), order=0, out_dtype="bool"),
+        Row("stop_gradient", lambda x: x * qf.stop_gradient(x), lambda x: x * x, ((2, 3),), order=0),
+    ]
+
+
+ROWS = (_rows_unary() + _rows_binary() + _rows_reduce() + _rows_shape() + _rows_linalg()
+        + _rows_functional() + _rows_nn() + _rows_inplace() + _rows_logic())
+
+def registered_primitives():
+    """Every primitive class of ``qiflow.ops`` (all its modules imported), from the op
+    registry: abstract bases (no forward of their own, names starting with ``_``) excluded."""
+    import importlib
+    import pkgutil
+    from qiflow.ops import base
+    for m in pkgutil.iter_modules(qf.ops.__path__):
+        importlib.import_module(f"qiflow.ops.{m.name}")
+    abstract = {base.Op, qf.ops.elementwise.Elementwise, qf.ops.elementwise.Unary,
+                qf.ops.elementwise.NonDiff, qf.ops.elementwise.ZeroGrad}
+    return sorted((c for k, c in base.REGISTRY.items() if k.startswith("qiflow.ops.")
+                   and c not in abstract and not c.__name__.startswith("_")),
+                  key=lambda c: (c.__module__, c.__name__))
