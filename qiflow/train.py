@@ -16,7 +16,6 @@ the best weights loaded back, best-checkpoint saving, resumable checkpoints
 """
 import json
 import math
-import os
 import sys
 import time
 
@@ -25,6 +24,7 @@ import numpy as np
 from . import random as _random
 from .autodiff import no_grad
 from .io import atomic_write, save as _save, load as _load
+from .optim.lr_scheduler import ReduceLROnPlateau
 from .tensor import Tensor
 
 
@@ -216,7 +216,7 @@ def _why_not_finite(optimizer, model, x):
 
 
 def _needs_metric(scheduler):
-    return type(scheduler).__name__ == "ReduceLROnPlateau"
+    return isinstance(scheduler, ReduceLROnPlateau)
 
 
 class _Meter:
