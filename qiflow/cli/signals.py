@@ -5,6 +5,9 @@
   130 / 143 instead of a traceback from inside NumPy.
 * ``handled()`` turns SIGINT and SIGTERM into :class:`Interrupted` while a command runs, so
   ``finally`` blocks release the run's lock and remove temporary files on every exit path.
+  When the block is the ``qiflow`` command itself, the signals are ignored after it instead:
+  the work is saved by then, and a late SIGTERM during the interpreter's shut-down (where
+  Python handlers no longer run) would otherwise kill a finished run with status -15.
 * ``Console`` prints; once stdout is closed (``qiflow train | head``) it goes quiet instead of
   raising ``BrokenPipeError`` into the training loop.
 
@@ -40,9 +43,12 @@ def guard_startup():
         return
 
     def quiet_exit(signum, frame):
+        # Nothing is open or saved yet, so leave at once: an exception raised here could land
+        # inside a C extension's initialisation (NumPy's), which turns it into an ImportError.
         with contextlib.suppress(Exception):
             sys.stderr.write("qiflow: interrupted while starting\n")
-        raise SystemExit(STATUS[signum])
+            sys.stderr.flush()
+        os._exit(STATUS[signum])
 
     with contextlib.suppress(ValueError, OSError):      # not the main thread: leave it
         for sig in STATUS:
@@ -58,7 +64,8 @@ def _raise(signum, frame):
 
 @contextlib.contextmanager
 def handled():
-    """SIGINT and SIGTERM raise :class:`Interrupted` inside the block; handlers restored after."""
+    """SIGINT and SIGTERM raise :class:`Interrupted` inside the block; restored (or, for the
+    command, ignored) after."""
     previous = {}
     try:
         for sig in STATUS:
@@ -68,8 +75,9 @@ def handled():
     try:
         yield
     finally:
+        settled = signal.SIG_IGN if _is_the_command() else None
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, settled or handler)
 
 
 class Console:
