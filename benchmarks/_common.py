@@ -71,7 +71,7 @@ def qf_compile():
     """``qiflow.compile`` when the tracing compiler exists, else None."""
     if not has_module("qiflow.trace"):
         return None
-    mod = importlib.import_module("qiflow.sym.trace")
+    mod = importlib.import_module("qiflow.trace")
     return getattr(mod, "compile", None)
 
 

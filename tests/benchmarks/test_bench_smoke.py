@@ -186,3 +186,15 @@ def test_a_wide_spread_between_processes_is_called_noisy():
     assert "numpy" not in text
     row["min_max"] = {"torch": [2.0, 2.5]}
     assert report.notes([row]) == ""
+
+
+def test_every_case_sets_up_every_qiflow_framework_it_names():
+    """A case whose qiflow or compiled setup returns None shows 'n/a': that must mean a
+    framework is missing, never that the benchmark lost track of where qiflow keeps it."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import _common
+        assert _common.qf_compile() is not None, "benchmarks cannot find qf.compile"
+        assert _common.qf_sym() is not None and _common.qf_nn() is not None
+    finally:
+        sys.path.remove(os.path.join(ROOT, "benchmarks"))
