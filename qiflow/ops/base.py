@@ -461,7 +461,9 @@ def apply(op, *args):
         t._op = op
         t._inputs = args
         return t
-    t._vc = FRESH
+    # Not recorded, but a view still shares its base's counter: a backward that saved the view
+    # (``w * b[:2]``) must see ``b.add_(...)``.
+    t._vc = FRESH if out.base is None else _view_counter(op, args, out)
     t.requires_grad = False
     t._op = None
     t._inputs = None
@@ -528,16 +530,7 @@ def _record(op, args, t, out):
     version counter of the tensor it views, so an in-place change of either is
     seen by every backward that saved the other."""
     T = Tensor
-    vm = op.view_map
-    t._vc = None
-    if out.base is not None or vm:
-        cands = [args[k] for k in vm[0]] if vm and vm.get(0) else list(args)
-        for base in cands:
-            if isinstance(base, T) and (out is base._data or np.may_share_memory(out, base._data)):
-                t._vc = own_counter(base)
-                break
-    if t._vc is None:
-        t._vc = FRESH
+    t._vc = _view_counter(op, args, out)
     vsum = t._vc[0]
     for a in args:
         if isinstance(a, T):
@@ -547,6 +540,19 @@ def _record(op, args, t, out):
     t._inputs = args
     t._vsum = vsum
     return t
+
+
+def _view_counter(op, args, out):
+    """The version counter ``out`` must use: its base's when it views an input tensor (so an
+    in-place change of either is seen through the other), else the shared fresh one."""
+    vm = op.view_map
+    if out.base is not None or vm:
+        cands = [args[k] for k in vm[0]] if vm and vm.get(0) else args
+        for base in cands:
+            if isinstance(base, Tensor) and (out is base._data
+                                             or np.may_share_memory(out, base._data)):
+                return own_counter(base)
+    return FRESH
 
 
 # --------------------------------------------------------------- apply_into

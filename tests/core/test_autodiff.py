@@ -351,6 +351,24 @@ def test_modifying_a_saved_tensor_raises_at_backward():
         z.backward()
 
 
+@pytest.mark.parametrize("view", [lambda b: b[:2], lambda b: b.reshape(3, 1)[:2, 0],
+                                  lambda b: b.detach()[:2], lambda b: b.T[:2]])
+def test_a_view_of_a_tensor_without_grad_shares_its_version(view):
+    # PyTorch raises here: w's gradient was computed from b's old values.
+    w = qf.tensor([1.0, 2.0], requires_grad=True)
+    b = qf.tensor([2.0, 3.0, 4.0])
+    y = (w * view(b)).sum()
+    b.add_(10)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()
+    w2 = qf.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b2 = qf.tensor([2.0, 3.0, 4.0])
+    y2 = (w2 * b2).sum()
+    view(b2).add_(1)                   # a change through the view is a change of b2
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y2.backward()
+
+
 # ----------------------------------------------------------------- gradcheck
 
 
