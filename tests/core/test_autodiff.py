@@ -351,6 +351,21 @@ def test_modifying_a_saved_tensor_raises_at_backward():
         z.backward()
 
 
+@pytest.mark.parametrize("how", ["backward", "backward(create_graph)", "grad", "grad(create_graph)"])
+def test_the_version_check_runs_on_every_backward_path(how):
+    # grad(..., create_graph=True) used to skip it and return [202., 204.] here
+    x = qf.tensor([1.0, 2.0], requires_grad=True, dtype="float64")
+    y = x * 1.0
+    z = (y * y).sum()
+    with qf.no_grad():
+        y += 100
+    with pytest.raises(RuntimeError, match="modified in place"):
+        if how.startswith("backward"):
+            z.backward(create_graph="create_graph" in how)
+        else:
+            qf.grad(z, x, create_graph="create_graph" in how)
+
+
 @pytest.mark.parametrize("view", [lambda b: b[:2], lambda b: b.reshape(3, 1)[:2, 0],
                                   lambda b: b.detach()[:2], lambda b: b.T[:2]])
 def test_a_view_of_a_tensor_without_grad_shares_its_version(view):
