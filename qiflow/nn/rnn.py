@@ -19,6 +19,7 @@ import numpy as np
 
 from .._state import QiflowError
 from ..backend import as_dtype, get_default_dtype
+from .rnn_cell import require_dtype
 from ..ops.rnn import lstm_seq, rnn_seq
 from ..ops.gru import gru_seq
 from ..ops.movement import swapaxes, expand_dims, squeeze
@@ -77,13 +78,18 @@ class RNNBase(Module):
             raise QiflowError(f"{self!r}: expected input of shape (T, N, {self.input_size}) "
                               f"{'(batch_first: (N, T, ...))' if self.batch_first else ''}"
                               f"or (T, {self.input_size}), got {shape}")
+        self._check_dtype(x, "input")
         return len(shape) == 3
+
+    def _check_dtype(self, t, what):
+        require_dtype(self, what, t, self.weight_ih_l0.dtype)
 
     def _check_hidden(self, h, batch, what):
         dirs = 2 if self.bidirectional else 1
         want = (self.num_layers * dirs, batch, self.hidden_size)
         if tuple(h.shape) != want:
             raise QiflowError(f"{self!r}: expected {what} of shape {want}, got {tuple(h.shape)}")
+        self._check_dtype(h, what)
 
     def _zeros(self, batch, dtype):
         dirs = 2 if self.bidirectional else 1

@@ -24,6 +24,16 @@ from .linear import _empty
 from .module import Module, Parameter
 
 
+def require_dtype(layer, what, t, weight_dtype):
+    """As PyTorch: a recurrent layer's input and states have its weights' dtype (no promotion;
+    an int64 input used to compute silently in float64)."""
+    wd, xd = np.dtype(weight_dtype), np.dtype(t.dtype)
+    if xd != wd:
+        raise QiflowError(f"{layer!r}: the {what} has dtype {xd} but the weights have dtype {wd}; "
+                          f"like PyTorch, {type(layer).__name__} needs them equal and does not "
+                          f"promote (cast the {what} with .astype({str(wd)!r}))")
+
+
 class RNNCellBase(Module):
     _gates = 1
 
@@ -55,6 +65,7 @@ class RNNCellBase(Module):
         if len(shape) not in (1, 2) or shape[-1] != self.input_size:
             raise QiflowError(f"{self!r}: expected input of shape (N, {self.input_size}) or "
                               f"({self.input_size},), got {shape}")
+        require_dtype(self, "input", x, self.weight_ih.dtype)
         batched = len(shape) == 2
         if not batched:
             x = expand_dims(x, 0)
@@ -70,6 +81,7 @@ class RNNCellBase(Module):
             if tuple(s.shape) != want:
                 raise QiflowError(f"{self!r}: expected {name} of shape {want} for input of shape {shape}, "
                                   f"got {tuple(s.shape)}")
+            require_dtype(self, name, s, self.weight_ih.dtype)
         return x, [s if batched else expand_dims(s, 0) for s in states], batched
 
     def extra_repr(self):

@@ -143,3 +143,14 @@ def test_float32_end_to_end():
     assert y.dtype == np.float32
     nn.CrossEntropyLoss()(y, qf.tensor([0, 1, 2, 0])).backward()
     assert all(p.grad.dtype == np.float32 for p in net.parameters())
+
+
+@pytest.mark.parametrize("layer", [nn.RNN, nn.LSTM, nn.GRU, nn.RNNCell, nn.LSTMCell, nn.GRUCell])
+def test_recurrent_layers_refuse_another_dtype_as_pytorch_does(layer):
+    m = layer(3, 4)
+    x = np.ones((2, 1, 3) if "Cell" not in layer.__name__ else (1, 3))
+    with pytest.raises(qf.QiflowError, match="int64.*float32"):
+        m(qf.tensor(x.astype(np.int64)))
+    with pytest.raises(qf.QiflowError, match="float64.*float32"):
+        m(qf.tensor(x))                         # float64 input, float32 weights
+    assert m(qf.tensor(x.astype(np.float32)))[0].dtype == np.float32
