@@ -581,7 +581,9 @@ def _eager_into(op, dst, args):
         dst.requires_grad or any(isinstance(a, T) and a.requires_grad for a in args))
     if record:
         args = _rebase(op, dst, args)
-    arrays = [a._data if a.__class__ is T or isinstance(a, T) else a for a in args]
+    arrays = []
+    for a in args:
+        arrays.append(a._data if a.__class__ is T or isinstance(a, T) else a)
     d = dst._data
     try:
         uf = op.ufunc
@@ -600,7 +602,10 @@ def _eager_into(op, dst, args):
         shapes = ", ".join(_describe(a) for a in arrays)
         raise _state.QiflowError(f"{op.name} in place: cannot write {op.name}({shapes}) into a tensor "
                                  f"of {d.dtype}{list(d.shape)}: {exc}") from exc
-    own_counter(dst)[0] += 1
+    vc = dst._vc                      # (own_counter, inlined: every optimizer step runs here)
+    if vc is FRESH:
+        vc = dst._vc = [0]
+    vc[0] += 1
     if record:
         dst.requires_grad = True
         dst._op = op
