@@ -8,8 +8,9 @@ all-reduce time against message size.
 1. Training steps of the MLP 784-500-10 and LeNet-5 (SGD, float32, random
    MNIST-shaped data) with the same global batch run as 1 process x 1 thread,
    1 process x 2 threads, and 2 processes x 1 thread each under
-   DistributedDataParallel (half the batch per rank).  Each configuration runs
-   in processes of its own, so thread pools never compete.
+   DistributedDataParallel (half the batch per rank), eager and compiled by
+   ``qf.compile`` (the traced step holds the all-reduce).  Each configuration
+   runs in processes of its own, so thread pools never compete.
 2. ``all_reduce`` of 1 KB .. 64 MB float32 buffers on 2 ranks: qiflow's call
    (with and without the shape check) and mpi4py's Allreduce.
 
@@ -63,19 +64,21 @@ def worker_step(args):
     Y = rng.integers(0, 10, local)
     xb, yb = qf.tensor(X), qf.tensor(Y)
 
-    def step():
+    def step(xb, yb):
         opt.zero_grad()
         F.cross_entropy(model(xb), yb).backward()
         opt.step()
+    if args.compiled:
+        step = qf.compile(step, strict=True)
 
     for _ in range(args.warmup):
-        step()
+        step(xb, yb)
     times = []
     for _ in range(args.steps):
         if ddp:
             dist.barrier()                  # each step starts together: time the slowest rank's step
         t0 = time.perf_counter()
-        step()
+        step(xb, yb)
         times.append(time.perf_counter() - t0)
     if ddp:
         worst = np.array(times)
@@ -157,6 +160,7 @@ def main():
     p.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, default=256, help=argparse.SUPPRESS)
     p.add_argument("--ddp", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--compiled", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--steps", type=int, default=20, help=argparse.SUPPRESS)
     p.add_argument("--warmup", type=int, default=3, help=argparse.SUPPRESS)
     p.add_argument("--reps", type=int, default=200, help=argparse.SUPPRESS)
@@ -174,18 +178,19 @@ def main():
     if args.part != "allreduce":
         print(f"\n{'model':8} {'params':>8} {'batch':>6} {'1p x 1t':>9} {'1p x 2t':>9} {'2p x 1t':>9}"
               f"  {'speedup 2t':>10} {'speedup 2p':>10} {'eff. 2t':>8} {'eff. 2p':>8} {'half':>7} "
-              f"{'DDP cost':>8}   (ms per step)")
+              f"{'DDP cost':>8} {'2p cmp':>7} {'eff. cmp':>8}   (ms per step)")
     for model, batch in (("mlp", 256), ("lenet", 128)) if args.part != "allreduce" else ():
         common = ["--worker", "step", "--model", model, "--batch", str(batch), *steps]
         one = _child(me + common + ["--threads", "1"], 1)
         two = _child(me + common + ["--threads", "2"], 2)
         ddp = _child([mpiexec, "-n", "2", *me, *common, "--threads", "1", "--ddp"], 1)
+        cmp_ = _child([mpiexec, "-n", "2", *me, *common, "--threads", "1", "--ddp", "--compiled"], 1)
         half = [a if a != str(batch) else str(batch // 2) for a in common]
         local = _child(me + half + ["--threads", "1"], 1)      # one rank's compute, alone
         t1, t2, tp, th = one["median_s"], two["median_s"], ddp["median_s"], local["median_s"]
         print(f"{model:8} {one['params']:>8} {batch:>6} {t1 * 1e3:9.1f} {t2 * 1e3:9.1f} {tp * 1e3:9.1f}"
               f"  {t1 / t2:10.2f} {t1 / tp:10.2f} {t1 / t2 / 2:8.2f} {t1 / tp / 2:8.2f} {th * 1e3:7.1f} "
-              f"{(tp - th) * 1e3:8.1f}")
+              f"{(tp - th) * 1e3:8.1f} {cmp_['median_s'] * 1e3:7.1f} {t1 / cmp_['median_s'] / 2:8.2f}")
     if args.part == "steps":
         return print(f"\nload average after: {_load()}")
     res = _child([mpiexec, "-n", "2", *me, "--worker", "allreduce",

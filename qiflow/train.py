@@ -234,6 +234,19 @@ class _Meter:
             self.correct += int((out.argmax(axis=1) == y).sum())
             self.n_cls += b
 
+    def summed(self, group):
+        """The meter with its sums added over the ranks of ``group`` (exact global means,
+        also when the ranks saw different numbers of examples)."""
+        if group is None:
+            return self
+        from .distributed import all_reduce
+        sums = np.array([self.loss, self.n, self.correct, self.n_cls], np.float64)
+        all_reduce(sums, op="sum", group=group)
+        total = _Meter()
+        total.loss, total.correct = float(sums[0]), float(sums[2])
+        total.n, total.n_cls = int(sums[1]), int(sums[3])
+        return total
+
     def result(self, prefix):
         r = {f"{prefix}_loss": self.loss / self.n if self.n else None}
         if self.n_cls:
@@ -253,11 +266,21 @@ class Trainer:
     receives a resumable checkpoint at the end of every epoch, read back by
     ``fit(..., resume=path)``.  ``progress`` shows a tqdm bar (None: only on
     a terminal); ``log`` (e.g. ``print``) receives one line per validation.
+
+    ``distributed=True`` trains data-parallel on the default ``qiflow.distributed``
+    process group (every rank of ``mpiexec -n N`` runs the same Trainer): the model
+    is wrapped in ``DistributedDataParallel`` for the training steps, so the batch of
+    each step is every rank's batch together; a ``DistributedSampler`` of the training
+    loader gets ``set_epoch`` at every epoch; validation and test figures are sums
+    over the ranks (each rank evaluates its own share), so they are exact; only rank 0
+    logs, shows progress and writes ``best_path`` and ``checkpoint_path``, whose
+    checkpoint holds every rank's random state (``fit(resume=...)`` restores each).
+    In a group of one it changes nothing.
     """
 
     def __init__(self, model, optimizer, loss_fn=None, *, scheduler=None, scheduler_interval="epoch",
                  early_stopping=None, best_path=None, checkpoint_path=None, meta=None,
-                 progress=None, log=None):
+                 progress=None, log=None, distributed=False):
         if loss_fn is None:
             from .nn import CrossEntropyLoss
             loss_fn = CrossEntropyLoss()
@@ -273,12 +296,33 @@ class Trainer:
         self.best_state = None
         self.epoch = 0
         self.iteration = 0
+        self.group, self.rank, self.world_size = None, 0, 1
+        self.train_model = model
+        if distributed:
+            self._join_group()
+
+    def _join_group(self):
+        from .distributed.group import default_group
+        g = default_group()
+        self.rank, self.world_size = g.rank, g.size
+        if g.size == 1:
+            return
+        from .nn.parallel import DistributedDataParallel
+        self.group = g
+        self.train_model = DistributedDataParallel(self.model)
+        if self.rank != 0:
+            self.progress, self.log = False, None
+
+    @property
+    def writes(self):
+        """Whether this process writes files (rank 0, or the only process)."""
+        return self.rank == 0
 
     # ------------------------------------------------------------- one step
     def train_step(self, x, y):
         """One optimisation step on a batch; returns (loss value, output array)."""
         self.optimizer.zero_grad()
-        out = self.model(x)
+        out = self.train_model(x)
         loss = self.loss_fn(out, y)
         loss.backward()
         self.optimizer.step()
@@ -308,6 +352,7 @@ class Trainer:
                     meter.add(float(self.loss_fn(out, y).item()), _array(out), _array(y))
         finally:
             self.model.train(was_training)
+        meter = meter.summed(self.group)
         return {k.split("_", 1)[1]: v for k, v in meter.result("x").items()}
 
     def predict(self, x, batch_size=1000):
@@ -354,10 +399,13 @@ class Trainer:
         stop = self.history.stopped_early
         show = _progress_enabled(self.progress)
         self.model.train()
+        sampler = getattr(train_loader, "sampler", None)
         for epoch in range(self.epoch + 1, epochs + 1):
             if stop:
                 break
             self.epoch = epoch
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)      # a DistributedSampler: the epoch's order, on every rank
             meter = _Meter()
             bar = None
             if show:
@@ -408,7 +456,7 @@ class Trainer:
 
     def _record(self, meter, valid_loader, es, epoch, index, n_batches, it, start, bar=None):
         record = {"epoch": epoch, "iteration": it + 1, "batches_per_epoch": n_batches, "lr": _lr(self.optimizer)}
-        record.update(meter.result("train"))
+        record.update(meter.summed(self.group).result("train"))
         if valid_loader is not None:
             v = self.evaluate(valid_loader)
             record.update({f"valid_{k}": val for k, val in v.items()})
@@ -433,7 +481,8 @@ class Trainer:
 
     # ---------------------------------------------------------- checkpoints
     def _save_best(self, record):
-        self.save_model(self.best_path, metrics=record)
+        if self.writes:
+            self.save_model(self.best_path, metrics=record)
 
     def save_model(self, path, metrics=None, **extra):
         """Write the model's current weights with ``meta``, ``metrics`` (default: the best
@@ -446,6 +495,13 @@ class Trainer:
         """Everything needed to resume: model, optimizer, scheduler, early stopping,
         best weights, history, epoch and random-generator states."""
         gen = getattr(train_loader, "generator", None)
+        ranks = None
+        if self.group is not None:        # every rank's generator, so that resume is exact
+            from .distributed import all_gather_object
+            ranks = [None] * self.world_size
+            all_gather_object(ranks, _random.get_rng_state(), group=self.group)
+            if not self.writes:
+                return
         state = {
             **self.meta, "kind": "qiflow-trainer",
             "epoch": self.epoch, "iteration": self.iteration,
@@ -457,6 +513,8 @@ class Trainer:
             "rng": {"global": _random.get_rng_state(),
                     "loader": gen.bit_generator.state if gen is not None else None},
         }
+        if ranks is not None:
+            state["rng"]["ranks"] = ranks
         _save(state, path)
 
     def load_checkpoint(self, path, train_loader=None):
@@ -481,7 +539,16 @@ class Trainer:
         self.best_state = state.get("best_state")
         self.history = History.from_dict(json.loads(state["history"]))
         self.epoch, self.iteration = int(state["epoch"]), int(state["iteration"])
-        _random.set_rng_state(state["rng"]["global"])
+        ranks = state["rng"].get("ranks")
+        if self.world_size > 1 or ranks is not None:
+            if not isinstance(ranks, list) or len(ranks) != self.world_size:
+                saved = len(ranks) if isinstance(ranks, list) else 1
+                raise ValueError(f"Trainer: {path} was written by {saved} process(es) and holds that many "
+                                 f"random states, but this run has {self.world_size}; resume it with "
+                                 f"the same number of processes")
+            _random.set_rng_state(ranks[self.rank])
+        else:
+            _random.set_rng_state(state["rng"]["global"])
         gen = getattr(train_loader, "generator", None)
         if gen is not None and state["rng"].get("loader") is not None:
             gen.bit_generator.state = state["rng"]["loader"]

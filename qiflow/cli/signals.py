@@ -86,6 +86,10 @@ class Console:
     def __init__(self):
         self.closed = {"stdout": False, "stderr": False}
 
+    def mute(self):
+        """Print nothing from now on (the ranks other than 0 of ``mpiexec -n N``)."""
+        self.closed = dict.fromkeys(self.closed, True)
+
     def out(self, text=""):
         self._write("stdout", text)
 

@@ -7,13 +7,18 @@ saved value is an error naming the setting, the saved value and the new one, unl
 ``--epochs N`` above the saved value extends the run: the cosine schedule is stretched to N
 epochs (from the next epoch on, the learning rate is the one an N-epoch run has there), so it
 decays once to zero and never cycles. Everything is checked before the data is loaded.
+
+Under ``mpiexec -n N`` (N > 1) every rank runs this command on its shard of the data; see
+:mod:`qiflow.cli.cluster`. A run keeps the number of ranks it was started with: its effective
+batch is ``--batch-size`` on any N (each rank takes ``--batch-size / N``), but the order of
+the data and the random streams depend on N, so ``--resume`` needs the same N to be exact.
 """
 import os
 import time
 import uuid
 
 from .errors import CliError
-from . import data as D, rundir, schema, settings as S
+from . import cluster, data as D, rundir, schema, settings as S
 
 
 # ---------------------------------------------------------------- the plan of a run
@@ -23,6 +28,7 @@ class Plan:
     def __init__(self, run, out, run_id, location, ckpt=None, changes=(), default_out=False):
         self.run, self.out, self.run_id, self.location = run, out, run_id, location
         self.ckpt, self.changes, self.default_out = ckpt, list(changes), default_out
+        self.world = 1              # processes (ranks of mpiexec -n N)
 
     @property
     def resume(self):
@@ -59,12 +65,21 @@ def _contradiction(name, given, saved, path, at):
             f"{name}={given} to change it from epoch {at + 1} on")
 
 
-def plan_resume(args):
+def _how_to_start(n):
+    return "qiflow train" if n == 1 else f"mpiexec -n {n} qiflow train"
+
+
+def plan_resume(args, world=1):
     path = args.resume
     if not os.path.isfile(path):
         raise CliError(f"no such checkpoint to resume from: {path}")
     ckpt = _load(path)
     saved = schema.check_trainer(ckpt, path)
+    ranks = ckpt.get("world_size", 1)
+    if ranks != world:
+        raise CliError(f"{path} was trained by {ranks} process(es) but this command runs {world}; the "
+                       "order of the data and the random streams depend on it, so a run continues "
+                       f"exactly only as it started: resume it with {_how_to_start(ranks)} --resume {path}")
     folder = os.path.dirname(path) or "."        # as the user wrote it, for messages and outputs
     if args.out is not None and os.path.abspath(args.out) != os.path.abspath(folder):
         raise CliError(f"--out {args.out} contradicts the run being resumed: it lives in {folder} and "
@@ -148,6 +163,9 @@ def _finished_report(plan):
 
 # ---------------------------------------------------------------------- the command
 def cmd_train(args, console):
+    group = cluster.join()
+    if group is not None:
+        return _cmd_train_group(args, console, group)
     plan = plan_resume(args) if args.resume else plan_new(args)
     if plan.resume:
         report = _finished_report(plan)
@@ -163,7 +181,38 @@ def cmd_train(args, console):
         lock.release()
 
 
-def _banner(plan, lock):
+def _cmd_train_group(args, console, group):
+    """``cmd_train`` on one rank of several: rank 0 claims the folder and speaks."""
+    if not group.root:
+        console.mute()          # rank 0 speaks for the group, errors included
+    def make_plan():
+        plan = plan_resume(args, group.size) if args.resume else plan_new(args)
+        cluster.per_rank_batch(group, plan.run)
+        plan.world = group.size
+        return plan
+    plan = cluster.agree(group, make_plan, "planning the run")
+    if plan.resume:
+        report = _finished_report(plan)
+        if report is not None:
+            console.out(report)
+            return 0
+
+    def claim():
+        if not group.root:
+            return None, None
+        if plan.resume:
+            return plan.out, rundir.claim_existing(plan.out)
+        return rundir.claim_new(plan.out, plan.default_out)
+    out, lock = cluster.agree(group, claim, "claiming the run folder")
+    try:
+        plan.out, plan.run_id = cluster.share(group, (out, plan.run_id))    # rank 0's folder and id
+        return _train(plan, args, console, lock, group)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _banner(plan, lock, group=None):
     r = plan.run
     what = (f"{r['model']}, {r['optimizer']} lr {r['lr']:g}, batch {r['batch_size']}, up to "
             f"{r['epochs']} epochs, shift {r['shift']}, seed {r['seed']}"
@@ -178,31 +227,50 @@ def _banner(plan, lock):
         skipped = os.path.join("runs", r["model"])
         note = f" ({skipped} holds another run)" if plan.default_out and plan.out != skipped else ""
         lines.append(f"output: {plan.out}{note}")
-    if lock.stale:
+    if group is not None:
+        lines.append(cluster.banner_line(group, r))
+    if lock is not None and lock.stale:
         lines.append(f"note: took over the lock of a run that is no longer running "
                      f"(PID {lock.stale.get('pid')} on {lock.stale.get('host')})")
     return "\n".join(lines)
 
 
-def _train(plan, args, console, lock):
+def _train(plan, args, console, lock, group=None):
     from .training import build, finish
-    console.out(_banner(plan, lock))
+    console.out(_banner(plan, lock, group))
     t0 = time.perf_counter()
-    splits = D.load(plan.location, plan.run["limit"])
-    fp = D.fingerprint(splits)
-    if plan.resume and fp != plan.ckpt["data"]["fingerprint"]:
-        raise CliError(f"the data at {plan.location or 'the cache'} is not the data the run was trained on "
-                       f"(fingerprint {fp}, saved {plan.ckpt['data']['fingerprint']}); resume with the "
-                       "same data (--data)")
+
+    def load():
+        splits = D.load(plan.location, plan.run["limit"])
+        fp = D.fingerprint(splits)
+        if plan.resume and fp != plan.ckpt["data"]["fingerprint"]:
+            raise CliError(f"the data at {plan.location or 'the cache'} is not the data the run was "
+                           f"trained on (fingerprint {fp}, saved {plan.ckpt['data']['fingerprint']}); "
+                           "resume with the same data (--data)")
+        return splits, fp
+    splits, fp = load() if group is None else cluster.agree(group, load, "loading the data")
     console.out(f"data: {len(splits.train)} train / {len(splits.valid)} validation / {len(splits.test)} "
                 f"test images ({time.perf_counter() - t0:.1f} s)")
     meta = {"model": plan.run["model"], "config": _config(plan.run["model"]), "run": plan.run,
             "run_id": plan.run_id, "data": {"location": plan.location, "fingerprint": fp,
                                             "sizes": [len(s) for s in splits]}}
-    trainer, loaders = build(plan, meta, splits, args, console)
+    if group is not None:
+        meta["world_size"] = group.size
+
+    def make():
+        return build(plan, meta, splits, args, console, group)
+    trainer, loaders = make() if group is None else cluster.agree(group, make, "building the trainer")
     try:
-        history = trainer.fit(loaders[0], loaders[1], plan.run["epochs"])
-        return finish(plan, trainer, history, loaders[2], args, console, t0)
+        try:
+            history = trainer.fit(loaders[0], loaders[1], plan.run["epochs"])
+            test = trainer.evaluate(loaders[2])
+        except Exception as exc:
+            if group is None:
+                raise
+            cluster.stop_group(group, exc)       # the other ranks would wait for this one
+        if not trainer.writes:
+            return 0
+        return finish(plan, trainer, history, test, args, console, t0)
     except KeyboardInterrupt as exc:
         exc.note = _resume_note(plan)
         raise
@@ -223,4 +291,4 @@ def _resume_note(plan):
         if os.path.exists(last):
             return f"{last} cannot be read back; check it before resuming"
         return "no checkpoint was saved yet (the first is written at the end of epoch 1)"
-    return f"{last} holds epoch {epoch}; continue with: qiflow train --resume {last}"
+    return f"{last} holds epoch {epoch}; continue with: {_how_to_start(plan.world)} --resume {last}"

@@ -17,8 +17,13 @@ def _optimizer(run, params):
     return optim.Adam(params, lr=run["lr"], weight_decay=run["weight_decay"])
 
 
-def build(plan, meta, splits, args, console):
-    """(trainer, (train, valid, test) loaders) for ``plan``, restored when it resumes."""
+def build(plan, meta, splits, args, console, group=None):
+    """(trainer, (train, valid, test) loaders) for ``plan``, restored when it resumes.
+
+    With a ``group`` (``mpiexec -n N``), this rank trains on its ``DistributedSampler``
+    shard of every epoch and evaluates every N-th validation and test image; the Trainer
+    adds the ranks' figures up.
+    """
     import qiflow as qf
     from .. import models
     from ..data import DataLoader, random_shift
@@ -31,19 +36,41 @@ def build(plan, meta, splits, args, console):
     sched = lr_scheduler.CosineAnnealingLR(opt, T_max=run["epochs"])
     shift = run["shift"]
     collate = (lambda b: (random_shift(b[0], shift, image_shape=(28, 28)), b[1])) if shift else None
-    train = DataLoader(splits.train, run["batch_size"], shuffle=True, collate_fn=collate,
-                       generator=qf.Generator(run["seed"]))
-    loaders = (train, DataLoader(splits.valid, 1000), DataLoader(splits.test, 1000))
+    if group is None:
+        train = DataLoader(splits.train, run["batch_size"], shuffle=True, collate_fn=collate,
+                           generator=qf.Generator(run["seed"]))
+        loaders = (train, DataLoader(splits.valid, 1000), DataLoader(splits.test, 1000))
+    else:
+        train, loaders = _sharded(splits, run, collate, group)
     es = EarlyStopping(patience=run["patience"], validation_frequency=run["valid_frequency"])
     trainer = Trainer(model, opt, CrossEntropyLoss(), scheduler=sched, early_stopping=es,
                       best_path=os.path.join(plan.out, "best.npz"),
                       checkpoint_path=os.path.join(plan.out, "last.npz"),
                       meta={"model": run["model"], "config": meta["config"]},
-                      progress=False if args.no_progress else None, log=console.out)
+                      progress=False if args.no_progress else None, log=console.out,
+                      distributed=group is not None)
     if plan.resume:
         _restore(trainer, plan, train)
     trainer.meta = meta
     return trainer, loaders
+
+
+def _sharded(splits, run, collate, group):
+    """This rank's loaders: a shard of each training epoch in batches of ``batch_size / N``
+    (the step's batch is the ranks' batches together), every N-th evaluation image."""
+    import numpy as np
+    import qiflow as qf
+    from ..data import DataLoader, DistributedSampler
+    r, n = group.rank, group.size
+    if r:        # augmentation and dropout: a stream of each rank's own (rank 0 keeps the seed's)
+        qf.manual_seed(int(np.random.SeedSequence([run["seed"], r]).generate_state(1, np.uint64)[0] >> 1))
+    sampler = DistributedSampler(splits.train, num_replicas=n, rank=r, shuffle=True, seed=run["seed"])
+    train = DataLoader(splits.train, run["batch_size"] // n, sampler=sampler, collate_fn=collate,
+                       generator=qf.Generator(run["seed"]))
+
+    def every_nth(split):
+        return DataLoader(split, 1000, sampler=np.arange(r, len(split), n))
+    return train, (train, every_nth(splits.valid), every_nth(splits.test))
 
 
 def _restore(trainer, plan, train_loader):
@@ -81,11 +108,11 @@ def _apply_changes(trainer, plan):
         es.validation_frequency = changed["valid_frequency"]
 
 
-def finish(plan, trainer, history, test_loader, args, console, t0):
-    """Test the best weights, write best.npz (weights + all their metrics) and history.json."""
+def finish(plan, trainer, history, test, args, console, t0):
+    """Write best.npz (the best weights, their metrics and ``test``, their test figures)
+    and history.json."""
     import time
     out = plan.out
-    test = trainer.evaluate(test_loader)
     history.test = {k: float(v) for k, v in test.items()}
     best = history.best or {}
     trainer.save_model(os.path.join(out, "best.npz"), metrics=best, test=history.test)

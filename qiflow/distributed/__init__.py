@@ -17,6 +17,7 @@ from .group import (DistributedError, ProcessGroup, init_process_group, is_initi
                     destroy_process_group, get_rank, get_world_size, DEFAULT_TIMEOUT)
 from .collectives import (ReduceOp, all_reduce, broadcast, all_gather, all_gather_into_tensor,
                           reduce_scatter, reduce_scatter_tensor, reduce, gather, scatter, barrier)
+from .objects import all_gather_object, broadcast_object_list
 from .work import Work
 from .op import AllReduce, all_reduce_op
 
@@ -24,4 +25,4 @@ __all__ = ["is_available", "INSTALL_HINT", "DistributedError", "ProcessGroup", "
            "is_initialized", "destroy_process_group", "get_rank", "get_world_size", "DEFAULT_TIMEOUT",
            "ReduceOp", "all_reduce", "broadcast", "all_gather", "all_gather_into_tensor",
            "reduce_scatter", "reduce_scatter_tensor", "reduce", "gather", "scatter", "barrier",
-           "Work", "AllReduce", "all_reduce_op"]
+           "all_gather_object", "broadcast_object_list", "Work", "AllReduce", "all_reduce_op"]

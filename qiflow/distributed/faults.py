@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import sys
+import time
 
 from ._mpi import mpi
 
@@ -25,6 +26,7 @@ LAUNCHER_ENV = "QIFLOW_DISTRIBUTED_LAUNCHER"
 RANKS_MARK = "@qiflow.distributed.ranks "
 
 _previous = None
+_FORWARD_S = 0.25
 
 
 def installed():
@@ -41,15 +43,24 @@ def install_excepthook(rank, size):
     def abort_group(etype, value, tb):
         try:
             _previous(etype, value, tb)
-            sys.stderr.write(f"qiflow.distributed: rank {rank} of {size} failed with "
-                             f"{etype.__name__}: {value}\nqiflow.distributed: stopping all {size} "
-                             f"ranks (MPI_Abort from rank {rank})\n")
-            sys.stderr.flush()
-            sys.stdout.flush()
         finally:
-            mpi().COMM_WORLD.Abort(1)
+            abort(rank, size, f"failed with {etype.__name__}: {value}")
 
     sys.excepthook = abort_group
+
+
+def abort(rank, size, what, prefix="qiflow.distributed"):
+    """Say which rank failed and why, then stop every rank of the job (MPI_Abort)."""
+    try:
+        sys.stderr.write(f"{prefix}: rank {rank} of {size} {what}\n{prefix}: stopping all {size} "
+                         f"ranks (MPI_Abort from rank {rank})\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        # mpiexec's proxy forwards output asynchronously and stops at the abort: without a
+        # moment's pause the message was sometimes lost
+        time.sleep(_FORWARD_S)
+    finally:
+        mpi().COMM_WORLD.Abort(1)
 
 
 def remove_excepthook():

@@ -10,6 +10,7 @@ signature or a guard changes.
 """
 from ..ops.base import TraceError
 from .compiled import compile, jit, Compiled
-from .tracer import Tracer, is_tracing
+from .tracer import Tracer, is_tracing, current_tracer
 
-__all__ = ["compile", "jit", "Compiled", "Tracer", "TraceError", "is_tracing"]
+__all__ = ["compile", "jit", "Compiled", "Tracer", "TraceError", "is_tracing",
+           "current_tracer"]

@@ -57,7 +57,8 @@ _MAX_VARIANTS = 8      # traces kept per signature (e.g. .grad None / not None)
 
 class _Entry:
     __slots__ = ("fn", "paths", "flat", "grad_paths", "structure", "single", "grad_slots",
-                 "arg_grad_slots", "guards", "grad_guards", "eager", "pinned", "scalars")
+                 "arg_grad_slots", "guards", "grad_guards", "value_guards", "eager", "pinned",
+                 "scalars")
 
     def run(self, args, kwargs):
         if self.flat:
@@ -88,6 +89,9 @@ class _Entry:
                 if g is not None:
                     return False
             elif g is None or g._data.shape != want[0] or g._data.dtype != want[1]:
+                return False
+        for obj, name, value in self.value_guards:
+            if getattr(obj, name) != value:
                 return False
         return True
 
@@ -235,7 +239,7 @@ class Compiled:
             warnings.warn(f"qf.compile: could not trace {getattr(self.fn, '__name__', 'fn')} "
                           f"({type(exc).__name__}: {exc}); running it eagerly", stacklevel=3)
             entry = _Entry()
-            entry.eager, entry.guards, entry.grad_guards = True, (), ()
+            entry.eager, entry.guards, entry.grad_guards, entry.value_guards = True, (), (), ()
         del tr
         entry.pinned = []
         for a in args:
@@ -278,6 +282,7 @@ class Compiled:
         e.grad_slots, e.arg_grad_slots = grad_slots, arg_grad_slots
         e.single = structure[0] == "leaf" and structure[1] == 0
         e.guards, e.grad_guards = guards, grad_guards
+        e.value_guards = tuple(tr.value_guards)
         return e
 
 

@@ -110,6 +110,7 @@ class Tracer(_base.Interpreter):
         self.args = args         # (argument, stand-in variable) per array argument
         self.arg_grads = {}      # argument index -> its gradient variable
         self.arg_grad_inputs = {}    # argument index -> input holding its call-time .grad
+        self.value_guards = []   # (object, attribute, value): Python state the trace depends on
 
     # ------------------------------------------------------------ values
     def _source(self, t):
@@ -260,6 +261,15 @@ class Tracer(_base.Interpreter):
         self.scalars.append((getter, dt, v))
         return v
 
+    def guard_attr(self, obj, name):
+        """The trace depends on the Python attribute ``obj.<name>`` (its value now):
+        the compiled function runs only while the attribute keeps that value, and
+        traces again otherwise (``DistributedDataParallel.no_sync()`` uses it)."""
+        value = getattr(obj, name)
+        if not any(o is obj and n == name for o, n, _ in self.value_guards):
+            self.value_guards.append((obj, name, value))
+        return value
+
     # ------------------------------------------------------------- grads
     def _touch_grad(self, t):
         if id(t) not in self.grad_first:
@@ -381,5 +391,10 @@ def _grad_enabled():
 
 def is_tracing():
     return _base.active(Tracer) is not None
+
+
+def current_tracer():
+    """The active trace (a :class:`Tracer`), or None outside ``qf.compile``'s tracing."""
+    return _base.active(Tracer) if _base._top is not None else None
 
 

@@ -7,11 +7,12 @@ from .mpirun import needs_mpi, run, python
 pytestmark = needs_mpi
 
 
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
 @pytest.mark.parametrize("opt, model, cap", [("sgd", "mlp", None), ("adam", "mlp", 0.001),
                                              ("sgd", "conv", 0.0005), ("adam", "conv", None)])
-def test_ddp_two_ranks_equal_one_process_with_the_global_batch(opt, model, cap):
-    res = run("ddp_equivalence.py", opt, model, *([] if cap is None else [cap]))
-    assert res.rc == 0 and f"equivalent: {opt} {model}" in res.out, res
+def test_ddp_two_ranks_equal_one_process_with_the_global_batch(opt, model, cap, mode):
+    res = run("ddp_equivalence.py", opt, model, "default" if cap is None else cap, mode)
+    assert res.rc == 0 and f"equivalent: {opt} {model} {mode}" in res.out, res
     if cap is not None:
         assert "buckets=1 " not in res.out, res     # the small cap really made several buckets
 
@@ -61,3 +62,9 @@ def test_ddp_in_a_group_of_one_changes_nothing_and_rejects_bad_arguments():
         "    raise AssertionError('a function was wrapped')\n"
         "print('ddp of one ok')\n")
     assert res.rc == 0 and "ddp of one ok" in res.out, res
+
+
+def test_compiled_ddp_no_sync_traces_again_and_unsupported_cases_say_so():
+    res = run("ddp_compiled.py")
+    assert res.rc == 0, res
+    assert "ddp compiled ok on rank 0" in res.out and "ddp compiled ok on rank 1" in res.out, res

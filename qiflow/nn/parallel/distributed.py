@@ -29,6 +29,7 @@ from ...distributed.group import new_group_like
 from ...distributed.work import wait_requests
 from ..module import Module
 from .reducer import Reducer
+from . import traced
 
 _MB = 1024 * 1024
 _FIRST_BUCKET_BYTES = 1 * _MB     # PyTorch's first (earliest-ready) bucket when the cap is left default
@@ -128,14 +129,24 @@ class DistributedDataParallel(Module):
     # ----------------------------------------------------------- forward
     def forward(self, *inputs, **kwargs):
         grad = _state.grad_enabled
+        tr = traced.current_tracer()
+        if tr is not None:               # a compiled step: traced again when no_sync() changes
+            tr.guard_attr(self, "require_backward_grad_sync")
         if grad:
             self.reducer.check_finished()
         if self.require_forward_param_sync and self.broadcast_buffers:
-            self._broadcast(self._buffers_to_sync())
+            buffers = self._buffers_to_sync()
+            if tr is not None and buffers and self.process_group.size > 1:
+                raise traced.TraceError(
+                    "DistributedDataParallel(broadcast_buffers=True) on a model with buffers cannot be "
+                    "compiled by qf.compile yet (rank 0's buffers are broadcast at every forward); "
+                    "pass broadcast_buffers=False (each rank keeps its own statistics) or use "
+                    "SyncBatchNorm")
+            self._broadcast(buffers)
         out = self.module(*inputs, **kwargs)
         if grad and self.require_backward_grad_sync:
             self.require_forward_param_sync = True
-            self.reducer.prepare(list(_tensors_in(out)))
+            self.reducer.prepare(list(_tensors_in(out)) if tr is None else out)
         else:
             self.require_forward_param_sync = False
         return out

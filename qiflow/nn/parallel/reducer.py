@@ -8,7 +8,8 @@ a full bucket starts a non-blocking all-reduce (MPI Iallreduce) while backward
 goes on.  Buckets start strictly in order, the same order on every rank, as
 MPI requires.  The hook that completes the last bucket waits for all of them
 and writes the averaged gradients back, so ``backward()`` returns with every
-``.grad`` averaged over the ranks.
+``.grad`` averaged over the ranks.  Inside ``qf.compile`` the same steps
+build graph nodes instead (``traced.py``): one all-reduce node per bucket.
 
 >>> from qiflow.nn.parallel.reducer import assign_buckets
 >>> sizes = [(4, np.dtype("float64")), (4, np.dtype("float64")), (4, np.dtype("float64"))]
@@ -20,6 +21,7 @@ import numpy as np
 from ...distributed._arrays import raw, wrap, leaves_reached
 from ...distributed._mpi import mpi
 from ...distributed.work import wait_requests
+from . import traced
 
 
 def assign_buckets(sizes, cap_bytes, first_cap_bytes):
@@ -41,7 +43,7 @@ def assign_buckets(sizes, cap_bytes, first_cap_bytes):
 
 
 class _Bucket:
-    __slots__ = ("params", "offsets", "buffer", "pending", "request")
+    __slots__ = ("params", "offsets", "buffer", "pending", "request", "grads")
 
     def __init__(self, params):
         self.params = params
@@ -52,6 +54,7 @@ class _Bucket:
         self.buffer = np.zeros(n, raw(params[0]).dtype)
         self.pending = len(params)
         self.request = None
+        self.grads = None          # while tracing: the symbolic gradient of each parameter
 
     def view(self, k):
         o, p = self.offsets[k], self.params[k]
@@ -86,12 +89,17 @@ class Reducer:
         self.unused = []          # (name, param) not reached by the forward's outputs
         self.used = None          # per parameter: 1 if used on this rank (find_unused only)
         self.used_request = None
+        self.tracer = None        # the trace this iteration is recorded into (qf.compile)
         for b in self.buckets:
             b.pending = len(b.params)
             b.request = None
+            b.grads = None
 
     def check_finished(self):
         """At a forward: the previous backward must have produced every gradient."""
+        if self.tracer is not None and self.tracer is not traced.current_tracer():
+            self._reset()                   # a trace that ended early (it then runs eagerly)
+            return
         if self.started:
             missing = [n for n, p in self.named if id(p) not in self.ready]
             raise RuntimeError(
@@ -103,10 +111,12 @@ class Reducer:
 
     def prepare(self, outputs):
         """After a forward whose backward must be synchronised."""
-        reached = leaves_reached(outputs)
+        tr = traced.current_tracer()
+        reached = leaves_reached(outputs) if tr is None else traced.reached(tr, self.named, outputs)
         if not any(id(p) in reached for _, p in self.named):
             return                          # nothing differentiable came out: no backward to sync
         self.expect = True
+        self.tracer = tr
         self.unused = [(n, p) for n, p in self.named if id(p) not in reached]
         if self.find_unused:
             self.used = np.array([id(p) in reached for _, p in self.named], np.int32)
@@ -125,7 +135,7 @@ class Reducer:
         if g.requires_grad:
             raise RuntimeError(f"{self.owner}: backward(create_graph=True) is not supported (the "
                                f"gradient of {self._name(p)!r} is part of a graph)")
-        self._mark(p, raw(g))
+        self._mark(p, raw(g) if self.tracer is None else self.tracer.value(g))
 
     def _start(self):
         self.started = True
@@ -136,6 +146,11 @@ class Reducer:
                 f"rank {self.group.rank}, so they get no gradient and their bucket's all-reduce could "
                 "never start; pass find_unused_parameters=True to DistributedDataParallel, or use "
                 "every parameter")
+        if self.tracer is not None and self.find_unused:
+            raise traced.TraceError(
+                f"{self.owner}(find_unused_parameters=True) cannot be compiled by qf.compile yet "
+                "(which parameters some rank used is known only when the step runs); run the step "
+                "eagerly or use every parameter")
         MPI = mpi()
         if self.find_unused:
             # which parameters some rank used: a globally unused one keeps its .grad as it is
@@ -145,7 +160,11 @@ class Reducer:
 
     def _mark(self, p, grad):
         b, k = self.index[id(p)]
-        if grad is None:
+        if self.tracer is not None:
+            if b.grads is None:
+                b.grads = [None] * len(b.params)
+            b.grads[k] = grad
+        elif grad is None:
             b.view(k).fill(0)
         else:
             np.copyto(b.view(k), grad)
@@ -155,7 +174,7 @@ class Reducer:
             self._launch()
         if self.next == len(self.buckets):
             self._finish()
-        elif self.next:
+        elif self.next and self.tracer is None:
             # MPI progresses a non-blocking collective only inside MPI calls
             mpi().Request.Testall([x.request for x in self.buckets[:self.next]])
 
@@ -163,10 +182,18 @@ class Reducer:
         MPI = mpi()
         while self.next < len(self.buckets) and self.buckets[self.next].pending == 0:
             b = self.buckets[self.next]
-            b.request = self.group.comm.Iallreduce(MPI.IN_PLACE, b.buffer, op=MPI.SUM)
+            if self.tracer is not None:       # a node of the compiled graph, in bucket order
+                b.request = traced.reduce_bucket(b.grads, self.group)
+            else:
+                b.request = self.group.comm.Iallreduce(MPI.IN_PLACE, b.buffer, op=MPI.SUM)
             self.next += 1
 
     def _finish(self):
+        if self.tracer is not None:
+            for b in self.buckets:
+                traced.write_back(self.tracer, b.params, b.request)
+            self._reset()
+            return
         reqs = [b.request for b in self.buckets]
         if self.used_request is not None:
             reqs.append(self.used_request)

@@ -86,6 +86,12 @@ if r == 0:
 got = np.zeros((2, 3)); dist.scatter(got, [data(k) * 10 for k in range(n)] if r == n - 1 else None, src=n - 1)
 np.testing.assert_array_equal(got, data(r) * 10)
 dist.barrier(); dist.barrier(async_op=True).wait()
+objs = [None] * n
+dist.all_gather_object(objs, {"rank": r, "name": f"r{r}"})
+assert objs == [{"rank": k, "name": f"r{k}"} for k in range(n)], objs
+box = [f"from {r}", r * 10]
+dist.broadcast_object_list(box, src=n - 1)
+assert box == [f"from {n - 1}", (n - 1) * 10], box
 
 # errors are clear and raised on every rank (nobody is left waiting)
 def raises(exc, needle, fn):
@@ -107,5 +113,7 @@ raises(ValueError, "unknown reduction 'median'", lambda: dist.all_reduce(np.ones
 raises(TypeError, "expected a qiflow Tensor or a NumPy array", lambda: dist.all_reduce([1.0, 2.0]))
 raises(ValueError, "read-only", lambda: dist.all_reduce(np.broadcast_to(np.ones(1), (3,))))
 raises(ValueError, f"tensor_list must be a list of {n}", lambda: dist.all_gather([np.zeros(3)], np.ones(3)))
+raises(ValueError, f"object_list must be a list of {n} entries", lambda: dist.all_gather_object([None], r))
+raises(ValueError, "src must be a rank", lambda: dist.broadcast_object_list([1], src=n))
 dist.all_reduce(np.ones(2))           # the group still works after every error above
 print(f"collectives ok on rank {r} of {n}")
