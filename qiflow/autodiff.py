@@ -508,15 +508,26 @@ def _tensor_backward(y, grad, retain_graph, create_graph):
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
-    """Gradients of ``outputs`` with respect to ``inputs`` (a tuple, one per input).
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Gradients of ``outputs`` with respect to ``inputs`` (a tuple, one per input), with
+    ``torch.autograd.grad``'s signature.
 
-    Works for non-leaf inputs too and leaves ``.grad`` untouched.
+    Works for non-leaf inputs too and leaves ``.grad`` untouched.  An input the
+    outputs do not depend on is an error, or None with ``allow_unused=True``, or
+    zeros with ``materialize_grads=True``.  ``only_inputs`` is accepted and
+    ignored (as in PyTorch); ``is_grads_batched=True`` is not supported (an error).
 
     >>> x = qf.tensor([1.0, 2.0], requires_grad=True)
     >>> qf.grad((x * x).sum(), x)[0].tolist()
     [2.0, 4.0]
     """
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True is not supported by qiflow; loop over "
+                                  "the batch of grad_outputs (or use qf.autograd.functional.jacobian)")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("grad: materialize_grads=True needs allow_unused=True (or not given)")
     single = isinstance(outputs, _base.Tensor)
     outputs = [outputs] if single else list(outputs)
     inputs = [inputs] if isinstance(inputs, _base.Tensor) else list(inputs)
@@ -539,6 +550,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                    "outputs (or the graph linking them was freed by an earlier "
                                    "backward: pass retain_graph=True there); pass allow_unused=True "
                                    "to get None for it")
+            if materialize_grads:
+                z = _base.Tensor._wrap(np.zeros_like(x._data))
+                out.append(z)
+                continue
             out.append(None)
         else:
             out.append(_base.Tensor._wrap(np.asarray(g)) if not create_graph else g)

@@ -22,7 +22,7 @@ LAYERS = [
     ("qiflow.functional", 3),
     ("qiflow.tensor", 4), ("qiflow.sym", 4),
     ("qiflow.creation", 5), ("qiflow.gradcheck", 5), ("qiflow.anomaly", 5), ("qiflow.profiler", 5),
-    ("qiflow.losses", 5), ("qiflow.io", 5), ("qiflow.trace", 5), ("qiflow.autograd", 5),
+    ("qiflow.losses", 5), ("qiflow.io", 5), ("qiflow.trace", 5), ("qiflow.autograd", 5.5),
     ("qiflow.compat", 6),
     ("qiflow.nn", 6), ("qiflow.optim", 6), ("qiflow.data", 6), ("qiflow.utils", 6),
     ("qiflow.utils.data", 6.5),         # PyTorch's path onto qiflow.data: re-exports it
