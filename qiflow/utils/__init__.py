@@ -1,0 +1,1 @@
+"""``qiflow.utils``: PyTorch's ``torch.utils`` path (``qiflow.utils.data``)."""
