@@ -14,7 +14,10 @@ import importlib  # noqa: E402
 
 from ._state import QiflowError
 from .backend import (float16, float32, float64, int8, int16, int32, int64, uint8, bool_,
-                      get_default_dtype, set_default_dtype)
+                      get_default_dtype, set_default_dtype, device)
+# PyTorch's dtype names (NumPy dtypes underneath; qf.float is float32 as in PyTorch, not NumPy's float64)
+from .backend import (float32 as float, float64 as double, float16 as half, int64 as long,  # noqa: E402
+                      int32 as int, int16 as short, bool_ as bool)
 from .random import manual_seed, Generator, get_rng_state, set_rng_state
 from .tensor import Tensor, tensor, as_tensor
 from .ops.base import Op, apply
@@ -31,24 +34,34 @@ from .ops.indexing import getitem, take_along_axis
 from .ops.linalg import matmul, dot, outer, inner
 from .functional import logsumexp, softmax, log_softmax, stop_gradient
 from .creation import (zeros, ones, empty, full, arange, linspace, eye, zeros_like, ones_like,
-                       full_like, rand, randn, randint, normal, uniform, randperm)
-from .autodiff import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, grad, jvp, hvp
+                       full_like, rand, randn, randint, normal, uniform, randperm, empty_like,
+                       rand_like, randn_like, randint_like)
+from .autodiff import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
+                       is_inference_mode_enabled, grad, jvp, hvp)
 from .gradcheck import gradcheck, gradgradcheck, numerical_grad, GradcheckError
 from . import functional
 
 __version__ = "0.1.0"
+
+
+def is_floating_point(x):
+    """True when the tensor's dtype is a floating one (PyTorch's ``torch.is_floating_point``)."""
+    return x.is_floating_point()
 
 # Sub-packages and late-bound names load on first use, keeping `import qiflow` light.
 _lazy = {
     "nn": "qiflow.nn", "optim": "qiflow.optim", "data": "qiflow.data",
     "datasets": "qiflow.datasets", "sym": "qiflow.sym", "viz": "qiflow.viz",
     "ops": "qiflow.ops", "losses": "qiflow.losses", "autograd": "qiflow.autograd", "profiler": "qiflow.profiler",
+    "cuda": "qiflow.cuda", "utils": "qiflow.utils",
     "train": "qiflow.train", "models": "qiflow.models", "io": "qiflow.io", "autodiff": "qiflow.autodiff", "backend": "qiflow.backend",
 }
 _lazy_attrs = {
     "save": ("qiflow.io", "save"), "Trainer": ("qiflow.train", "Trainer"), "fit": ("qiflow.train", "fit"), "load": ("qiflow.io", "load"),
     "compile": ("qiflow.trace", "compile"), "jit": ("qiflow.trace", "jit"),
     "detect_anomaly": ("qiflow.anomaly", "detect_anomaly"),
+    "set_detect_anomaly": ("qiflow.anomaly", "set_detect_anomaly"),
+    "is_anomaly_enabled": ("qiflow.anomaly", "is_anomaly_enabled"),
     "AnomalyError": ("qiflow.anomaly", "AnomalyError"),
     "profile": ("qiflow.profiler", "profile"),
     "concatenate": ("qiflow.ops.join", "concatenate"), "cat": ("qiflow.ops.join", "concatenate"),
@@ -60,6 +73,9 @@ _lazy_attrs = {
 
 
 def __getattr__(name):
+    if name == "bfloat16":      # through the optional ml_dtypes: an AttributeError naming it if absent
+        from .backend import bfloat16_dtype
+        return bfloat16_dtype()
     if name in _lazy:
         return importlib.import_module(_lazy[name])
     if name in _lazy_attrs:

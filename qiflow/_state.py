@@ -5,6 +5,8 @@ first-order backward) is an interpreter on the stack in ``qiflow.ops.base``.
 """
 
 grad_enabled = True
+#: inside ``inference_mode()`` (which also turns grad mode off)
+inference = False
 
 
 class QiflowError(ValueError):

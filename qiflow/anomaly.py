@@ -33,7 +33,7 @@ from .ops import base as _base
 from .ops.base import Symbolic
 from .tensor import Tensor
 
-__all__ = ["detect_anomaly", "AnomalyError"]
+__all__ = ["detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "AnomalyError"]
 
 _PKG = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -158,6 +158,7 @@ class _Anomaly(_base.Interpreter):
     """Checks every recorded op's output and every vjp's gradients."""
 
     intercepts_vjp = True
+    by_set = False          # pushed by set_detect_anomaly (may stay after the call returns)
 
     def __init__(self, enabled):
         super().__init__()
@@ -195,8 +196,9 @@ class detect_anomaly(contextlib.ContextDecorator):
     qiflow.anomaly.AnomalyError: detect_anomaly: Sqrt produced NaN in its forward pass (1 of 2 ...
     """
 
-    def __init__(self, enabled=True):
-        self.enabled = bool(enabled)
+    def __init__(self, enabled=True, check_nan=None):
+        # check_nan: PyTorch's name for the same switch (qiflow's checks are all about NaN/inf)
+        self.enabled = bool(enabled) and (check_nan is None or bool(check_nan))
         self._active = []
 
     def __enter__(self):
@@ -211,3 +213,46 @@ class detect_anomaly(contextlib.ContextDecorator):
 def is_anomaly_enabled():
     a = _base.active(_Anomaly)
     return a is not None and a.enabled
+
+
+def _switch(mode):
+    """Make anomaly checking ``mode`` from now on; returns the interpreter pushed, or None."""
+    cur = _base.active(_Anomaly)
+    if cur is not None and cur.by_set:
+        cur.enabled = mode
+        if not mode and _base._top is cur:
+            _base.pop(cur)          # nothing left to check: take it off the stack
+        return None
+    if (cur is not None and cur.enabled) == mode:
+        return None
+    interp = _Anomaly(mode)
+    interp.by_set = True
+    return _base.push(interp)
+
+
+class set_detect_anomaly:
+    """PyTorch's ``set_detect_anomaly(mode, check_nan=True)``: switch anomaly checking on or
+    off at once; used in a ``with`` block, the previous mode comes back at its end.
+
+    Differences from PyTorch, both stricter: qiflow also checks forward passes
+    (the first op that *creates* a NaN or inf raises, see :class:`detect_anomaly`),
+    and it raises instead of warning.
+
+    >>> with qf.set_detect_anomaly(True):
+    ...     qf.is_anomaly_enabled()
+    True
+    """
+
+    def __init__(self, mode, check_nan=True):
+        self.prev = is_anomaly_enabled()
+        self._pushed = _switch(bool(mode) and bool(check_nan))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._pushed is not None and _base._top is self._pushed:
+            _base.pop(self._pushed)
+        else:
+            _switch(self.prev)
+        return False

@@ -41,38 +41,137 @@ def run_post_hooks(t):
             h.fn(t)
 
 
-class no_grad(contextlib.ContextDecorator):
-    """Record nothing inside (context manager or decorator).
+class _GradMode:
+    """A grad-mode switch usable as ``with m():``, ``@m()`` and (like PyTorch) bare ``@m``.
+
+    Each use as a decorator enters a fresh copy, so recursion and threads of
+    calls each restore the mode they found.
+    """
+    _mode = False
+
+    def __new__(cls, *args, **kwargs):
+        if cls._bare_ok and len(args) == 1 and not kwargs and callable(args[0]) \
+                and not isinstance(args[0], type):
+            return cls()(args[0])          # used as @no_grad without parentheses
+        return super().__new__(cls)
+
+    _bare_ok = True
+
+    def _clone(self):
+        return type(self)()
+
+    def __enter__(self):
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = self._mode
+        return None
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self._clone():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Record nothing inside (context manager or decorator, with or without parentheses).
 
     >>> with qf.no_grad():
     ...     y = qf.tensor(1.0, requires_grad=True) * 2
     >>> y.requires_grad
     False
     """
+    _mode = False
+
+
+class enable_grad(_GradMode):
+    """Re-enable recording inside a ``no_grad`` block (context manager or decorator)."""
+    _mode = True
+
+
+class inference_mode(_GradMode):
+    """PyTorch's ``inference_mode(mode=True)``: like ``no_grad`` (nothing is recorded);
+    ``inference_mode(False)`` changes nothing.  Context manager or decorator.
+
+    qiflow has no separate "inference tensors": tensors made inside are ordinary
+    tensors that do not require grad, so code PyTorch accepts runs the same, and
+    the few uses PyTorch forbids (an inference tensor saved for a later backward)
+    simply work here.
+
+    >>> @qf.inference_mode()
+    ... def predict(x): return x * 2
+    >>> predict(qf.tensor(1.0, requires_grad=True)).requires_grad
+    False
+    """
+
+    def __init__(self, mode=True):
+        if not isinstance(mode, bool):
+            raise TypeError(f"inference_mode: mode must be a bool, got {type(mode).__name__}")
+        self.mode = mode
+        self._mode = False
+
+    def _clone(self):
+        return type(self)(self.mode)
 
     def __enter__(self):
         self.prev = _state.grad_enabled
-        _state.grad_enabled = False
+        self.prev_inference = _state.inference
+        if self.mode:
+            _state.grad_enabled = False
+            _state.inference = True
 
     def __exit__(self, *exc):
         _state.grad_enabled = self.prev
+        _state.inference = self.prev_inference
+        return False
 
 
-class enable_grad(no_grad):
-    """Re-enable recording inside a ``no_grad`` block."""
-
-    def __enter__(self):
-        self.prev = _state.grad_enabled
-        _state.grad_enabled = True
+def is_inference_mode_enabled():
+    """True inside ``inference_mode()``."""
+    return _state.inference
 
 
-class set_grad_enabled(no_grad):
+class set_grad_enabled(_GradMode):
+    """Set grad mode to ``mode``: at once when called (``qf.set_grad_enabled(False)`` switches
+    recording off, as in PyTorch), and back to the previous mode at the end of a
+    ``with`` block or of a decorated call.
+
+    >>> with qf.set_grad_enabled(False):
+    ...     qf.is_grad_enabled()
+    False
+    """
+    _bare_ok = False
+
     def __init__(self, mode):
-        self.mode = bool(mode)
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled: mode must be a bool, got {type(mode).__name__}")
+        self.prev = _state.grad_enabled
+        self.mode = mode
+        _state.grad_enabled = mode
 
     def __enter__(self):
-        self.prev = _state.grad_enabled
-        _state.grad_enabled = self.mode
+        return None
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        _state.grad_enabled = self.prev        # as a decorator it acts only during the calls
+        import functools
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
 
 
 def is_grad_enabled():
@@ -353,13 +452,46 @@ def _root_grads(outputs, grad_outputs, create_graph, what):
     return out
 
 
-def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False):
-    """Accumulate gradients of ``tensors`` into the leaves' ``.grad``."""
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None,
+             inputs=None):
+    """Accumulate gradients of ``tensors`` into the leaves' ``.grad`` (PyTorch's
+    ``torch.autograd.backward``); with ``inputs``, into those tensors' ``.grad`` only.
+
+    >>> x = qf.tensor([1.0, 2.0], requires_grad=True); y = qf.tensor(3.0, requires_grad=True)
+    >>> qf.autograd.backward([(x * y).sum()], inputs=[x]); x.grad.tolist(), y.grad
+    ([3.0, 3.0], None)
+    """
+    if grad_variables is not None:
+        if grad_tensors is not None:
+            raise TypeError("backward: grad_variables is the old name of grad_tensors; pass one of them")
+        grad_tensors = grad_variables
     tensors = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
     if grad_tensors is None:
         grad_tensors = [None] * len(tensors)
+    elif isinstance(grad_tensors, (_base.Tensor, np.ndarray)):
+        grad_tensors = [grad_tensors]
+    grad_tensors = list(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"backward: got {len(grad_tensors)} gradients for {len(tensors)} tensors")
+    if retain_graph is None:
+        retain_graph = create_graph
     roots = _root_grads(tensors, grad_tensors, create_graph, "backward")
-    _sweep(tensors, roots, retain_graph or create_graph, create_graph)
+    if inputs is None:
+        _sweep(tensors, roots, retain_graph or create_graph, create_graph)
+        return
+    inputs = [inputs] if isinstance(inputs, _base.Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError("backward: inputs= was given but is empty")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, _base.Tensor) or not x.requires_grad:
+            raise RuntimeError(f"backward: inputs[{i}] does not require grad")
+    res = _sweep(tensors, roots, retain_graph or create_graph, create_graph, targets=inputs)
+    for x, g in zip(inputs, res):
+        if g is None:
+            continue
+        if not isinstance(g, _base.Tensor):
+            g = _base.Tensor._wrap(np.array(g, dtype=x.dtype))   # owned: a user may change .grad in place
+        x._grad = g if x._grad is None else x._grad + g
 
 
 def _tensor_backward(y, grad, retain_graph, create_graph):
@@ -376,15 +508,26 @@ def _tensor_backward(y, grad, retain_graph, create_graph):
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
-    """Gradients of ``outputs`` with respect to ``inputs`` (a tuple, one per input).
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Gradients of ``outputs`` with respect to ``inputs`` (a tuple, one per input), with
+    ``torch.autograd.grad``'s signature.
 
-    Works for non-leaf inputs too and leaves ``.grad`` untouched.
+    Works for non-leaf inputs too and leaves ``.grad`` untouched.  An input the
+    outputs do not depend on is an error, or None with ``allow_unused=True``, or
+    zeros with ``materialize_grads=True``.  ``only_inputs`` is accepted and
+    ignored (as in PyTorch); ``is_grads_batched=True`` is not supported (an error).
 
     >>> x = qf.tensor([1.0, 2.0], requires_grad=True)
     >>> qf.grad((x * x).sum(), x)[0].tolist()
     [2.0, 4.0]
     """
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True is not supported by qiflow; loop over "
+                                  "the batch of grad_outputs (or use qf.autograd.functional.jacobian)")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("grad: materialize_grads=True needs allow_unused=True (or not given)")
     single = isinstance(outputs, _base.Tensor)
     outputs = [outputs] if single else list(outputs)
     inputs = [inputs] if isinstance(inputs, _base.Tensor) else list(inputs)
@@ -407,6 +550,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                    "outputs (or the graph linking them was freed by an earlier "
                                    "backward: pass retain_graph=True there); pass allow_unused=True "
                                    "to get None for it")
+            if materialize_grads:
+                z = _base.Tensor._wrap(np.zeros_like(x._data))
+                out.append(z)
+                continue
             out.append(None)
         else:
             out.append(_base.Tensor._wrap(np.asarray(g)) if not create_graph else g)

@@ -1,4 +1,5 @@
-"""Saving and loading without pickle: ``qf.save(obj, path)`` / ``qf.load(path)``.
+"""Saving and loading without pickle: ``qf.save(obj, f)`` / ``qf.load(f)``, ``f`` a path or
+an open binary file object (``io.BytesIO`` too), as ``torch.save``/``torch.load``.
 
 ``obj`` is any nesting of dicts (string or integer keys), lists and tuples
 whose leaves are tensors, NumPy arrays, NumPy scalars, Python numbers,
@@ -17,6 +18,7 @@ the next save into the same folder.
 """
 import contextlib
 import hashlib
+import io
 import json
 import os
 import secrets
@@ -27,6 +29,7 @@ import zipfile
 import numpy as np
 
 from ._state import QiflowError
+from .backend import check_device, device
 from .tensor import Tensor
 
 FORMAT = "qiflow"
@@ -188,37 +191,68 @@ def _encode(obj, arrays, path):
 def _add_array(a, arrays, path):
     if a.dtype.hasobject:
         raise TypeError(f"qf.save: object arrays cannot be saved without pickle ({_where(path)})")
+    if a.dtype.kind == "V" and a.dtype.fields is None and not a.dtype.name.startswith("void"):
+        # ml_dtypes' types (bfloat16 ...) would come back from .npy as raw bytes
+        raise TypeError(f"qf.save: {a.dtype} arrays cannot be saved yet ({_where(path)}); convert "
+                        "them first (e.g. .to(qf.float32))")
     name = f"a{len(arrays)}"
     arrays.append((name, a))
     return name
 
 
-def save(obj, path):
-    """Save nested dicts/lists of tensors, arrays, numbers and strings to ``path``.
+def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True):
+    """Save nested dicts/lists of tensors, arrays, numbers and strings to ``f``: a path
+    or an open binary file object (``open(p, 'wb')``, ``io.BytesIO()``), as ``torch.save``.
 
-    The file is a plain ``.npz`` (no pickle), written atomically; ``path`` is
-    used exactly as given (no suffix is added).
+    The file is a plain ``.npz`` (no pickle).  A path is written atomically and
+    used exactly as given (no suffix is added); a file object receives the whole
+    archive in one write once it is complete, so an object that cannot be saved
+    leaves it untouched.  ``pickle_module``/``pickle_protocol`` are refused:
+    qiflow never pickles.
 
     >>> model = qf.nn.Linear(3, 2)
     >>> qf.save({"model": model.state_dict(), "epoch": 5}, "linear.npz")
+    >>> buf = io.BytesIO(); qf.save(model.state_dict(), buf); qf.load(io.BytesIO(buf.getvalue()))["bias"].shape
+    (2,)
     """
+    if pickle_module is not None or pickle_protocol is not None:
+        raise TypeError("qf.save: pickle_module/pickle_protocol: qiflow never pickles; leave them out")
     arrays = []
     tree = _encode(obj, arrays, [])
     meta = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree}, separators=(",", ":"))
-    with atomic_write(path) as f:
-        zf = zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True)
-        try:
-            for name, a in arrays:
-                with zf.open(name + ".npy", "w", force_zip64=True) as entry:
-                    np.lib.format.write_array(entry, np.asanyarray(a), allow_pickle=False)
-            with zf.open(META, "w") as entry:
-                np.lib.format.write_array(entry, np.frombuffer(meta.encode(), np.uint8), allow_pickle=False)
-        except BaseException:
-            # Abandon the half-written archive (atomic_write deletes it): closing it could fail
-            # on an entry left open by an interrupt, and that error would hide this one.
-            zf.fp = None
-            raise
-        zf.close()
+    if hasattr(f, "write"):
+        if isinstance(f, io.TextIOBase):
+            raise TypeError("qf.save: the file object is open in text mode; open it in binary mode "
+                            "(open(path, 'wb'))")
+        buf = io.BytesIO()
+        _write_archive(buf, arrays, meta)
+        view = memoryview(buf.getbuffer())
+        while view:                    # raw (unbuffered) files may take fewer bytes per write
+            n = f.write(view)
+            if n is None:
+                raise OSError("qf.save: the file object accepted no data (a non-blocking file?)")
+            view = view[n:]
+        return
+    if not isinstance(f, (str, bytes, os.PathLike)):
+        raise TypeError(f"qf.save: expected a path or a binary file object, got {type(f).__name__}")
+    with atomic_write(f) as fh:
+        _write_archive(fh, arrays, meta)
+
+
+def _write_archive(f, arrays, meta):
+    zf = zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True)
+    try:
+        for name, a in arrays:
+            with zf.open(name + ".npy", "w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, np.asanyarray(a), allow_pickle=False)
+        with zf.open(META, "w") as entry:
+            np.lib.format.write_array(entry, np.frombuffer(meta.encode(), np.uint8), allow_pickle=False)
+    except BaseException:
+        # Abandon the half-written archive (atomic_write deletes it): closing it could fail
+        # on an entry left open by an interrupt, and that error would hide this one.
+        zf.fp = None
+        raise
+    zf.close()
 
 
 # ----------------------------------------------------------------------- loading
@@ -237,25 +271,69 @@ def _sniff(path, head):
     return "it is not a qiflow checkpoint (not an .npz/zip archive)"
 
 
-def load(path):
-    """Load what :func:`save` wrote: tensors come back as qf Tensors, arrays as arrays.
+def _check_map_location(m):
+    if m is None or isinstance(m, (str, device)):
+        check_device(m, "qf.load(map_location=)")
+    elif isinstance(m, dict):
+        for v in m.values():
+            check_device(v, "qf.load(map_location=)")
+    else:
+        raise TypeError("qf.load: map_location as a function is not supported; qiflow loads every "
+                        "tensor onto the CPU: pass map_location='cpu' or leave it out")
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None):
+    """Load what :func:`save` wrote, from a path or an open binary file object (as
+    ``torch.load``): tensors come back as qf Tensors, arrays as arrays.
 
     Nothing in the file is executed: arrays are read with ``allow_pickle=False``
-    and the structure is JSON.  A truncated, corrupted, pickled or foreign
-    file raises ``CheckpointError``.
+    and the structure is JSON (so ``weights_only`` changes nothing; a
+    ``pickle_module`` is refused).  ``map_location`` may name the CPU (or map
+    devices to it); everything is loaded there.  A truncated, corrupted,
+    pickled or foreign file raises ``CheckpointError``.
 
     >>> qf.save([qf.zeros(2), "x"], "pair.npz"); qf.load("pair.npz")[1]
     'x'
     """
-    path = os.fspath(path)
+    if pickle_module is not None:
+        raise TypeError("qf.load: pickle_module: qiflow never unpickles files; leave it out")
+    if mmap:
+        raise NotImplementedError("qf.load: mmap=True is not supported by qiflow yet")
+    _check_map_location(map_location)
+    if hasattr(f, "read"):
+        if isinstance(f, io.TextIOBase):
+            raise TypeError("qf.load: the file object is open in text mode; open it in binary mode "
+                            "(open(path, 'rb'))")
+        label = getattr(f, "name", None)
+        label = label if isinstance(label, str) else f"<{type(f).__name__}>"
+        if f.seekable():
+            start = f.tell()
+            head = f.read(64)
+            f.seek(start)
+            source = f
+        else:
+            data = f.read()
+            head, source = data[:64], io.BytesIO(data)
+        if not isinstance(head, bytes):
+            raise TypeError(f"qf.load: the file object returned {type(head).__name__}, not bytes; open "
+                            "it in binary mode")
+        return _load_archive(source, label, head)
+    if not isinstance(f, (str, bytes, os.PathLike)):
+        raise TypeError(f"qf.load: expected a path or a binary file object, got {type(f).__name__}")
+    path = os.fspath(f)
     if not os.path.exists(path):
         raise FileNotFoundError(f"qf.load: no such file {path!r}")
     if os.path.isdir(path):
         raise IsADirectoryError(f"qf.load: {path!r} is a folder, not a checkpoint file")
-    with open(path, "rb") as f:
-        head = f.read(64)
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    return _load_archive(path, path, head)
+
+
+def _load_archive(source, path, head):
+    """Read the archive ``source`` (a path or a seekable binary file); ``path`` names it in errors."""
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise CheckpointError(f"qf.load: cannot read {path!r}: {_sniff(path, head)}") from exc
     with zf:

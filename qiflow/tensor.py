@@ -14,7 +14,7 @@ one of them.
 """
 import numpy as np
 
-from .backend import to_array
+from .backend import to_array, as_dtype, is_floating, check_device, device as _device, CPU as _CPU
 from .tensor_methods import TorchMethods
 from .ops import base as _base
 from .ops import inplace as _inplace
@@ -126,6 +126,42 @@ class Tensor(TorchMethods):
             g = _base._top.write_grad(self, g)
         self._grad = g
 
+    @property
+    def device(self):
+        """Where the tensor lives: always ``device(type='cpu')`` (qiflow computes with NumPy)."""
+        return _CPU
+
+    @property
+    def is_cuda(self): return False
+
+    def is_floating_point(self):
+        """True for float16/32/64 and bfloat16 tensors."""
+        return is_floating(self._data.dtype)
+
+    def to(self, *args, **kwargs):
+        """PyTorch's ``to``: ``to(dtype)``, ``to(device, dtype=None)``, ``to(other)``, each with
+        ``non_blocking=`` (ignored: copies are synchronous) and ``copy=``.  Returns self
+        when nothing changes and ``copy`` is False; a dtype change is a differentiable cast.
+
+        >>> x = qf.ones(2); x.to('cpu') is x, x.to(qf.float64).dtype
+        (True, dtype('float64'))
+        """
+        dev, dtype, _non_blocking, copy = parse_to(args, kwargs, "Tensor.to")
+        check_device(dev, "Tensor.to")
+        if dtype is None or dtype == self._data.dtype:
+            return self.clone() if copy else self
+        from .ops.elementwise import cast
+        return cast(self, dtype)
+
+    def cpu(self, memory_format=None):
+        """This tensor (it already lives on the CPU)."""
+        _no_memory_format(memory_format, "Tensor.cpu")
+        return self
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        """Always an error: qiflow has no CUDA backend."""
+        check_device("cuda" if device is None else _cuda_device(device), "Tensor.cuda")
+
     def numel(self): return self._data.size
 
     def dim(self): return self._data.ndim
@@ -181,6 +217,9 @@ class Tensor(TorchMethods):
     # ---------------------------------------------------------- autograd API
     def requires_grad_(self, requires_grad=True):
         """Mark (or unmark) a leaf tensor as needing a gradient; returns self."""
+        if requires_grad and self._data.dtype.name == "bfloat16":
+            raise TypeError("requires_grad: qiflow cannot differentiate bfloat16 tensors yet; "
+                            "keep trainable tensors in float16/32/64 (bfloat16 is for storage and casts)")
         if requires_grad and self._data.dtype.kind not in "fc":
             raise TypeError(f"only floating-point tensors can require gradients, this one is {self._data.dtype}")
         if not requires_grad and self._op is not None:
@@ -196,14 +235,27 @@ class Tensor(TorchMethods):
         """A copy of the data that stays in the graph (gradient flows back)."""
         return self * 1
 
-    def backward(self, grad=None, retain_graph=False, create_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None, grad=None):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (PyTorch's signature;
+        ``grad=`` is accepted as another name for ``gradient``).
 
-        ``grad`` is required when self is not a single element.  The graph is
-        freed afterwards unless ``retain_graph``; ``create_graph`` records the
-        backward pass so that gradients can be differentiated again.
+        ``gradient`` is required when self is not a single element.  The graph is
+        freed afterwards unless ``retain_graph`` (default: ``create_graph``);
+        ``create_graph`` records the backward pass so that gradients can be
+        differentiated again; ``inputs`` limits accumulation to those tensors.
         """
-        _tensor_backward(self, grad, retain_graph, create_graph)
+        if grad is not None:
+            if gradient is not None:
+                raise TypeError("backward: pass the gradient once (gradient= or grad=), not both")
+            gradient = grad
+        if retain_graph is None:
+            retain_graph = create_graph
+        if inputs is not None:
+            from .autodiff import backward
+            backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
+                     inputs=inputs)
+            return
+        _tensor_backward(self, gradient, retain_graph, create_graph)
 
     def register_hook(self, fn):
         """Call ``fn(grad)`` when this tensor's gradient is computed; a non-None
@@ -304,7 +356,100 @@ class _PostAccumulateHook:
 _base.Tensor = Tensor
 
 
-def tensor(data, dtype=None, requires_grad=False):
+def _no_memory_format(memory_format, what):
+    if memory_format is not None:
+        raise TypeError(f"{what}: memory_format={memory_format!r}: qiflow has no memory formats "
+                        "(its arrays are NumPy's); leave it out")
+
+
+def _cuda_device(d):
+    return _device("cuda", d) if isinstance(d, int) and not isinstance(d, bool) else d
+
+
+def _dtype_like(a):
+    """The dtype ``a`` names, or None: a dtype, a NumPy/Python type, or the exact name of a dtype
+    ('float32', not NumPy's 'float', which would mean float64 where PyTorch's float is float32)."""
+    if isinstance(a, np.dtype):
+        return a
+    if isinstance(a, type) and (issubclass(a, np.generic) or a in (float, int, bool, complex)):
+        return np.dtype(a)
+    if isinstance(a, str):
+        try:
+            d = as_dtype(a)
+        except TypeError:
+            return None
+        return d if d.name == a else None
+    return None
+
+
+def _device_like(a):
+    if isinstance(a, _device):
+        return a
+    if isinstance(a, str) or (isinstance(a, int) and not isinstance(a, bool)):
+        try:
+            return _device(a)
+        except RuntimeError:
+            return None
+    return None
+
+
+def parse_to(args, kwargs, what):
+    """PyTorch's overloads of ``to`` (Tensor's and Module's): returns
+    ``(device or None, dtype or None, non_blocking, copy)``.
+
+    ``to(dtype, non_blocking, copy)``, ``to(device, dtype, non_blocking, copy)``,
+    ``to(tensor, non_blocking, copy)``; every argument may be a keyword.
+    """
+    kwargs = dict(kwargs)
+    dev = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    non_blocking = kwargs.pop("non_blocking", False)
+    copy = kwargs.pop("copy", False)
+    _no_memory_format(kwargs.pop("memory_format", None), what)
+    if kwargs:
+        raise TypeError(f"{what}: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
+    args = list(args)
+    if args:
+        a = args.pop(0)
+        if isinstance(a, Tensor):
+            if dev is not None or dtype is not None:
+                raise TypeError(f"{what}: given a tensor, device= and dtype= come from it")
+            dev, dtype = a.device, a.dtype
+        elif _dtype_like(a) is not None and not (isinstance(a, str) and _device_like(a) is not None):
+            if dtype is not None:
+                raise TypeError(f"{what}: dtype given twice")
+            dtype = a
+        elif _device_like(a) is not None:
+            if dev is not None:
+                raise TypeError(f"{what}: device given twice")
+            dev = a
+            if args and _dtype_like(args[0]) is not None:
+                if dtype is not None:
+                    raise TypeError(f"{what}: dtype given twice")
+                dtype = args.pop(0)
+        else:
+            raise TypeError(f"{what}: {a!r} is neither a device (e.g. 'cpu', qf.device('cpu')), a dtype "
+                            "(e.g. qf.float64, 'float64') nor a tensor")
+    if len(args) > 2:
+        raise TypeError(f"{what}: too many positional arguments")
+    if args:
+        non_blocking = args.pop(0)
+    if args:
+        copy = args.pop(0)
+    for name, v in (("non_blocking", non_blocking), ("copy", copy)):
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{what}: {name} must be a bool, got {v!r}")
+    if dev is not None and _device_like(dev) is None:
+        raise TypeError(f"{what}: device={dev!r} is not a device (e.g. 'cpu', qf.device('cpu'))")
+    if dtype is not None:
+        d = _dtype_like(dtype)
+        if d is None:
+            raise TypeError(f"{what}: dtype={dtype!r} is not a dtype (e.g. qf.float64, 'float64')")
+        dtype = d
+    return (None if dev is None else _device_like(dev)), dtype, bool(non_blocking), bool(copy)
+
+
+def tensor(data, dtype=None, requires_grad=False, *, device=None):
     """Make a tensor from numbers, nested lists, NumPy arrays or a Tensor (copied).
 
     Python floats get the default float dtype (float32); NumPy arrays keep theirs.
@@ -312,6 +457,7 @@ def tensor(data, dtype=None, requires_grad=False):
     >>> qf.tensor([1, 2]).dtype, qf.tensor([1.0]).dtype
     (dtype('int64'), dtype('float32'))
     """
+    check_device(device, "qf.tensor")
     if isinstance(data, Tensor):
         data = data._read()
     arr = to_array(data, dtype)
@@ -320,8 +466,9 @@ def tensor(data, dtype=None, requires_grad=False):
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def as_tensor(data, dtype=None):
+def as_tensor(data, dtype=None, device=None):
     """Like ``tensor`` but shares memory with an ndarray when it can."""
+    check_device(device, "qf.as_tensor")
     if isinstance(data, Tensor) and dtype is None:
         return data
     return Tensor(data, dtype=dtype)

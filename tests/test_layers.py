@@ -16,15 +16,16 @@ PKG = pathlib.Path(qiflow.__file__).parent
 #: (module prefix, rank); the longest matching prefix wins
 LAYERS = [
     ("qiflow._state", 0), ("qiflow.backend", 0),
-    ("qiflow.random", 1),
+    ("qiflow.random", 1), ("qiflow.cuda", 1),
     ("qiflow.ops", 2),
     ("qiflow.methods", 3), ("qiflow.tensor_methods", 3.5), ("qiflow.autodiff", 3),
     ("qiflow.functional", 3),
     ("qiflow.tensor", 4), ("qiflow.sym", 4),
     ("qiflow.creation", 5), ("qiflow.gradcheck", 5), ("qiflow.anomaly", 5), ("qiflow.profiler", 5),
-    ("qiflow.losses", 5), ("qiflow.io", 5), ("qiflow.trace", 5), ("qiflow.autograd", 5),
+    ("qiflow.losses", 5), ("qiflow.io", 5), ("qiflow.trace", 5), ("qiflow.autograd", 5.5),
     ("qiflow.compat", 6),
     ("qiflow.nn", 6), ("qiflow.optim", 6), ("qiflow.data", 6), ("qiflow.utils", 6),
+    ("qiflow.utils.data", 6.5),         # PyTorch's path onto qiflow.data: re-exports it
     ("qiflow.datasets", 7), ("qiflow.models", 7), ("qiflow.distributed", 7),
     ("qiflow.nn.parallel", 8), ("qiflow.viz", 8),
     ("qiflow.train", 9),

@@ -293,15 +293,27 @@ class Module:
             elif p.grad is not None:
                 p.grad.zero_()
 
-    def to(self, dtype):
-        """Convert floating parameters and buffers to ``dtype`` in place; returns self.
+    def to(self, *args, **kwargs):
+        """PyTorch's ``Module.to``: ``to(dtype)``, ``to(device, dtype=None)``, ``to(tensor)``
+        (``non_blocking=`` accepted).  Floating parameters and buffers (and their
+        ``.grad``) are converted in place, so optimizers keep holding the same
+        parameters; returns self.
 
-        >>> qf.nn.Linear(2, 2).to("float64").weight.dtype
+        >>> qf.nn.Linear(2, 2).to("cpu", qf.float64).weight.dtype
         dtype('float64')
         """
-        dtype = as_dtype(dtype)
-        if dtype is None or dtype.kind != "f":
-            raise TypeError(f"Module.to: expected a floating dtype, got {dtype}")
+        from ..tensor import parse_to
+        from ..backend import check_device
+        dev, dtype, _non_blocking, _copy = parse_to(args, kwargs, "Module.to")
+        check_device(dev, "Module.to")
+        if dtype is None:
+            return self
+        if dtype.name == "bfloat16":
+            raise TypeError("Module.to: qiflow cannot train bfloat16 parameters yet; use float16, "
+                            "float32 or float64")
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to: only floating dtypes can be given, got {dtype} "
+                            "(integer buffers keep their dtype)")
         for t in list(self.parameters()) + list(self.buffers()):
             if t._data.dtype.kind == "f" and t._data.dtype != dtype:
                 t._data = t._data.astype(dtype)
@@ -310,11 +322,26 @@ class Module:
                     t.grad = Tensor._wrap(t.grad._data.astype(dtype))
         return self
 
+    def cpu(self):
+        """This module (it already lives on the CPU)."""
+        return self
+
+    def cuda(self, device=None):
+        """Always an error: qiflow has no CUDA backend."""
+        from ..backend import check_device
+        check_device("cuda" if device is None or isinstance(device, int) else device, "Module.cuda")
+
     def float(self):
+        """Floating parameters and buffers to float32."""
         return self.to("float32")
 
     def double(self):
+        """Floating parameters and buffers to float64."""
         return self.to("float64")
+
+    def half(self):
+        """Floating parameters and buffers to float16."""
+        return self.to("float16")
 
     # ------------------------------------------------------------ state
     def state_dict(self, destination=None, prefix="", keep_vars=False):
