@@ -63,6 +63,8 @@ from .dtypes import (int_dtypes, uint_dtypes, float_dtypes, complex_dtypes, disc
 from .config import config
 from .function import In
 from .printing import Print, pydotprint
+from . import random
+from .random import RandomStreams, MRG_RandomStreams
 
 
 def concatenate(tensors, axis=0):
