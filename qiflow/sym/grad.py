@@ -22,14 +22,16 @@ from ..ops import elementwise as E
 from .graph import Variable, Constant
 
 
-def _undefined_through(roots, wrt):
-    """The first op with an undefined gradient (a random draw) whose
-    differentiable inputs depend on one of ``wrt``, as (op, w), or None."""
+def _undefined_through(roots, wrt, blocked):
+    """The first op with an undefined gradient (a random draw), reached from the
+    roots without crossing ``blocked`` variables, whose differentiable inputs
+    depend on one of ``wrt``, as (op, w), or None."""
     from .graph import toposort, ancestors
     want = {id(w) for w in wrt}
-    for node in toposort(roots):
+    stop = {id(b) for b in blocked}
+    for node in toposort(roots, stop):
         if getattr(node.op, "grad_undefined", False):
-            for v in ancestors([i for i in node.inputs if i.dtype.kind in "fc"]):
+            for v in ancestors([i for i in node.inputs if i.dtype.kind in "fc"], stop):
                 if id(v) in want:
                     return node.op, v
     return None
@@ -81,19 +83,20 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", stabili
                             f"{w.type}")
     if cost is not None and cost.dtype.kind not in "fc":
         raise TypeError(f"grad: cost {cost!r} has type {cost.type}; it must be a float")
+    blocked = list(consider_constant or [])
     if stabilize and cost is not None:
         from .rewrites.registry import stabilize_for_grad
-        cost = stabilize_for_grad(cost, wrt)
+        # what is kept: wrt, the constants and the known gradients' variables stay the same objects
+        cost = stabilize_for_grad(cost, list(wrt) + blocked + [v for v, _ in known])
     roots = ([cost] if cost is not None else []) + [v for v, _ in known]
     seeds = ([E.ones_like(cost)] if cost is not None else []) + [
         _as_grad(v, g) for v, g in known]
-    undefined = _undefined_through(roots, wrt)
+    undefined = _undefined_through(roots, wrt, blocked)
     if undefined is not None:
         op, w = undefined
         raise QiflowError(f"grad: the cost depends on {w!r} through the random draw {op!r}, "
                           "whose gradient is undefined (as in Theano); pass the parameter in "
                           "consider_constant if no gradient should flow through it")
-    blocked = list(consider_constant or [])
     saved = [(v, v.requires_grad) for v in blocked]
     for v in blocked:
         v.requires_grad = False

@@ -292,3 +292,14 @@ def test_the_primitives_behind_the_names():
     assert isinstance(s.owner.op, SetSubtensor) and not s.owner.op.inc
     assert T.inc_subtensor(x[1:], 0.0).owner.op.inc
     assert isinstance(T.Print("p")(x).owner.op, PrintOp)
+
+
+def test_consider_constant_holds_when_the_cost_is_stabilised():
+    # log(sigmoid(h)) is rewritten before differentiating; h must stay blocked
+    x = T.dvector("x")
+    h = x * 3.0
+    cost = T.log(T.nnet.sigmoid(h)).sum() + x.sum()
+    g = T.function([x], T.grad(cost, x, consider_constant=[h]))([0.5, -1.0])
+    np.testing.assert_allclose(g, [1.0, 1.0])
+    free = T.function([x], T.grad(cost, x))(np.array([0.5, -1.0]))
+    np.testing.assert_allclose(free, 1 + 3 * (1 - 1 / (1 + np.exp(-3 * np.array([0.5, -1.0])))))
