@@ -62,3 +62,24 @@ def test_in_and_param(theano):
     f = theano.function([x, theano.Param(y, default=2.0)], x * y) if False else \
         theano.function([x, theano.In(y, value=2.0)], x * y)
     assert f(3.0) == 6.0 and theano.Param is theano.In
+
+
+def test_run_a_program_unchanged(tmp_path):
+    import subprocess
+    prog = tmp_path / "prog.py"
+    prog.write_text(
+        "import sys\n"
+        "import numpy\n"
+        "import theano\n"
+        "import theano.tensor as T\n"
+        "x = T.dvector('x')\n"
+        "f = theano.function([x], T.grad(T.sum(x ** 2), x))\n"
+        "print(theano.__name__, f(numpy.array([1.0, 2.0])).tolist(), sys.argv[1:])\n")
+    import os
+    import qiflow
+    root = os.path.dirname(os.path.dirname(qiflow.__file__))      # this checkout's qiflow
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-m", "qiflow.compat.theano", str(prog), "--flag"],
+                         capture_output=True, text=True, timeout=120, env=env, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "qiflow.compat.theano [2.0, 4.0] ['--flag']"
