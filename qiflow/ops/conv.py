@@ -19,7 +19,7 @@ and the backward GEMMs read their operands without copies.
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .base import Op, apply
+from .base import Op, apply, static_shape
 from .reduce import sum as _sum
 from .shapes import known
 from .._state import QiflowError
@@ -47,6 +47,9 @@ def conv_params(kernel, stride, padding, dilation):
         if padding == "valid":
             pad = (0, 0, 0, 0)
         elif padding == "same":
+            if not all(known(k) for k in kernel):
+                raise QiflowError("conv2d: padding='same' needs the kernel size, and the weight's "
+                                  "shape is unknown (give the weight a static shape)")
             if stride != (1, 1):
                 raise QiflowError("conv2d: padding='same' needs stride 1")
             th, tw = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
@@ -64,7 +67,7 @@ def conv_params(kernel, stride, padding, dilation):
 
 
 def out_size(size, k, s, p0, p1, d):
-    if not known(size):
+    if not known(size) or not known(k):
         return None
     return (size + p0 + p1 - d * (k - 1) - 1) // s + 1
 
@@ -247,7 +250,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     >>> qf.nn.functional.conv2d(qf.ones((2, 3, 8, 8)), qf.ones((4, 3, 3, 3)), stride=2).shape
     (2, 4, 3, 3)
     """
-    kshape = tuple(weight.shape[2:]) if len(weight.shape) == 4 else (1, 1)
+    wshape = static_shape(weight)      # may hold None: a symbolic weight of unknown shape
+    kshape = tuple(wshape[2:]) if len(wshape) == 4 else (1, 1)
     s, p, d = conv_params(kshape, stride, padding, dilation)
     groups = int(groups)
     if groups < 1:

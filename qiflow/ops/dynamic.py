@@ -193,3 +193,110 @@ def getitem(x, index):
     template = tuple(_slice_part(p, arrays) if isinstance(p, slice) else (None if p is None else int(p))
                      for p in parts)
     return apply(DynamicSlice(template), x, *arrays)
+
+
+# ------------------------------------------------ shapes given by symbolic sizes
+def _sizes(opname, shape):
+    """A shape of ints and scalar variables -> (template, variable inputs)."""
+    if isinstance(shape, Symbolic) and shape.ndim == 1:
+        n = shape.type.shape[0]
+        if n is None:
+            raise QiflowError(f"{opname}: the length of the shape vector {shape!r} must be known "
+                              "(give a tuple of sizes, or ndim=)")
+        shape = tuple(shape[k] for k in range(n))
+    if isinstance(shape, (int, np.integer, Symbolic)):
+        shape = (shape,)
+    template, inputs = [], []
+    for d in shape:
+        if isinstance(d, Symbolic):
+            if d.ndim != 0 or d.dtype.kind not in "iu":
+                raise QiflowError(f"{opname}: sizes must be integer scalars, got {d!r} ({d.type})")
+            template.append(("in", len(inputs)))
+            inputs.append(d)
+        else:
+            template.append(int(d))
+    return tuple(template), inputs
+
+
+def _shape_of(template, sizes):
+    return tuple(int(sizes[p[1]]) if isinstance(p, tuple) else p for p in template)
+
+
+class DynamicReshape(Op):
+    """x reshaped to a shape whose sizes may be scalar inputs (one may be -1)."""
+    #: symbolic graphs only (no eager form): checked there, not in the op table
+    tested_in = "tests/sym/test_theano_names.py"
+    __slots__ = ("template",)
+    props = ("template",)
+    view_map = {0: [0]}
+
+    def __init__(self, template): self.template = template
+
+    def infer(self, x, *sizes):
+        if sum(1 for p in self.template if p == -1) > 1:
+            raise QiflowError(f"reshape: only one -1 allowed in {self.template}")
+        return tuple(None if isinstance(p, tuple) or p == -1 else p for p in self.template), x.dtype
+
+    def forward(self, x, *sizes):
+        shape = _shape_of(self.template, sizes)
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise QiflowError(f"reshape: cannot reshape an array of shape {x.shape} into "
+                              f"{shape}") from None
+
+    def vjp(self, ctx, inputs, output, g):
+        from .movement import reshape_like
+        return (reshape_like(g, inputs[0]),) + (None,) * (len(inputs) - 1)
+
+
+def reshape(x, shape, ndim=None):
+    """Reshape with sizes that may be symbolic scalars (Theano's ``T.reshape``)."""
+    template, inputs = _sizes("reshape", shape)
+    if ndim is not None and ndim != len(template):
+        raise QiflowError(f"reshape: ndim {ndim} does not match the shape's length {len(template)}")
+    if not inputs:
+        from .movement import reshape as static
+        return static(x, template)
+    return apply(DynamicReshape(template), x, *inputs)
+
+
+class Alloc(Op):
+    """``value`` broadcast to a shape whose sizes may be scalar inputs (a new array)."""
+    #: symbolic graphs only (no eager form): checked there, not in the op table
+    tested_in = "tests/sym/test_theano_names.py"
+    __slots__ = ("template", "dtype")
+    props = ("template", "dtype")
+    view_map = {}
+
+    def __init__(self, template, dtype): self.template, self.dtype = template, dtype
+
+    def infer(self, value, *sizes):
+        n = len(self.template)
+        if len(value.shape) > n:
+            raise QiflowError(f"alloc: the value has ndim {len(value.shape)}, more than the "
+                              f"{n} sizes given")
+        return tuple(None if isinstance(p, tuple) else p for p in self.template), \
+            np.dtype(self.dtype or value.dtype)
+
+    def forward(self, value, *sizes):
+        shape = _shape_of(self.template, sizes)
+        out = np.empty(shape, dtype=self.dtype or value.dtype)
+        try:
+            out[...] = value
+        except ValueError:
+            raise QiflowError(f"alloc: cannot broadcast a value of shape {np.shape(value)} to "
+                              f"{shape}") from None
+        return out
+
+    def vjp(self, ctx, inputs, output, g):
+        return (g,) + (None,) * (len(inputs) - 1)
+
+
+def alloc(value, *shape, dtype=None):
+    """An array of the given shape (sizes may be symbolic) filled with ``value``."""
+    if len(shape) == 1 and (isinstance(shape[0], (tuple, list)) or (
+            isinstance(shape[0], Symbolic) and shape[0].ndim == 1)):
+        shape = shape[0]
+    template, inputs = _sizes("alloc", shape)
+    return apply(Alloc(template, None if dtype is None else np.dtype(dtype)), value, *inputs)

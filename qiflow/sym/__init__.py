@@ -27,6 +27,7 @@ from .jacobian import jacobian, hessian
 from .function import function, Mode
 from .printing import pp, debugprint
 from . import nnet
+from . import signal
 from .rewrites import register, register_global, all_rewrites, Report, PHASES
 
 # the array functions (qiflow's own; each works on Tensors and on variables)
@@ -55,25 +56,16 @@ true_div = true_divide
 int_div = floor_divide
 as_tensor_variable = _graph.as_variable
 
-
-def fill(model, value):
-    """An array shaped like ``model`` filled with ``value`` (Theano's fill)."""
-    return ones_like(model) * value
-
-
-def flatten(x, outdim=1):
-    """Theano's flatten: keep the first ``outdim - 1`` axes, merge the rest
-    (``x.flatten(2)`` of a (N, C, H, W) batch is (N, C*H*W)).  The method
-    ``x.flatten(start_dim)`` follows PyTorch instead."""
-    from ..ops.movement import reshape as _reshape
-    top = x.ndim if x.ndim else 1        # (this module's max is the reduction)
-    if outdim < 1 or outdim > top:
-        raise ValueError(f"flatten: outdim must be in [1, {top}], got {outdim}")
-    if not x.ndim:
-        return _reshape(x, (1,))
-    from ..ops.base import apply as _apply
-    from ..ops.dynamic import FlattenTail
-    return _apply(FlattenTail(outdim), x)
+# Theano's meanings (symbolic sizes, dtype=, mode=): after the array functions they replace
+from .basic import (alloc, zeros, ones, zeros_like, ones_like, fill, second, eye, identity_like,
+                    round, norm, sum, mean, reshape, flatten, set_subtensor, inc_subtensor)
+from .dtypes import (int_dtypes, uint_dtypes, float_dtypes, complex_dtypes, discrete_dtypes,
+                     continuous_dtypes, all_dtypes)
+from .config import config
+from .function import In
+from .printing import Print, pydotprint
+from . import random
+from .random import RandomStreams, MRG_RandomStreams
 
 
 def concatenate(tensors, axis=0):

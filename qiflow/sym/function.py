@@ -81,8 +81,87 @@ def _fit(what, key, value):
     return v
 
 
+class In:
+    """Theano's ``In``: an input with a default ``value`` (the call may leave it
+    out) and a keyword ``name``.
+
+    >>> x, y = T.dscalars('x', 'y')
+    >>> f = T.function([x, T.In(y, value=1.0)], x + y); float(f(2.0)), float(f(2.0, y=3.0))
+    (3.0, 5.0)
+    """
+
+    def __init__(self, variable, name=None, value=None, update=None, mutable=False,
+                 borrow=False, implicit=None):
+        if not isinstance(variable, Variable):
+            raise TypeError(f"In: expected a symbolic variable, got {type(variable).__name__}")
+        if update is not None or mutable or implicit:
+            raise QiflowError("In: update=, mutable= and implicit= are not supported by qiflow; "
+                              "use a shared variable and updates=")
+        self.variable, self.name, self.value = variable, name, value
+
+
+class _Maker:
+    """``f.maker``: what made a compiled function (Theano's FunctionMaker)."""
+
+    def __init__(self, f, inputs):
+        self._f, self.inputs = f, inputs
+
+    @property
+    def fgraph(self):
+        return self._f.fgraph
+
+
+class _WithDefaults:
+    """A compiled function whose ``In`` inputs have defaults or other names."""
+
+    def __init__(self, f, names, defaults):
+        self._f, self._names, self._defaults = f, names, defaults
+
+    def __call__(self, *args, **kw):
+        args = list(args)
+        if len(args) > len(self._names):
+            raise TypeError(f"{self._f._label()} takes {len(self._names)} inputs, got {len(args)}")
+        for k, v in kw.items():
+            if k not in self._names:
+                raise TypeError(f"{self._f._label()}: no input named {k!r} (inputs: {self._names})")
+            i = self._names.index(k)
+            if i < len(args):
+                raise TypeError(f"{self._f._label()}: input {k!r} given twice")
+        full = []
+        for i, nm in enumerate(self._names):
+            if i < len(args):
+                full.append(args[i])
+            elif nm in kw:
+                full.append(kw[nm])
+            elif i in self._defaults:
+                full.append(self._defaults[i])
+            else:
+                raise TypeError(f"{self._f._label()}: input {i} ({nm}) has no value and no default")
+        return self._f(*full)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+def _default_updates(roots, taken):
+    """Theano's ``default_update``: shared variables the graph reads that carry one
+    (random streams' states) and that the user does not update themselves."""
+    out, seen, todo = [], set(taken), list(roots)
+    while todo:
+        new = []
+        for v in leaves(todo):
+            du = getattr(v, "default_update", None) if isinstance(v, SharedVariable) else None
+            if du is not None and id(v) not in seen:
+                seen.add(id(v))
+                new.append((v, du))
+        out += new
+        todo = [du for _, du in new]
+    return out
+
+
 def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=None,
-             on_unused_input="raise", specialize_shared=True, allow_input_downcast=None):
+             on_unused_input="raise", specialize_shared=True, allow_input_downcast=None,
+             no_default_updates=False):
     """Compile a callable computing ``outputs`` from ``inputs``.
 
     * outputs: a variable (the call returns one array), a list (returns a list)
@@ -107,9 +186,16 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
     >>> f.unoptimized[0].owner.inputs[0].owner.op, f.fgraph.outputs[0].owner.op
     (Multiply, Sum(axis=None, keepdims=False))
     """
-    if isinstance(inputs, Variable):
+    if isinstance(inputs, (Variable, In)):
         inputs = [inputs]
     inputs = list(inputs)
+    if any(isinstance(v, In) for v in inputs):
+        ins = [v if isinstance(v, In) else In(v) for v in inputs]
+        f = function([i.variable for i in ins], outputs, updates, givens, name, mode,
+                     on_unused_input, specialize_shared, allow_input_downcast, no_default_updates)
+        names = [i.name or i.variable.name for i in ins]
+        defaults = {k: i.value for k, i in enumerate(ins) if i.value is not None}
+        return _WithDefaults(f, names, defaults)
     seen = set()
     for k, v in enumerate(inputs):
         if not isinstance(v, Variable):
@@ -134,6 +220,11 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
             raise QiflowError(f"function: shared variable {k!r} is updated twice")
         targets.add(id(k))
         ups.append((k, _fit("the update", k, v)))
+    if no_default_updates is not True:
+        skip = {id(v) for v in (no_default_updates or ())}
+        for k, v in _default_updates(outs + [v for _, v in ups], targets | skip):
+            targets.add(id(k))
+            ups.append((k, _fit("the default update", k, v)))
     subst = {}
     for k, v in _pairs("givens", givens):
         if not isinstance(k, Variable):
@@ -168,6 +259,7 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
     f = link(fg, new_inputs, len(outs), [k for k, _ in ups], single, name, report,
              {id(v) for v in spec.values()}, remake, bool(allow_input_downcast), m.inplace)
     f.unoptimized = unoptimized
+    f.maker = _Maker(f, inputs)
     return f
 
 

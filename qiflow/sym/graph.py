@@ -18,11 +18,16 @@ import sys
 
 import numpy as np
 
-from .methods import TheanoMethods
+from .methods import TheanoMethods, _eager_dialect
+from .dtypes import as_dtype
+from ..ops import elementwise as _elementwise
 from ..ops import base as _base
 from ..ops import dynamic as _dynamic
 from ..ops.base import Symbolic
 from .._state import QiflowError
+
+_COMPARISONS = (_elementwise.Equal, _elementwise.NotEqual, _elementwise.Less,
+                _elementwise.LessEqual, _elementwise.Greater, _elementwise.GreaterEqual)
 
 _NDIM_NAMES = {0: "scalar", 1: "vector", 2: "matrix", 3: "tensor3", 4: "tensor4"}
 
@@ -31,13 +36,25 @@ compiler = None
 
 
 class TensorType:
-    """dtype + static shape (a tuple; None marks a dimension known only at run time)."""
+    """dtype + static shape (a tuple; None marks a dimension known only at run time).
+
+    As in Theano, a pattern of booleans is read as broadcastable flags:
+    ``TensorType('float64', (False, True))`` is a column (shape ``(None, 1)``).
+    """
 
     __slots__ = ("dtype", "shape")
 
     def __init__(self, dtype, shape):
         self.dtype = np.dtype(dtype)
+        shape = tuple(shape)
+        if shape and all(isinstance(d, (bool, np.bool_)) for d in shape):
+            shape = tuple(1 if d else None for d in shape)      # Theano's broadcastable
         self.shape = tuple(None if d is None else int(d) for d in shape)
+
+    @property
+    def broadcastable(self):
+        """Theano's flags: True where the dimension is known to be 1."""
+        return tuple(d == 1 for d in self.shape)
 
     @property
     def ndim(self):
@@ -139,7 +156,12 @@ class Variable(Symbolic, TheanoMethods):
     # ------------------------------------------------------------ properties
     @property
     def dtype(self):
-        return self.type.dtype
+        """Theano's dtype: a string (``'float32'``) that also acts as the NumPy dtype."""
+        return as_dtype(self.type.dtype)
+
+    @property
+    def broadcastable(self):
+        return self.type.broadcastable
 
     @property
     def ndim(self):
@@ -191,8 +213,14 @@ class Variable(Symbolic, TheanoMethods):
 
     # ----------------------------------------------------- guarded conversions
     def __bool__(self):
-        raise TypeError(f"the truth value of symbolic {self!r} is only known at run time; "
-                        "use T.switch / qf.where instead of `if`, or compile a function")
+        # Theano: every variable is true (``if not W:`` tests for None), except a
+        # comparison's result, whose truth is only known at run time.  While
+        # tracing eager code (``qf.compile``) the variable stands for a tensor: raise.
+        if _eager_dialect() or (self.owner is not None and
+                                isinstance(self.owner.op, _COMPARISONS)):
+            raise TypeError(f"the truth value of symbolic {self!r} is only known at run time; "
+                            "use T.switch / qf.where instead of `if`, or compile a function")
+        return True
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(f"symbolic {self!r} has no value yet: compile it with T.function "

@@ -3,13 +3,31 @@ which follows NumPy): reductions, shape methods, casts.  (The operators and
 the methods both dialects share are in ``qiflow/methods.py``.)
 """
 from ..methods import TensorMethods
+from ..ops import base as _base
 from ..ops import elementwise as E, reduce as R, movement as M, linalg as L, softmax as S
+
+
+def _eager_dialect():
+    """True while ``qf.compile`` traces eager code: the variables then stand for
+    tensors and their methods mean PyTorch's (the tracer disallows eager backward)."""
+    return any(not i.allows_eager_backward for i in _base._stack)
+
+
+def _dtype_keepdims(what, dtype, keepdims):
+    # Theano's second positional argument is ``dtype``; an eager caller's is keepdim
+    if isinstance(dtype, bool):
+        return None, dtype
+    return dtype, keepdims
 
 
 class TheanoMethods(TensorMethods):
     __slots__ = ()
 
-    def round(self, decimals=0): return E.round(self, decimals)
+    def round(self, mode=None, decimals=None):
+        """Theano's round: ``mode`` 'half_to_even' (default, as NumPy) or
+        'half_away_from_zero'.  (An int is read as NumPy's ``decimals``.)"""
+        from .rounding import round as _round
+        return _round(self, mode, decimals)
     def clip(self, lo=None, hi=None): return E.clip(self, lo, hi)
     clamp = clip
     def pow(self, p): return E.power(self, p)
@@ -28,8 +46,21 @@ class TheanoMethods(TensorMethods):
     def bool(self): return E.cast(self, "bool")
 
     # reductions
-    def sum(self, axis=None, keepdims=False): return R.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return R.mean(self, axis, keepdims)
+    def sum(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        dtype, keepdims = _dtype_keepdims("sum", dtype, keepdims)
+        x = self if dtype is None else E.cast(self, dtype)
+        return R.sum(x, axis, keepdims)
+
+    def mean(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        """Theano's mean: ``dtype`` is the dtype of the result (the sum is done in it)."""
+        dtype, keepdims = _dtype_keepdims("mean", dtype, keepdims)
+        x = self if dtype is None else E.cast(self, dtype)
+        return R.mean(x, axis, keepdims)
+
+    def norm(self, L, axis=None, keepdims=False):
+        """Theano's ``x.norm(L)``: (sum |x|^L)^(1/L); L=inf gives max |x|."""
+        from .rounding import norm
+        return norm(self, L, axis, keepdims)
     def max(self, axis=None, keepdims=False): return R.max(self, axis, keepdims)
     def min(self, axis=None, keepdims=False): return R.min(self, axis, keepdims)
     def prod(self, axis=None, keepdims=False): return R.prod(self, axis, keepdims)
@@ -43,8 +74,14 @@ class TheanoMethods(TensorMethods):
     def log_softmax(self, axis=-1): return S.log_softmax(self, axis)
 
     # shape
-    def reshape(self, *shape): return M.reshape(self, *shape)
-    view = reshape
+    def reshape(self, *shape, ndim=None):
+        """Theano's reshape: sizes may be symbolic scalars (``x.reshape((n, -1))``)."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list, _base.Symbolic)):
+            shape = shape[0]
+        from ..ops.dynamic import reshape
+        return reshape(self, shape, ndim)
+
+    def view(self, *shape): return M.reshape(self, *shape)
 
     def transpose(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
@@ -62,7 +99,17 @@ class TheanoMethods(TensorMethods):
     def squeeze(self, axis=None): return M.squeeze(self, axis)
     def broadcast_to(self, shape): return M.broadcast_to(self, shape)
     def expand(self, *shape): return M.expand(self, *shape)
-    def flatten(self, start_dim=0, end_dim=-1): return M.flatten(self, start_dim, end_dim)
+    def flatten(self, ndim=None, end_dim=None):
+        """Theano's meaning: ``x.flatten(ndim)`` keeps the first ndim - 1 axes and
+        merges the rest (``x.flatten(2)`` of (N, C, H, W) is (N, C*H*W)).  Inside
+        ``qf.compile`` (eager code) it is PyTorch's ``flatten(start_dim, end_dim)``."""
+        if _eager_dialect():
+            return M.flatten(self, 0 if ndim is None else ndim, -1 if end_dim is None else end_dim)
+        if end_dim is not None:
+            raise TypeError("flatten: a symbolic variable's flatten takes Theano's one argument, "
+                            "ndim (the number of dimensions of the result)")
+        from . import flatten
+        return flatten(self, 1 if ndim is None else ndim)
     def ravel(self): return M.ravel(self)
 
     def flip(self, axis=None):

@@ -117,3 +117,112 @@ def _fmt_op(node):
 def _shape(v):
     return "(" + ", ".join("?" if d is None else str(d) for d in v.type.shape) + \
         ("," if v.ndim == 1 else "") + ")"
+
+
+# ------------------------------------------------------------ Print, pydotprint
+from ..ops.base import Op as _Op, apply as _apply
+
+
+class PrintOp(_Op):
+    """Identity that prints ``message`` and the listed attributes of its value
+    each time the compiled function runs (Theano's ``printing.Print``)."""
+    #: symbolic graphs only: checked there, not in the op table
+    tested_in = "tests/sym/test_theano_names.py"
+    __slots__ = ("message", "attrs")
+    props = ("message", "attrs")
+    view_map = {0: [0]}
+
+    def __init__(self, message, attrs):
+        self.message, self.attrs = message, tuple(attrs)
+
+    def infer(self, t):
+        return t.shape, t.dtype
+
+    def forward(self, a):
+        for attr in self.attrs:
+            v = getattr(a, attr)
+            print(f"{self.message} {attr} = {v() if callable(v) else v}")
+        return a
+
+    def vjp(self, ctx, inputs, output, g):
+        return (g,)
+
+
+class Print:
+    """``Print(message, attrs=('__str__',))(x)`` is x, printed at run time.
+
+    >>> x = T.dvector('x'); f = T.function([x], T.Print('x is')(x) * 2)
+    >>> f([1.0, 2.0]).tolist()
+    x is __str__ = [1. 2.]
+    [2.0, 4.0]
+    """
+
+    def __init__(self, message="", attrs=("__str__",), global_fn=None):
+        if global_fn is not None:
+            raise TypeError("Print: global_fn is not supported by qiflow")
+        self.message, self.attrs = message, tuple(attrs)
+
+    def __call__(self, x):
+        return _apply(PrintOp(self.message, self.attrs), x)
+
+
+def _dot_text(obj):
+    """Graphviz source for a compiled function's optimised graph or for variables."""
+    from .graph import toposort
+    if hasattr(obj, "fgraph") and hasattr(obj, "updates"):
+        roots = list(obj.fgraph.outputs)
+    elif isinstance(obj, Variable):
+        roots = [obj]
+    else:
+        roots = list(obj)
+    ids, lines = {}, ["digraph G {", "  rankdir=TB;"]
+
+    def vid(v):
+        if id(v) not in ids:
+            ids[id(v)] = f"v{len(ids)}"
+            label = repr(v) if (v.owner is None or v.name) else str(v.type)
+            shape = "box" if v.owner is None else "ellipse"
+            lines.append(f'  {ids[id(v)]} [label="{_esc(label)}\\n{v.dtype} {_shape(v)}", '
+                         f'shape={shape}];')
+        return ids[id(v)]
+    for n, node in enumerate(toposort(roots)):
+        nid = f"n{n}"
+        lines.append(f'  {nid} [label="{_esc(repr(node.op))}", shape=oval, style=filled, '
+                     f'fillcolor="#dddddd"];')
+        for k, i in enumerate(node.inputs):
+            lines.append(f'  {vid(i)} -> {nid} [label="{k}"];')
+        lines.append(f"  {nid} -> {vid(node.outputs[0])};")
+    for r in roots:
+        vid(r)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _esc(s):
+    return s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def pydotprint(fct, outfile=None, format="png", compact=True, return_image=False, **unused):
+    """Draw a compiled function (or variables) with graphviz's ``dot`` program
+    (Theano's ``pydotprint``).  ``format='dot'`` writes the graph source and
+    needs no graphviz.  Returns the path written (or the bytes with
+    ``return_image=True``)."""
+    import os
+    import shutil
+    import subprocess
+    src = _dot_text(fct)
+    if format == "dot":
+        data = src.encode()
+    else:
+        dot = shutil.which("dot")
+        if dot is None:
+            raise RuntimeError("pydotprint: graphviz's 'dot' program is not installed; install "
+                               "graphviz, or use format='dot' (the graph source) or T.debugprint")
+        data = subprocess.run([dot, f"-T{format}"], input=src.encode(), capture_output=True,
+                              check=True).stdout
+    if return_image:
+        return data
+    outfile = outfile or os.path.join(os.getcwd(), f"qiflow_graph.{format}")
+    with open(outfile, "wb") as fh:
+        fh.write(data)
+    return outfile

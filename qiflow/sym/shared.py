@@ -46,13 +46,19 @@ class TensorContainer:
 
 
 class SharedVariable(Variable):
-    """A variable with a value shared by every function that uses it."""
+    """A variable with a value shared by every function that uses it.
 
-    __slots__ = ("container",)
+    ``default_update`` (Theano's): an expression every compiled function that
+    reads the variable stores into it after each call, unless the function's
+    own ``updates`` set it (random streams keep their state this way).
+    """
+
+    __slots__ = ("container", "default_update")
 
     def __init__(self, type, container, name=None):
         Variable.__init__(self, type, None, name)
         self.container = container
+        self.default_update = None
 
     def get_value(self, borrow=False):
         """The current value (a copy unless ``borrow``)."""

@@ -65,3 +65,25 @@ for _p, _dt in PREFIXES.items():
     TYPES[_p + "row"] = TensorType(_dt, (1, None))
     TYPES[_p + "col"] = TensorType(_dt, (None, 1))
 globals().update(TYPES)
+
+_PLURALS = {"scalar": "scalars", "vector": "vectors", "matrix": "matrices", "row": "rows",
+            "col": "cols", "tensor3": "tensor3s", "tensor4": "tensor4s"}
+
+
+def _plural(typ, plural):
+    def make(*names):
+        if len(names) == 1 and isinstance(names[0], int):
+            names = (None,) * names[0]
+        return [typ(n) for n in names]
+    make.__name__ = plural
+    make.__doc__ = f"Several {plural} at once (Theano's): ``x, y = T.{plural}('x', 'y')``."
+    return make
+
+
+for _p in PREFIXES:
+    for _kind, _pl in _PLURALS.items():
+        TYPES[_p + _pl] = _plural(TYPES[_p + _kind], _p + _pl)
+for _kind, _pl in _PLURALS.items():
+    if _kind in ("scalar", "vector", "matrix", "tensor3", "tensor4"):
+        TYPES[_pl] = _plural(globals()[_kind], _pl)
+globals().update(TYPES)

@@ -1,0 +1,2 @@
+"""``theano.printing``: ``pp``, ``debugprint``, ``Print``, ``pydotprint``."""
+from qiflow.sym.printing import pp, debugprint, Print, pydotprint  # noqa: F401

@@ -1,0 +1,2 @@
+"""``theano.sandbox``."""
+from . import rng_mrg

@@ -1,0 +1,3 @@
+"""``theano.sandbox.rng_mrg``: qiflow's MRG_RandomStreams (Philox inside: the
+signatures are MRG's, the numbers are qiflow's)."""
+from qiflow.sym.random import MRG_RandomStreams  # noqa: F401

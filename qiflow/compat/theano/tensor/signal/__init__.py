@@ -1,0 +1,2 @@
+"""``theano.tensor.signal``."""
+from . import pool

@@ -1,0 +1,85 @@
+"""qiflow.compat.theano: Theano's module tree as re-exports, and install()."""
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from qiflow import sym
+from qiflow.compat import theano as qt
+
+
+def test_import_theano_resolves_to_qiflow(theano):
+    import theano.tensor as T
+    from theano.tensor.nnet import conv2d
+    from theano.tensor.signal import pool
+    from theano.tensor.shared_randomstreams import RandomStreams
+    from theano.sandbox.rng_mrg import MRG_RandomStreams
+    from theano import printing, gradient
+    assert theano is qt and T is qt.tensor
+    assert T.dmatrix is sym.dmatrix and T.grad is sym.grad and theano.function is sym.function
+    assert conv2d is sym.nnet.conv2d and pool.pool_2d is sym.signal.pool.pool_2d
+    assert RandomStreams is sym.RandomStreams and MRG_RandomStreams is sym.MRG_RandomStreams
+    assert printing.Print is sym.Print and gradient.grad is sym.grad
+    assert T.nnet.sigmoid is sym.nnet.sigmoid and T.signal.pool is pool
+    assert theano.config is sym.config and theano.shared is sym.shared
+    assert "int32" in T.discrete_dtypes and T.TensorType is sym.TensorType
+    x = T.dscalar("x")
+    assert theano.function([x], theano.gradient.grad(x * x, x))(3.0) == 6.0
+
+
+def test_scan_and_ifelse_say_what_is_missing(theano):
+    try:
+        import qiflow.sym.scan  # noqa: F401
+    except ImportError:
+        with pytest.raises(NotImplementedError, match="qiflow/sym/scan.py"):
+            theano.scan
+        with pytest.raises(NotImplementedError, match="ifelse"):
+            from theano.ifelse import ifelse  # noqa: F401
+    else:
+        assert callable(theano.scan)
+    with pytest.raises(AttributeError, match="no attribute"):
+        theano.no_such_name
+
+
+def test_install_leaves_a_real_theano_alone():
+    qt.uninstall()
+    fake = types.ModuleType("theano")
+    sys.modules["theano"] = fake
+    try:
+        assert qt.install() is False and sys.modules["theano"] is fake
+    finally:
+        del sys.modules["theano"]
+    assert qt.install() is True and sys.modules["theano"] is qt
+    assert qt.install() is True                  # twice is fine
+    qt.uninstall()
+    assert "theano" not in sys.modules and "theano.tensor" not in sys.modules
+
+
+def test_in_and_param(theano):
+    import theano.tensor as T
+    x, y = T.dscalars("x", "y")
+    f = theano.function([x, theano.Param(y, default=2.0)], x * y) if False else \
+        theano.function([x, theano.In(y, value=2.0)], x * y)
+    assert f(3.0) == 6.0 and theano.Param is theano.In
+
+
+def test_run_a_program_unchanged(tmp_path):
+    import subprocess
+    prog = tmp_path / "prog.py"
+    prog.write_text(
+        "import sys\n"
+        "import numpy\n"
+        "import theano\n"
+        "import theano.tensor as T\n"
+        "x = T.dvector('x')\n"
+        "f = theano.function([x], T.grad(T.sum(x ** 2), x))\n"
+        "print(theano.__name__, f(numpy.array([1.0, 2.0])).tolist(), sys.argv[1:])\n")
+    import os
+    import qiflow
+    root = os.path.dirname(os.path.dirname(qiflow.__file__))      # this checkout's qiflow
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-m", "qiflow.compat.theano", str(prog), "--flag"],
+                         capture_output=True, text=True, timeout=120, env=env, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "qiflow.compat.theano [2.0, 4.0] ['--flag']"
