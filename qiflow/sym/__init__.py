@@ -27,6 +27,7 @@ from .jacobian import jacobian, hessian
 from .function import function, Mode
 from .printing import pp, debugprint
 from . import nnet
+from .scan import scan
 from .rewrites import register, register_global, all_rewrites, Report, PHASES
 
 # the array functions (qiflow's own; each works on Tensors and on variables)
