@@ -27,7 +27,8 @@ from .jacobian import jacobian, hessian
 from .function import function, Mode
 from .printing import pp, debugprint
 from . import nnet
-from .scan import scan
+from .scan import scan, map, reduce, foldl, foldr
+from .ifelse import ifelse
 from .rewrites import register, register_global, all_rewrites, Report, PHASES
 
 # the array functions (qiflow's own; each works on Tensors and on variables)

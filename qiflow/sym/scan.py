@@ -55,3 +55,57 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     """
     return build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gradient,
                       go_backwards, mode, name, strict, return_list)
+
+
+def map(fn, sequences, non_sequences=None, truncate_gradient=-1, go_backwards=False, mode=None,
+        name=None):
+    """fn applied to every step of ``sequences``: ``(outputs, updates)``.
+
+    >>> v = T.dvector('v')
+    >>> sq, _ = T.map(lambda a: a * a, sequences=v)
+    >>> T.function([v], sq)([1.0, 2.0, 3.0]).tolist()
+    [1.0, 4.0, 9.0]
+    """
+    return scan(fn, sequences=sequences, outputs_info=None, non_sequences=non_sequences,
+                truncate_gradient=truncate_gradient, go_backwards=go_backwards, mode=mode, name=name)
+
+
+def _last(outputs):
+    if isinstance(outputs, list):
+        return [o[-1] for o in outputs]
+    return outputs[-1]
+
+
+def reduce(fn, sequences, outputs_info, non_sequences=None, go_backwards=False, mode=None, name=None):
+    """A scan that returns only the values after the last step: ``(outputs, updates)``.
+
+    >>> v = T.dvector('v')
+    >>> total, _ = T.reduce(lambda a, acc: acc + a, sequences=v, outputs_info=T.constant(0.0, dtype='float64'))
+    >>> float(T.function([v], total)([1.0, 2.0, 3.0]))
+    6.0
+    """
+    outs, ups = scan(fn, sequences=sequences, outputs_info=outputs_info, non_sequences=non_sequences,
+                     go_backwards=go_backwards, mode=mode, name=name)
+    return _last(outs), ups
+
+
+def foldl(fn, sequences, outputs_info, non_sequences=None, mode=None, name=None):
+    """``reduce`` from the first step to the last.
+
+    >>> v = T.dvector('v')
+    >>> r, _ = T.foldl(lambda a, acc: acc * 10 + a, sequences=v, outputs_info=T.constant(0.0, dtype='float64'))
+    >>> float(T.function([v], r)([1.0, 2.0, 3.0]))
+    123.0
+    """
+    return reduce(fn, sequences, outputs_info, non_sequences, go_backwards=False, mode=mode, name=name)
+
+
+def foldr(fn, sequences, outputs_info, non_sequences=None, mode=None, name=None):
+    """``reduce`` from the last step to the first.
+
+    >>> v = T.dvector('v')
+    >>> r, _ = T.foldr(lambda a, acc: acc * 10 + a, sequences=v, outputs_info=T.constant(0.0, dtype='float64'))
+    >>> float(T.function([v], r)([1.0, 2.0, 3.0]))
+    321.0
+    """
+    return reduce(fn, sequences, outputs_info, non_sequences, go_backwards=True, mode=mode, name=name)

@@ -3,7 +3,6 @@ sequences with taps, states with several taps, non-sequences, closures,
 go_backwards, n_steps, truncate_gradient (against an unrolled graph with the
 gradient stopped), and second order (the gradient is itself a scan)."""
 import numpy as np
-import pytest
 
 from qiflow import sym as T
 from qiflow.sym.scan_op import Scan
