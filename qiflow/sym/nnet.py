@@ -46,3 +46,15 @@ def categorical_crossentropy(coding_dist, true_dist):
         n = coding_dist.shape[0]
         return -E.log(coding_dist[arange(n), true_dist])
     return -R.sum(true_dist * E.log(coding_dist), axis=-1)
+
+
+def lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh=None):
+    """An LSTM layer written with scan (see ``qiflow.sym.recurrent``): (hs, cs)."""
+    from .recurrent import lstm as _lstm
+    return _lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+
+
+def gru(x, h0, w_ih, w_hh, b_ih, b_hh):
+    """A GRU layer written with scan (see ``qiflow.sym.recurrent``): hs."""
+    from .recurrent import gru as _gru
+    return _gru(x, h0, w_ih, w_hh, b_ih, b_hh)
