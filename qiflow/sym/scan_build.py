@@ -111,7 +111,10 @@ def _sub(t):
 
 
 def build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate, go_backwards, mode,
-               name, strict, return_list):
+               name, strict, return_list, sums=()):
+    """``scan``'s work; ``sums`` (used by the gradient): initial values of extra
+    outputs that fn returns last, summed over the steps (the result holds their
+    totals, after the other outputs)."""
     if not callable(fn):
         raise TypeError(f"scan: fn must be callable, got {type(fn).__name__}")
     seqs = [_seq_entry(s, go_backwards) for s in _as_list(sequences)]
@@ -144,6 +147,14 @@ def build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate, go
     res = fn(*args)
     outs, ups, single = _split_result(res)
     outs = [as_variable(o) for o in outs]
+    sums = [as_variable(v) for v in sums]
+    if sums:
+        outs, sum_outs = outs[:len(outs) - len(sums)], outs[len(outs) - len(sums):]
+        for s0, o in zip(sums, sum_outs):
+            if o.dtype != s0.dtype or o.ndim != s0.ndim:
+                raise QiflowError(f"scan: a summed output is {o.type}, its initial value {s0.type}")
+    else:
+        sum_outs = []
     if infos and len(infos) != len(outs):
         raise QiflowError(f"scan: outputs_info has {len(infos)} entries but fn returned {len(outs)} "
                           "outputs")
@@ -174,7 +185,7 @@ def build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate, go
         up_targets.append(s)
         up_ph.append(_placeholder(s.type, name=s.name))
         up_vals.append(v)
-    inner_outs = [outs[k] for k in fed] + up_vals + [outs[k] for k in plain]
+    inner_outs = [outs[k] for k in fed] + up_vals + [outs[k] for k in plain] + sum_outs
     # ---------------------------------------------------------- free variables
     known = {id(p) for p in args if not isinstance(p, Constant)}
     up_ids = {id(s): p for s, p in zip(up_targets, up_ph)}
@@ -205,7 +216,7 @@ def build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate, go
     inner_inputs = seq_ph + [p for ps in state_ph for p in ps] + up_ph + ns_ph
     spec = Spec(len(seq_ph), st_specs, len(plain), len(ns_ph), inner_inputs, inner_outs, name=name,
                 mode=mode, truncate=int(truncate) if truncate is not None else -1,
-                infer_n=n_steps is None)
+                infer_n=n_steps is None, n_sums=len(sums))
     spec.hoisted = hoisted
     spec.vjp, spec.builder = scan_vjp, build_scan
     if n_steps is None:
@@ -220,7 +231,7 @@ def build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate, go
         if n.dtype != np.int64:
             n = E.cast(n, "int64")
     inits = [states[k][0] for k in fed] + [expand_dims(s, 0) for s in up_targets]
-    bufs, others = scan_node(spec, n, seq_outer, inits, ns_outer)
+    bufs, others, totals = scan_node(spec, n, seq_outer, inits, sums, ns_outer)
     result = [None] * len(outs)
     for k, b in zip(fed, bufs):
         result[k] = _ix.getitem(b, slice(-min(states[k][1]), None))
@@ -229,6 +240,8 @@ def build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate, go
     updates = OrderedDict()
     for s, b in zip(up_targets, bufs[len(fed):]):
         updates[s] = b[-1]
+    if sums:
+        return result + totals, updates
     if single and len(result) == 1 and not return_list:
         return result[0], updates
     return result, updates

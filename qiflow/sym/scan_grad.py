@@ -35,11 +35,13 @@ def _steps(spec, n_in, seqs):
 
 def scan_vjp(op, ctx, inputs, output, g):
     sp = op.spec
-    ns, nst, nns = sp.n_seqs, len(sp.states), sp.n_nonseqs
+    ns, nst, nsum, nns = sp.n_seqs, len(sp.states), sp.n_sums, sp.n_nonseqs
+    first_sum = nst + sp.n_plain
     n_in = inputs[0]
     seqs = list(inputs[1:1 + ns])
     inits = list(inputs[1 + ns:1 + ns + nst])
-    nonseqs = list(inputs[1 + ns + nst:])
+    w0 = 1 + ns + nst + nsum                      # where the non-sequences start
+    nonseqs = list(inputs[w0:])
     need = ctx.needs_input_grad
     G = slots(g)
     n = _steps(sp, n_in, seqs)
@@ -50,47 +52,42 @@ def scan_vjp(op, ctx, inputs, output, g):
     fl = lambda v: v.dtype.kind in "fc"
     dx_idx = [j for j in range(ns) if fl(seqs[j]) and need[1 + j]]
     st_idx = [o for o in range(nst) if fl(outs_t[o])]
-    w_idx = [j for j in range(nns) if fl(nonseqs[j]) and need[1 + ns + nst + j]]
-    g_idx = [k for k in sorted(G) if fl(outs_t[k])]
+    w_idx = [j for j in range(nns) if fl(nonseqs[j]) and need[w0 + j]]
+    g_seq = [k for k in sorted(G) if fl(outs_t[k]) and k < first_sum]     # a gradient per step
+    g_sum = [k for k in sorted(G) if fl(outs_t[k]) and k >= first_sum]    # one for every step
     bw_seqs = [getitem(s, slice(None, n)) for s in seqs]
     for (taps, lag), b in zip(sp.states, bufs):
         for k in taps:
             bw_seqs.append(getitem(b, slice(lag + k, n + (lag + k))))
-    for k in g_idx:
-        if k < nst:
-            lag = sp.states[k][1]
-            bw_seqs.append(getitem(G[k], slice(lag, n + lag)))
-        else:
-            bw_seqs.append(getitem(G[k], slice(None, n)))
+    for k in g_seq:
+        lag = sp.states[k][1] if k < nst else 0
+        bw_seqs.append(getitem(G[k], slice(lag, n + lag)))
     n_taps = sum(len(t) for t, _ in sp.states)
     zeros_w = [E.zeros_like(inits[o]) for o in st_idx]
-    zeros_acc = [E.zeros_like(nonseqs[j]) for j in w_idx]
+    zeros_dw = [E.zeros_like(nonseqs[j]) for j in w_idx]
 
     def step(*a):
         xs = list(a[:ns])
         taps_v = list(a[ns:ns + n_taps])
-        gs = dict(zip(g_idx, a[ns + n_taps:ns + n_taps + len(g_idx)]))
-        rest = a[ns + n_taps + len(g_idx):]
-        wins = dict(zip(st_idx, rest[:len(st_idx)]))
-        accs = list(rest[len(st_idx):len(st_idx) + len(w_idx)])
-        ws = list(rest[len(st_idx) + len(w_idx):])
+        pos = ns + n_taps
+        gs = dict(zip(g_seq, a[pos:pos + len(g_seq)]))
+        pos += len(g_seq)
+        wins = dict(zip(st_idx, a[pos:pos + len(st_idx)]))
+        pos += len(st_idx)
+        ws = list(a[pos:pos + nns])
+        gs.update(zip(g_sum, a[pos + nns:]))
         ys, _ = clone(outs_t, replace=dict(zip(sp.inner_inputs, xs + taps_v + ws)))
         roots, adjs = [], []
-        for o in st_idx:
-            adj = wins[o][-1]
-            if o in gs:
-                adj = adj + gs[o]
-            roots.append(ys[o])
-            adjs.append(adj)
-        for k in g_idx:
-            if k >= nst:
+        for k in range(len(outs_t)):
+            adj = wins[k][-1] if k in wins else None
+            if k in gs:
+                adj = gs[k] if adj is None else adj + gs[k]
+            if adj is not None and ys[k].requires_grad:
                 roots.append(ys[k])
-                adjs.append(gs[k])
-        keep = [i for i, r in enumerate(roots) if r.requires_grad]
+                adjs.append(adj)
         targets = [xs[j] for j in dx_idx] + taps_v + [ws[j] for j in w_idx]
-        if keep:
-            res = autodiff._sweep([roots[i] for i in keep], [adjs[i] for i in keep],
-                                  retain_graph=True, create_graph=True, targets=targets)
+        if roots:
+            res = autodiff._sweep(roots, adjs, retain_graph=True, create_graph=True, targets=targets)
         else:
             res = [None] * len(targets)
         res = [E.zeros_like(t) if r is None else r for t, r in zip(targets, res)]
@@ -110,12 +107,12 @@ def scan_vjp(op, ctx, inputs, output, g):
             zero = E.zeros_like(W[0])
             D = stack([d.get(j - lag, zero) for j in range(lag)], 0)
             new_wins.append(concatenate([E.zeros_like(W[:1]), W[:-1]], 0) + D)
-        new_accs = [acc + dw for acc, dw in zip(accs, dws)]
-        return dxs + new_wins + new_accs
+        return dxs + new_wins + dws
 
     n_bw = n if sp.truncate < 0 else E.minimum(n, sp.truncate)
-    outs, _ = sp.builder(step, bw_seqs, [None] * len(dx_idx) + zeros_w + zeros_acc, nonseqs, n_bw,
-                         -1, True, sp.mode, f"grad of {sp.name or 'scan'}", False, True)
+    outs, _ = sp.builder(step, bw_seqs, [None] * len(dx_idx) + zeros_w,
+                         nonseqs + [G[k] for k in g_sum], n_bw, -1, True, sp.mode,
+                         f"grad of {sp.name or 'scan'}", False, True, sums=zeros_dw)
     grads = [None] * len(inputs)
     for j, dxr in zip(dx_idx, outs[:len(dx_idx)]):
         grads[1 + j] = apply(DynamicSliceGrad(_ROWS), dxr[::-1], seqs[j], n - n_bw, n)
@@ -128,6 +125,9 @@ def scan_vjp(op, ctx, inputs, output, g):
         if o in G:
             d = d + getitem(G[o], slice(None, sp.states[o][1]))
         grads[1 + ns + o] = d
-    for j, aseq in zip(w_idx, outs[len(dx_idx) + len(st_idx):]):
-        grads[1 + ns + nst + j] = aseq[-1]
+    for k in g_sum:
+        if need[1 + ns + nst + (k - first_sum)]:
+            grads[1 + ns + nst + (k - first_sum)] = G[k]
+    for j, total in zip(w_idx, outs[len(dx_idx) + len(st_idx):]):
+        grads[w0 + j] = total
     return tuple(grads)

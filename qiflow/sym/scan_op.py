@@ -121,14 +121,18 @@ class Spec:
     ``n_seqs`` sequence inputs (one per tap, already sliced and ordered),
     ``states``: per fed-back output its taps (negative) and ``lag`` (the number
     of initial values, -min(taps)), ``n_plain`` outputs not fed back,
-    ``n_nonseqs``.  ``inner_inputs`` / ``inner_outputs``: the step's graph
-    (inputs: sequence slices, state taps, non-sequences; outputs: the states'
-    new values, then the other outputs).
+    ``n_sums`` outputs summed over the steps into an initial value (what the
+    gradient scan uses for the gradients of non-sequences: one buffer, added to
+    in place, instead of a trajectory), ``n_nonseqs``.  ``inner_inputs`` /
+    ``inner_outputs``: the step's graph (inputs: sequence slices, state taps,
+    non-sequences; outputs: the states' new values, the other outputs, then the
+    summed ones).
     """
 
     def __init__(self, n_seqs, states, n_plain, n_nonseqs, inner_inputs, inner_outputs, name=None,
-                 mode=None, truncate=-1, infer_n=True):
+                 mode=None, truncate=-1, infer_n=True, n_sums=0):
         self.n_seqs, self.states, self.n_plain, self.n_nonseqs = n_seqs, states, n_plain, n_nonseqs
+        self.n_sums = n_sums
         self.inner_inputs, self.inner_outputs = inner_inputs, inner_outputs
         self.name, self.mode = name, mode
         #: vjp(op, ctx, inputs, output, g) and the builder the gradient scan is made with
@@ -153,10 +157,10 @@ class Spec:
 
 
 class Scan(Op):
-    """The loop.  Inputs: ``n_steps`` (int64 scalar, -1: the sequences' length),
-    the sequences, the states' initial buffers (lag, ...), the non-sequences.
-    Value: a tuple of the states' buffers (lag + n, ...) then the other outputs
-    (n, ...)."""
+    """The loop.  Inputs: ``n_steps`` (int64 scalar; ignored when ``spec.infer_n``),
+    the sequences, the states' initial buffers (lag, ...), the sums' initial
+    values, the non-sequences.  Value: a tuple of the states' buffers
+    (lag + n, ...), the other outputs (n, ...), then the sums."""
 
     __slots__ = ("spec",)
     props = ("spec",)
@@ -168,7 +172,7 @@ class Scan(Op):
 
     def infer(self, *types):
         sp = self.spec
-        want = 1 + sp.n_seqs + len(sp.states) + sp.n_nonseqs
+        want = 1 + sp.n_seqs + len(sp.states) + sp.n_sums + sp.n_nonseqs
         if len(types) != want:
             raise QiflowError(f"Scan: expected {want} inputs, got {len(types)}")
         return PACK.shape, PACK.dtype
@@ -181,7 +185,9 @@ class Scan(Op):
         ns, nst = sp.n_seqs, len(sp.states)
         seqs = arrays[:ns]
         inits = arrays[ns:ns + nst]
-        nonseqs = list(arrays[ns + nst:])
+        sums = [np.array(a, dtype=v.type.dtype) for a, v in
+                zip(arrays[ns + nst:ns + nst + sp.n_sums], sp.inner_outputs[nst + sp.n_plain:])]
+        nonseqs = list(arrays[ns + nst + sp.n_sums:])
         label = f"scan {sp.name!r}" if sp.name else "scan"
         if sp.infer_n:
             n = min(len(s) for s in seqs)
@@ -225,6 +231,12 @@ class Scan(Op):
                     raise QiflowError(f"{label}: output {nst + j} changed shape from "
                                       f"{plain[j].shape[1:]} to {r.shape} at step {t}")
                 plain[j][t] = r
+            for j, acc in enumerate(sums):
+                r = res[nst + sp.n_plain + j]
+                if np.shape(r) != acc.shape:
+                    raise QiflowError(f"{label}: summed output {j} has shape {acc.shape} but step "
+                                      f"{t} made shape {np.shape(r)}")
+                np.add(acc, r, out=acc)
         for j in range(sp.n_plain):
             if plain[j] is None:       # no step ran: the shape must be known statically
                 v = outs_t[nst + j]
@@ -233,7 +245,7 @@ class Scan(Op):
                                       f"({v.type}) to make an empty result of")
                 plain[j] = np.empty((0,) + v.type.shape, dtype=v.type.dtype)
         res = np.empty((), dtype=object)
-        res[()] = tuple(bufs) + tuple(plain)
+        res[()] = tuple(bufs) + tuple(plain) + tuple(sums)
         return res
 
     def vjp(self, ctx, inputs, output, g):
@@ -241,12 +253,12 @@ class Scan(Op):
         return self.spec.vjp(self, ctx, inputs, output, g)
 
 
-def scan_node(spec, n_steps, seqs, inits, nonseqs):
-    """Build the node; returns (state buffers, other outputs) as variables."""
-    pack = _pack(Scan(spec), [n_steps] + list(seqs) + list(inits) + list(nonseqs))
+def scan_node(spec, n_steps, seqs, inits, sums, nonseqs):
+    """Build the node; returns (state buffers, other outputs, sums) as variables."""
+    pack = _pack(Scan(spec), [n_steps] + list(seqs) + list(inits) + list(sums) + list(nonseqs))
     outs = []
-    nst = len(spec.states)
+    nst, first_sum = len(spec.states), len(spec.states) + spec.n_plain
     for k, v in enumerate(spec.inner_outputs):
-        t = TensorType(v.type.dtype, (None,) + v.type.shape)
-        outs.append(apply(ScanOutput(k, t), pack))
-    return outs[:nst], outs[nst:]
+        shape = v.type.shape if k >= first_sum else (None,) + v.type.shape
+        outs.append(apply(ScanOutput(k, TensorType(v.type.dtype, shape)), pack))
+    return outs[:nst], outs[nst:first_sum], outs[first_sum:]

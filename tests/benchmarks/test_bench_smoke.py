@@ -186,3 +186,12 @@ def test_a_wide_spread_between_processes_is_called_noisy():
     assert "numpy" not in text
     row["min_max"] = {"torch": [2.0, 2.5]}
     assert report.notes([row]) == ""
+
+
+@pytest.mark.slow
+def test_scan_lstm_benchmark_runs_both_sides_on_the_same_work():
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.run([sys.executable, os.path.join(here, "benchmarks", "scan_lstm.py"), "--quick"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "same losses: yes" in proc.stdout and "ratio scan / eager:" in proc.stdout
