@@ -18,6 +18,7 @@ from .. import autodiff
 from .._state import QiflowError
 from ..ops import elementwise as E
 from ..ops.base import Op, apply
+from . import graph as _graph
 from .graph import Variable, Constant, TensorType, as_variable, ancestors
 from .fgraph import clone
 
@@ -33,7 +34,7 @@ class Branches:
     def fn(self, which):
         f = self._fns[which]
         if f is None:
-            from .function import function
+            function = _graph.compiler         # T.function (registered by function.py)
             out = self.then if which else self.other
             f = self._fns[which] = function(self.inputs, out, on_unused_input="ignore",
                                             name=f"{self.name or 'ifelse'} {'then' if which else 'else'}")

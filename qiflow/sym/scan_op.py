@@ -18,6 +18,7 @@ import numpy as np
 
 from .._state import QiflowError
 from ..ops.base import Op, apply
+from . import graph as _graph
 from .graph import Variable, TensorType, build
 
 #: the type of a Scan node's value: a tuple of arrays
@@ -146,7 +147,7 @@ class Spec:
     @property
     def fn(self):
         if self._fn is None:
-            from .function import function
+            function = _graph.compiler         # T.function (registered by function.py)
             self._fn = function(self.inner_inputs, list(self.inner_outputs), on_unused_input="ignore",
                                 name=f"{self.name or 'scan'} step", mode=self.mode)
         return self._fn
