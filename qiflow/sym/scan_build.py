@@ -169,6 +169,7 @@ def build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate, go
             raise QiflowError(f"scan: output {k} is fed back, but fn returned {o.type} for an "
                               f"initial value of dtype {init_t.dtype} and ndim {len(init_t.shape)}; "
                               "make them agree (e.g. cast the initial value)")
+    ups = list(ups) + _default_updates(outs + [v for _, v in ups] + sum_outs, {id(s) for s, _ in ups})
     up_targets, up_ph, up_vals = [], [], []
     seen = set()
     for s, v in ups:
@@ -245,6 +246,22 @@ def build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate, go
     if single and len(result) == 1 and not return_list:
         return result[0], updates
     return result, updates
+
+
+def _default_updates(roots, done):
+    """(shared, its default_update) for the shared variables the step reads that
+    carry one (a random stream's state, as in Theano) and fn did not update."""
+    found, frontier = [], list(roots)
+    while frontier:
+        new = []
+        for v in ancestors(frontier):
+            up = getattr(v, "default_update", None)
+            if up is not None and isinstance(v, SharedVariable) and id(v) not in done:
+                done.add(id(v))
+                found.append((v, up))
+                new.append(up)
+        frontier = new
+    return found
 
 
 def _hoist(inner_outs, ns_ph, ns_outer):

@@ -188,3 +188,29 @@ def test_loop_invariant_work_is_moved_out_and_constants_folded():
     xa, wa = RNG.standard_normal((4, 3)), RNG.standard_normal((3, 3))
     want = xa @ (wa.T * 2) + np.exp(wa).sum()
     np.testing.assert_allclose(T.function([x, W], out)(xa, wa), want, rtol=1e-12)
+
+
+def test_a_default_update_of_a_shared_variable_is_carried_through_the_steps():
+    """A random stream's state carries a default update (Theano's convention): a
+    scan whose step reads such a state returns its update without fn naming it."""
+    from qiflow.sym.shared import SharedVariable
+
+    class WithDefault(SharedVariable):
+        pass
+    base = T.shared(np.asarray(1.0), name="state")
+    state = WithDefault(base.type, base.container, "state")
+    state.default_update = state * 2
+    x = T.dvector("x")
+    out, ups = T.scan(lambda v: v * state, sequences=x)
+    assert list(ups) == [state]
+    f = T.function([x], out, updates=ups)
+    np.testing.assert_allclose(f([1.0, 1.0, 1.0]), [1.0, 2.0, 4.0])
+    assert float(state.get_value()) == 8.0
+
+
+def test_scan_output_is_read_inline_by_the_linker():
+    x = T.dvector("x")
+    out, _ = T.scan(lambda v: v * 3, sequences=x)
+    f = T.function([x], out)
+    assert "[()][0]" in f.source
+    np.testing.assert_allclose(f([1.0, 2.0]), [3.0, 6.0])
