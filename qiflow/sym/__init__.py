@@ -28,6 +28,8 @@ from .function import function, Mode
 from .printing import pp, debugprint
 from . import nnet
 from . import signal
+from .scan import scan, map, reduce, foldl, foldr
+from .ifelse import ifelse
 from .rewrites import register, register_global, all_rewrites, Report, PHASES
 
 # the array functions (qiflow's own; each works on Tensors and on variables)

@@ -20,6 +20,7 @@ from ..ops import movement as M
 from ..ops import reduce as R
 from ..ops.linalg import MatMul
 from .rewrites.specialize import Gemm
+from .scan_op import ScanOutput
 
 
 @functools.singledispatch
@@ -94,3 +95,9 @@ def _gemm(op: Gemm, node, args, res, env, bufs):
             f"    _np.add({res}, {c}, out={res})",
             "except ValueError:",
             f"    {res} = {res} + {c}"]
+
+
+@emit_node.register
+def _scan_output(op: ScanOutput, node, args, res, env, bufs):
+    """Output k of a scan's tuple, read inline."""
+    return [f"{res} = {args[0]}[()][{op.k}]"]

@@ -127,3 +127,15 @@ def conv2d(input, filters, input_shape=None, filter_shape=None, border_mode="val
     w = filters[:, :, ::-1, ::-1] if filter_flip else filters
     return _conv.conv2d(input, w, None, _pair2("subsample", subsample), pad, (dh, dw),
                         int(num_groups))
+
+
+def lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh=None):
+    """An LSTM layer written with scan (see ``qiflow.sym.recurrent``): (hs, cs)."""
+    from .recurrent import lstm as _lstm
+    return _lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+
+
+def gru(x, h0, w_ih, w_hh, b_ih, b_hh):
+    """A GRU layer written with scan (see ``qiflow.sym.recurrent``): hs."""
+    from .recurrent import gru as _gru
+    return _gru(x, h0, w_ih, w_hh, b_ih, b_hh)

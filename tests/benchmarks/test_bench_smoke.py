@@ -198,3 +198,12 @@ def test_every_case_sets_up_every_qiflow_framework_it_names():
         assert _common.qf_sym() is not None and _common.qf_nn() is not None
     finally:
         sys.path.remove(os.path.join(ROOT, "benchmarks"))
+
+
+@pytest.mark.slow
+def test_scan_lstm_benchmark_runs_both_sides_on_the_same_work():
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.run([sys.executable, os.path.join(here, "benchmarks", "scan_lstm.py"), "--quick"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "same losses: yes" in proc.stdout and "ratio scan / eager:" in proc.stdout

@@ -125,3 +125,14 @@ def test_seed003_theano(tmp_path):
     assert (tmp_path / "seed003_best_model.npz").exists()
     pred = re.search(r"first 10 examples in test set:\n\[([\d ]+)\]\ntrue labels: +\[([\d ]+)\]", out)
     assert pred and sum(a == b for a, b in zip(pred.group(1).split(), pred.group(2).split())) >= 8
+
+
+def test_seed003_lstm(tmp_path):
+    out = run("seed003_lstm.py", tmp_path)
+    (floor,) = floats(r"the grammar's own entropy: (\S+) nats", out)
+    losses = floats(r"epoch +\d+: loss (\S+) ", out)
+    assert len(losses) == 8 and 0.3 < floor < losses[-1]
+    assert losses[-1] < 0.6 * losses[0]                   # training with the scan's BPTT works
+    assert "windows of 12 steps" in out and "windows of 30 steps" in out
+    (acc,) = floats(r"predicted next symbols the grammar allows: (\S+) %", out)
+    assert acc > 90.0

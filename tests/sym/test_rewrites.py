@@ -130,6 +130,19 @@ def _fusion():
     return [x], T.tanh(T.exp(x) * 2 + 1) - x
 
 
+def _scan_specialize():
+    W = T.shared(M.copy(), name="W")               # its shape is known only when compiled
+    x = _mat()
+    out, _ = T.scan(lambda xt: T.tanh(T.dot(xt, W.T))[:W.shape[0] - 1] * W.shape[1], sequences=x)
+    return [x], out
+
+
+def _dynamic_slice_constant():
+    W = T.shared(np.ones((3, 2)), name="W")
+    x = _vec()
+    return [x], x[1:W.shape[0]] * 2
+
+
 _B = np.array([0.25])
 CASES = [
     _case("merge", lambda: ([x := _vec()], (x * 2 + 1) * (x * 2 + 1)), [V]),
@@ -171,6 +184,8 @@ CASES = [
     _case("remove_stop_gradient", lambda: ([x := _vec()], T.stop_gradient(x) * 2), [V]),
     _case("dot_add", _gemm, [M, M.T, V[:3]]),
     _case("elemwise_fusion", _fusion, [V]),
+    _case("scan_specialize", _scan_specialize, [M[:, :4]]),
+    _case("dynamic_slice_constant", _dynamic_slice_constant, [V]),
 ]
 
 

@@ -11,6 +11,7 @@ True
 from .registry import (PHASES, Rewrite, Report, register, register_global, all_rewrites, rewrite,
                        stabilize_for_grad)
 from . import canonicalize, stabilize, specialize, fusion  # noqa: F401  (they register)
+from . import scan  # noqa: F401,E402  (scan_specialize, dynamic_slice_constant)
 
 __all__ = ["PHASES", "Rewrite", "Report", "register", "register_global", "all_rewrites", "rewrite",
            "stabilize_for_grad"]

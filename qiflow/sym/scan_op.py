@@ -1,0 +1,265 @@
+"""The ``Scan`` primitive (what ``qiflow.sym.scan`` builds) and the tuple type
+of its value.
+
+One node computes every output of the loop.  Its value is a tuple of arrays
+(a 0-d object value, type ``PACK``) and ``ScanOutput(k)`` takes output k out of
+it; the gradients reaching the tuple are gathered symbolically by the vjp
+(``slots``), so nothing of type ``PACK`` is ever differentiated at run time.
+The node's forward runs the step's own compiled function once per step.
+Outputs fed back are kept as a buffer of the initial values followed by the
+new ones (the gradient reads the whole trajectory).
+
+>>> from qiflow import sym as T
+>>> s, _ = T.scan(lambda v: v * 2, sequences=T.dvector('x'))
+>>> type(s.owner.inputs[0].owner.op).__name__
+'Scan'
+"""
+import numpy as np
+
+from .._state import QiflowError
+from ..ops.base import Op, apply
+from . import graph as _graph
+from .graph import Variable, TensorType, build
+
+#: the type of a Scan node's value: a tuple of arrays
+PACK = TensorType(np.dtype(object), ())
+
+
+class PackVariable(Variable):
+    """A tuple of values (the outputs of a Scan node, or gradients of some of
+    them).  Gradients of a tuple are summed slot by slot, symbolically."""
+
+    __slots__ = ()
+
+    def __add__(self, other):
+        return apply(PackAdd(), self, other)
+
+    __radd__ = __add__
+
+
+def _pack(op, args):
+    out = build(op, args, cls=PackVariable)
+    out.requires_grad = any(getattr(a, "requires_grad", False) for a in args)
+    return out
+
+
+class MakePack(Op):
+    """The gradient of a tuple that only slot ``k`` (of ``n``) received: built by
+    the engine, read by ``Scan.vjp`` (``slots``); never computed."""
+
+    __slots__ = ("k", "n")
+    props = ("k", "n")
+    tested_in = "tests/sym/test_scan.py"
+
+    def __init__(self, k, n):
+        self.k, self.n = k, n
+
+    def infer(self, g):
+        return PACK.shape, PACK.dtype
+
+    def forward(self, g):
+        raise QiflowError("scan: the gradient of a scan's tuple value is gathered when the "
+                          "gradient graph is built; it cannot be computed on its own")
+
+
+class PackAdd(Op):
+    """Slot-wise sum of two gradient tuples (see ``MakePack``)."""
+
+    __slots__ = ()
+    tested_in = "tests/sym/test_scan.py"
+
+    def infer(self, a, b):
+        return PACK.shape, PACK.dtype
+
+    forward = MakePack.forward
+
+
+def slots(g):
+    """{k: gradient variable} of a gradient tuple built of MakePack / PackAdd."""
+    out = {}
+    stack = [g]
+    while stack:
+        v = stack.pop()
+        op = v.owner.op if v.owner is not None else None
+        if isinstance(op, MakePack):
+            gk = v.owner.inputs[0]
+            out[op.k] = gk if op.k not in out else out[op.k] + gk
+        elif isinstance(op, PackAdd):
+            stack.extend(v.owner.inputs)
+        else:
+            raise QiflowError(f"scan: unexpected gradient {v!r} for the tuple of a scan")
+    return out
+
+
+class ScanOutput(Op):
+    """Output ``k`` of a Scan node's tuple; ``type`` is its TensorType."""
+
+    __slots__ = ("k", "type")
+    props = ("k", "type")
+    view_map = {0: [0]}
+    tested_in = "tests/sym/test_scan.py"
+
+    def __init__(self, k, type):
+        self.k, self.type = k, type
+
+    def infer(self, pack):
+        return self.type.shape, self.type.dtype
+
+    def forward(self, pack):
+        return pack[()][self.k]
+
+    def vjp(self, ctx, inputs, output, g):
+        return (_pack(MakePack(self.k, self.type.ndim), [g]),)
+
+    def format(self, args):
+        return f"{args[0]}[{self.k}]"
+
+
+# --------------------------------------------------------------------- the op
+class Spec:
+    """What a Scan node loops over (compared by identity).
+
+    ``n_seqs`` sequence inputs (one per tap, already sliced and ordered),
+    ``states``: per fed-back output its taps (negative) and ``lag`` (the number
+    of initial values, -min(taps)), ``n_plain`` outputs not fed back,
+    ``n_sums`` outputs summed over the steps into an initial value (what the
+    gradient scan uses for the gradients of non-sequences: one buffer, added to
+    in place, instead of a trajectory), ``n_nonseqs``.  ``inner_inputs`` /
+    ``inner_outputs``: the step's graph (inputs: sequence slices, state taps,
+    non-sequences; outputs: the states' new values, the other outputs, then the
+    summed ones).
+    """
+
+    def __init__(self, n_seqs, states, n_plain, n_nonseqs, inner_inputs, inner_outputs, name=None,
+                 mode=None, truncate=-1, infer_n=True, n_sums=0):
+        self.n_seqs, self.states, self.n_plain, self.n_nonseqs = n_seqs, states, n_plain, n_nonseqs
+        self.n_sums = n_sums
+        self.inner_inputs, self.inner_outputs = inner_inputs, inner_outputs
+        self.name, self.mode = name, mode
+        #: vjp(op, ctx, inputs, output, g) and the builder the gradient scan is made with
+        self.vjp = self.builder = None
+        #: backpropagate through the last ``truncate`` steps only (-1: all)
+        self.truncate = truncate
+        #: n_steps is the sequences' length (the n_steps input is ignored)
+        self.infer_n = infer_n
+        self._fn = None
+
+    @property
+    def fn(self):
+        if self._fn is None:
+            function = _graph.compiler         # T.function (registered by function.py)
+            self._fn = function(self.inner_inputs, list(self.inner_outputs), on_unused_input="ignore",
+                                name=f"{self.name or 'scan'} step", mode=self.mode)
+        return self._fn
+
+    def __repr__(self):
+        return f"<scan {self.name or ''}: {self.n_seqs} seqs, {len(self.states)} states, " \
+               f"{self.n_plain} outputs, {self.n_nonseqs} non-seqs>"
+
+
+class Scan(Op):
+    """The loop.  Inputs: ``n_steps`` (int64 scalar; ignored when ``spec.infer_n``),
+    the sequences, the states' initial buffers (lag, ...), the sums' initial
+    values, the non-sequences.  Value: a tuple of the states' buffers
+    (lag + n, ...), the other outputs (n, ...), then the sums."""
+
+    __slots__ = ("spec",)
+    props = ("spec",)
+    view_map = {}
+    tested_in = "tests/sym/test_scan.py"
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def infer(self, *types):
+        sp = self.spec
+        want = 1 + sp.n_seqs + len(sp.states) + sp.n_sums + sp.n_nonseqs
+        if len(types) != want:
+            raise QiflowError(f"Scan: expected {want} inputs, got {len(types)}")
+        return PACK.shape, PACK.dtype
+
+    def format(self, args):
+        return f"scan{{{self.spec.name or ''}}}({', '.join(args)})"
+
+    def forward(self, n_steps, *arrays):
+        sp = self.spec
+        ns, nst = sp.n_seqs, len(sp.states)
+        seqs = arrays[:ns]
+        inits = arrays[ns:ns + nst]
+        sums = [np.array(a, dtype=v.type.dtype) for a, v in
+                zip(arrays[ns + nst:ns + nst + sp.n_sums], sp.inner_outputs[nst + sp.n_plain:])]
+        nonseqs = list(arrays[ns + nst + sp.n_sums:])
+        label = f"scan {sp.name!r}" if sp.name else "scan"
+        if sp.infer_n:
+            n = min(len(s) for s in seqs)
+        else:
+            n = int(n_steps)
+            if n < 0:
+                raise QiflowError(f"{label}: n_steps is {n}; qiflow's scan does not run backwards "
+                                  "for a negative n_steps (use go_backwards=True)")
+            for j, s in enumerate(seqs):
+                if len(s) < n:
+                    raise QiflowError(f"{label}: n_steps is {n} but sequence {j} has only {len(s)} "
+                                      f"steps (shape {s.shape})")
+        outs_t = sp.inner_outputs
+        bufs = []
+        for (taps, lag), init, v in zip(sp.states, inits, outs_t):
+            if len(init) < lag:
+                raise QiflowError(f"{label}: an output with taps {taps} needs {lag} initial values, "
+                                  f"got an initial value of shape {init.shape}")
+            b = np.empty((lag + n,) + init.shape[1:], dtype=v.type.dtype)
+            b[:lag] = init[:lag]
+            bufs.append(b)
+        plain = [None] * sp.n_plain
+        fn = sp.fn
+        for t in range(n):
+            args = [s[t] for s in seqs]
+            for (taps, lag), b in zip(sp.states, bufs):
+                args.extend(b[lag + t + k] for k in taps)
+            args.extend(nonseqs)
+            res = fn(*args)
+            for i, ((taps, lag), b) in enumerate(zip(sp.states, bufs)):
+                r = res[i]
+                if np.shape(r) != b.shape[1:]:
+                    raise QiflowError(f"{label}: output {i} is fed back with shape {b.shape[1:]} "
+                                      f"(its initial value) but step {t} made shape {np.shape(r)}")
+                b[lag + t] = r
+            for j in range(sp.n_plain):
+                r = np.asarray(res[nst + j])
+                if plain[j] is None:
+                    plain[j] = np.empty((n,) + r.shape, dtype=outs_t[nst + j].type.dtype)
+                elif r.shape != plain[j].shape[1:]:
+                    raise QiflowError(f"{label}: output {nst + j} changed shape from "
+                                      f"{plain[j].shape[1:]} to {r.shape} at step {t}")
+                plain[j][t] = r
+            for j, acc in enumerate(sums):
+                r = res[nst + sp.n_plain + j]
+                if np.shape(r) != acc.shape:
+                    raise QiflowError(f"{label}: summed output {j} has shape {acc.shape} but step "
+                                      f"{t} made shape {np.shape(r)}")
+                np.add(acc, r, out=acc)
+        for j in range(sp.n_plain):
+            if plain[j] is None:       # no step ran: the shape must be known statically
+                v = outs_t[nst + j]
+                if None in v.type.shape:
+                    raise QiflowError(f"{label}: 0 steps, and output {nst + j} has no static shape "
+                                      f"({v.type}) to make an empty result of")
+                plain[j] = np.empty((0,) + v.type.shape, dtype=v.type.dtype)
+        res = np.empty((), dtype=object)
+        res[()] = tuple(bufs) + tuple(plain) + tuple(sums)
+        return res
+
+    def vjp(self, ctx, inputs, output, g):
+        # set by the builder (scan_build.py), which imports the gradient (scan_grad.py)
+        return self.spec.vjp(self, ctx, inputs, output, g)
+
+
+def scan_node(spec, n_steps, seqs, inits, sums, nonseqs):
+    """Build the node; returns (state buffers, other outputs, sums) as variables."""
+    pack = _pack(Scan(spec), [n_steps] + list(seqs) + list(inits) + list(sums) + list(nonseqs))
+    outs = []
+    nst, first_sum = len(spec.states), len(spec.states) + spec.n_plain
+    for k, v in enumerate(spec.inner_outputs):
+        shape = v.type.shape if k >= first_sum else (None,) + v.type.shape
+        outs.append(apply(ScanOutput(k, TensorType(v.type.dtype, shape)), pack))
+    return outs[:nst], outs[nst:first_sum], outs[first_sum:]

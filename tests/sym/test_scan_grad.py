@@ -1,0 +1,172 @@
+"""Backpropagation through ``T.scan``, checked by central differences in float64:
+sequences with taps, states with several taps, non-sequences, closures,
+go_backwards, n_steps, truncate_gradient (against an unrolled graph with the
+gradient stopped), and second order (the gradient is itself a scan)."""
+import numpy as np
+
+from qiflow import sym as T
+from qiflow.sym.scan_op import Scan
+
+RNG = np.random.default_rng(31)
+
+
+def numeric_grad(f, args, k, eps=1e-6):
+    """d f(*args) / d args[k] by central differences."""
+    args = [np.array(a, dtype=np.float64) if i == k else a for i, a in enumerate(args)]
+    x = args[k]
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        hi = float(f(*args))
+        x[i] = old - eps
+        lo = float(f(*args))
+        x[i] = old
+        g[i] = (hi - lo) / (2 * eps)
+    return g
+
+
+def check_grads(inputs, cost, values, wrt=None, rtol=1e-6, atol=1e-8):
+    wrt = list(range(len(inputs))) if wrt is None else wrt
+    f = T.function(inputs, cost)
+    gs = T.function(inputs, T.grad(cost, [inputs[k] for k in wrt]))(*values)
+    for k, g in zip(wrt, gs):
+        np.testing.assert_allclose(g, numeric_grad(f, values, k), rtol=rtol, atol=atol,
+                                   err_msg=f"gradient of input {k} ({inputs[k]!r})")
+
+
+def _rnn(x, h0, W, U, **kw):
+    hs, _ = T.scan(lambda xt, h, W, U: T.tanh(T.dot(xt, W) + T.dot(h, U)),
+                   sequences=x, outputs_info=h0, non_sequences=[W, U], **kw)
+    return hs
+
+
+def _rnn_values(steps=4):
+    return [RNG.standard_normal((steps, 2, 3)), RNG.standard_normal((2, 4)),
+            RNG.standard_normal((3, 4)) * 0.5, RNG.standard_normal((4, 4)) * 0.5]
+
+
+def test_bptt_of_an_rnn_matches_finite_differences():
+    x, h0, W, U = T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("W"), T.dmatrix("U")
+    hs = _rnn(x, h0, W, U)
+    c = T.constant(RNG.standard_normal((4, 2, 4)))
+    cost = (hs * c).sum() + (hs[-1] ** 2).sum()
+    check_grads([x, h0, W, U], cost, _rnn_values())
+
+
+def test_bptt_with_go_backwards_and_n_steps():
+    x, h0, W, U = T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("W"), T.dmatrix("U")
+    hs = _rnn(x, h0, W, U, go_backwards=True, n_steps=3)
+    cost = (hs ** 2).sum() * 0.5 + hs[0].sum()
+    vals = _rnn_values(5)
+    check_grads([x, h0, W, U], cost, vals)
+    # the two first time steps of x are not read (backwards, 3 steps of 5): zero gradient
+    gx = T.function([x, h0, W, U], T.grad(cost, x))(*vals)
+    assert np.all(gx[:2] == 0) and np.any(gx[2:] != 0)
+
+
+def test_bptt_through_sequence_taps_and_output_taps():
+    x = T.dvector("x")
+    y0 = T.dvector("y0")
+    a = T.dscalar("a")
+
+    def step(xm1, xp1, ym2, ym1, a):
+        return T.sin(ym1) * a + ym2 * xm1 - xp1 * ym1
+
+    ys, _ = T.scan(step, sequences=dict(input=x, taps=[-1, 1]),
+                   outputs_info=dict(initial=y0, taps=[-2, -1]), non_sequences=a)
+    cost = (ys * T.arange(ys.shape[0])).sum() + ys[-1] ** 2
+    check_grads([x, y0, a], cost, [RNG.standard_normal(7), RNG.standard_normal(2) * 0.5, 0.7])
+
+
+def test_bptt_with_a_plain_output_a_closure_and_a_shared_weight():
+    W = T.shared(RNG.standard_normal((3, 3)) * 0.4, name="W")
+    v = T.dvector("v")
+    x = T.dmatrix("x")
+    h0 = T.dvector("h0")
+
+    def step(xt, h):
+        h_new = T.tanh(T.dot(W, h) + xt * v)
+        return h_new, (h_new * xt).sum()
+    (hs, e), _ = T.scan(step, sequences=x, outputs_info=[h0, None])
+    cost = e.sum() + hs.sum()
+    vals = [RNG.standard_normal(3), RNG.standard_normal((5, 3)), RNG.standard_normal(3)]
+    check_grads([v, x, h0], cost, vals)
+    gW = T.function([v, x, h0], T.grad(cost, W))(*vals)
+
+    def f_of_w(w):
+        W.set_value(w)
+        return T.function([v, x, h0], cost)(*vals)
+    w0 = W.get_value()
+    num = numeric_grad(lambda w: f_of_w(w), [w0], 0)
+    W.set_value(w0)
+    np.testing.assert_allclose(gW, num, rtol=1e-6, atol=1e-8)
+
+
+def test_unknown_length_gradient_and_one_scan_node_each_way():
+    x, h0, W, U = T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("W"), T.dmatrix("U")
+    hs = _rnn(x, h0, W, U)
+    g = T.grad(hs.sum(), W)
+    f = T.function([x, h0, W, U], g)
+    assert sum(isinstance(n.op, Scan) for n in f.schedule) == 2      # forward, backward
+    for steps in (1, 3, 6):
+        vals = _rnn_values(steps)
+        fc = T.function([x, h0, W, U], hs.sum())
+        np.testing.assert_allclose(f(*vals), numeric_grad(fc, vals, 2), rtol=1e-6, atol=1e-8)
+
+
+def test_truncate_gradient_equals_an_unrolled_graph_with_the_gradient_stopped():
+    x, h0, W, U = T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("W"), T.dmatrix("U")
+    k, steps = 2, 5
+    hs = _rnn(x, h0, W, U, truncate_gradient=k)
+    cost = (hs ** 2).sum()
+    # the same loop unrolled, with the state cut from the gradient before the last k steps
+    h = h0
+    hs_u = []
+    for t in range(steps):
+        if t == steps - k:
+            h = T.stop_gradient(h)
+        xt = x[t] if t >= steps - k else T.stop_gradient(x[t])
+        h = T.tanh(T.dot(xt, W) + T.dot(h, U))
+        hs_u.append(h)
+    cost_u = sum(((hh if t >= steps - k else T.stop_gradient(hh)) ** 2).sum() for t, hh in enumerate(hs_u))
+    vals = _rnn_values(steps)
+    got = T.function([x, h0, W, U], T.grad(cost, [x, h0, W, U]))(*vals)
+    want = T.function([x, h0, W, U], T.grad(cost_u, [x, h0, W, U], disconnected_inputs="ignore"))(*vals)
+    for gg, ww in zip(got, want):
+        np.testing.assert_allclose(gg, ww, rtol=1e-10, atol=1e-12)
+    assert np.all(got[1] == 0) and np.all(got[0][:steps - k] == 0)
+    # truncation longer than the sequence is the full gradient
+    full = T.function([x, h0, W, U], T.grad((_rnn(x, h0, W, U, truncate_gradient=50) ** 2).sum(), h0))
+    fc = T.function([x, h0, W, U], (_rnn(x, h0, W, U) ** 2).sum())
+    np.testing.assert_allclose(full(*vals), numeric_grad(fc, vals, 1), rtol=1e-6, atol=1e-8)
+
+
+def test_second_order_through_scan():
+    x = T.dvector("x")
+    w = T.dscalar("w")
+    ys, _ = T.scan(lambda xt, y, w: T.tanh(y * w + xt), sequences=x,
+                   outputs_info=T.constant(0.1, dtype="float64"), non_sequences=w)
+    cost = (ys ** 2).sum()
+    gw = T.grad(cost, w)
+    hww = T.grad(gw, w)
+    hwx = T.grad(gw, x)
+    xa = RNG.standard_normal(4)
+    f_gw = T.function([x, w], gw)
+    got_ww, got_wx = T.function([x, w], [hww, hwx])(xa, 0.8)
+    np.testing.assert_allclose(got_ww, numeric_grad(f_gw, [xa, 0.8], 1), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got_wx, numeric_grad(f_gw, [xa, 0.8], 0), rtol=1e-5, atol=1e-7)
+
+
+def test_integer_states_and_sequences_get_no_gradient():
+    x = T.dvector("x")
+    idx = T.lvector("idx")
+    (ys, cnt), _ = T.scan(lambda xt, i, y, c: (y * 0.5 + xt * T.cast(i, "float64"), c + 1),
+                          sequences=[x, idx],
+                          outputs_info=[T.constant(0.0, dtype="float64"),
+                                        T.constant(np.asarray(0, dtype=np.int64))])
+    cost = ys.sum()
+    f = T.function([x, idx], [cost, cnt[-1]])
+    c, n = f([1.0, 2.0, 3.0], [1, 2, 3])
+    assert int(n) == 3
+    check_grads([x, idx], cost, [RNG.standard_normal(3), np.array([1, 2, 3])], wrt=[0])
