@@ -35,12 +35,13 @@ _SET_UP = [0]
 
 
 def _crowded(quick):
-    """Sleeps 5 ms per framework set up in this process: 5 ms alone, 10 ms beside
-    another one, like two thread pools that share the cores."""
+    """Sleeps 20 ms per framework set up in this process: 20 ms alone, 40 ms beside
+    another one, like two thread pools that share the cores (long enough that a loaded
+    machine's late wake-ups, a few ms, do not hide the gap)."""
     _SET_UP[0] += 1
 
     def step():
-        time.sleep(0.005 * _SET_UP[0])
+        time.sleep(0.020 * _SET_UP[0])
         return 0.0
     return step
 
