@@ -53,7 +53,8 @@ _lazy = {
     "nn": "qiflow.nn", "optim": "qiflow.optim", "data": "qiflow.data",
     "datasets": "qiflow.datasets", "sym": "qiflow.sym", "viz": "qiflow.viz",
     "ops": "qiflow.ops", "losses": "qiflow.losses", "autograd": "qiflow.autograd", "profiler": "qiflow.profiler",
-    "cuda": "qiflow.cuda", "utils": "qiflow.utils",
+    "cuda": "qiflow.cuda", "utils": "qiflow.utils", "backends": "qiflow.backends",
+    "accelerator": "qiflow.accelerator",
     "train": "qiflow.train", "models": "qiflow.models", "io": "qiflow.io", "autodiff": "qiflow.autodiff", "backend": "qiflow.backend",
 }
 _lazy_attrs = {

@@ -74,6 +74,20 @@ def test_cuda_namespace():
     assert qf.zeros(2, device=dev).device == dev
 
 
+def test_backends_and_accelerator_answer_like_torch_without_a_gpu():
+    assert qf.backends.mps.is_available() is False and qf.backends.mps.is_built() is False
+    assert qf.backends.cudnn.is_available() is False
+    qf.backends.cudnn.deterministic = True          # programs set these; nothing changes
+    qf.backends.cudnn.benchmark = False
+    assert qf.accelerator.is_available() is False and qf.accelerator.current_accelerator() is None
+    if not torch.cuda.is_available():
+        assert torch.accelerator.is_available() is False and torch.accelerator.current_accelerator() is None
+        assert torch.backends.cudnn.is_available() is False
+    use_accel = qf.accelerator.is_available()
+    dev = qf.accelerator.current_accelerator() if use_accel else qf.device("cpu")
+    assert qf.ones(1).to(dev).device == dev
+
+
 @pytest.mark.parametrize("call", [
     lambda x, m: x.to(m.float64),
     lambda x, m: x.to("cpu"),
