@@ -266,3 +266,23 @@ def test_module_to_converts_grads_and_rejects_int():
         qm.to(qf.long)
     with pytest.raises(TypeError, match="floating"):
         torch.nn.Linear(2, 1).to(torch.long)
+
+
+@pytest.mark.parametrize("name", ["float16", "float32", "float64", "bfloat16"])
+def test_finfo_matches_torch(name):
+    if name == "bfloat16":
+        pytest.importorskip("ml_dtypes")
+    q, t = qf.finfo(getattr(qf, name)), torch.finfo(getattr(torch, name))
+    for attr in ("eps", "max", "min", "tiny", "bits"):
+        assert float(getattr(q, attr)) == float(getattr(t, attr)), attr
+    # NumPy keeps resolution (10**-precision) in the dtype itself, PyTorch as a Python float
+    assert float(q.resolution) == pytest.approx(t.resolution, rel=1e-3)
+    assert float(qf.finfo().eps) == float(torch.finfo().eps)
+
+
+@pytest.mark.parametrize("name", ["int8", "int16", "int32", "int64", "uint8"])
+def test_iinfo_matches_torch(name):
+    q, t = qf.iinfo(getattr(qf, name)), torch.iinfo(getattr(torch, name))
+    assert (int(q.max), int(q.min), q.bits) == (t.max, t.min, t.bits)
+    with pytest.raises(TypeError, match="not a floating dtype"):
+        qf.finfo(getattr(qf, name))
