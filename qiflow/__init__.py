@@ -14,7 +14,8 @@ import importlib  # noqa: E402
 
 from ._state import QiflowError
 from .backend import (float16, float32, float64, int8, int16, int32, int64, uint8, bool_,
-                      get_default_dtype, set_default_dtype, device, finfo, iinfo)
+                      get_default_dtype, set_default_dtype, device, finfo, iinfo,
+                      get_default_device, set_default_device)
 # PyTorch's dtype names (NumPy dtypes underneath; qf.float is float32 as in PyTorch, not NumPy's float64)
 from .backend import (float32 as float, float64 as double, float16 as half, int64 as long,  # noqa: E402
                       int32 as int, int16 as short, bool_ as bool)

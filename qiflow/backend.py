@@ -222,3 +222,13 @@ def to_array(data, dtype=None):
     elif arr.dtype.kind == "O":
         raise TypeError(f"cannot make an array from {type(data).__name__}: {data!r:.80}")
     return arr
+
+
+def get_default_device():
+    """The device new tensors go to: always the CPU."""
+    return CPU
+
+
+def set_default_device(dev):
+    """Accepts the CPU (or None); any other device raises, as qiflow computes on the CPU only."""
+    check_device(dev, "set_default_device")

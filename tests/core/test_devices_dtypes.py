@@ -64,6 +64,15 @@ def test_cuda_raises_naming_what_is_missing():
         qf.nn.Linear(2, 2).to("cuda:0")
 
 
+def test_default_device():
+    assert qf.get_default_device() == qf.device("cpu") and str(qf.get_default_device()) == \
+        str(torch.get_default_device())
+    qf.set_default_device("cpu")
+    qf.set_default_device(None)
+    with pytest.raises(RuntimeError, match="CPU only"):
+        qf.set_default_device("cuda")
+
+
 def test_cuda_namespace():
     assert qf.cuda.is_available() is False and qf.cuda.device_count() == 0
     qf.cuda.manual_seed(0)                  # ignored, as PyTorch does without CUDA
