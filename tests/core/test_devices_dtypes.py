@@ -119,6 +119,14 @@ def test_to_overloads_match_torch(call):
     assert (qy is qx) == (ty is tx)
 
 
+@pytest.mark.parametrize("dt", ["bool", "uint8", "int32", "float16", "float64"])
+def test_copies_keep_the_dtype(dt):
+    x = qf.tensor([1, 0, 1]).to(dt)
+    for c in (x.clone(), x.to(x.dtype, copy=True), x.to("cpu", copy=True)):
+        assert c.dtype == x.dtype and c is not x and not np.shares_memory(c.numpy(), x.numpy())
+        np.testing.assert_array_equal(c.numpy(), x.numpy())
+
+
 def test_to_is_differentiable_and_keeps_identity_when_nothing_changes():
     x = qf.tensor([1.0, 2.0], requires_grad=True)
     assert x.to(qf.float32) is x and x.to("cpu") is x
