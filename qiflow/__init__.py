@@ -14,7 +14,8 @@ import importlib  # noqa: E402
 
 from ._state import QiflowError
 from .backend import (float16, float32, float64, int8, int16, int32, int64, uint8, bool_,
-                      get_default_dtype, set_default_dtype, device)
+                      get_default_dtype, set_default_dtype, device, finfo, iinfo,
+                      get_default_device, set_default_device)
 # PyTorch's dtype names (NumPy dtypes underneath; qf.float is float32 as in PyTorch, not NumPy's float64)
 from .backend import (float32 as float, float64 as double, float16 as half, int64 as long,  # noqa: E402
                       int32 as int, int16 as short, bool_ as bool)
@@ -53,7 +54,8 @@ _lazy = {
     "nn": "qiflow.nn", "optim": "qiflow.optim", "data": "qiflow.data",
     "datasets": "qiflow.datasets", "sym": "qiflow.sym", "viz": "qiflow.viz",
     "ops": "qiflow.ops", "losses": "qiflow.losses", "autograd": "qiflow.autograd", "profiler": "qiflow.profiler",
-    "cuda": "qiflow.cuda", "utils": "qiflow.utils",
+    "cuda": "qiflow.cuda", "utils": "qiflow.utils", "backends": "qiflow.backends",
+    "accelerator": "qiflow.accelerator",
     "train": "qiflow.train", "models": "qiflow.models", "io": "qiflow.io", "autodiff": "qiflow.autodiff", "backend": "qiflow.backend",
 }
 _lazy_attrs = {

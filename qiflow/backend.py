@@ -46,6 +46,30 @@ def is_floating(dtype):
     return d.kind == "f" or d.name == "bfloat16"
 
 
+def finfo(dtype=None):
+    """Machine limits of a float dtype (PyTorch's ``torch.finfo``: ``eps``, ``max``, ``min``,
+    ``tiny``, ``resolution``, ``bits``); the default float when no dtype is given.
+
+    >>> float(qf.finfo(qf.float32).eps)
+    1.1920928955078125e-07
+    """
+    d = _default_float if dtype is None else as_dtype(dtype)
+    if d.name == "bfloat16":
+        import ml_dtypes
+        return ml_dtypes.finfo(d)
+    if d.kind != "f":
+        raise TypeError(f"finfo: {d} is not a floating dtype (use qf.iinfo for integers)")
+    return np.finfo(d)
+
+
+def iinfo(dtype):
+    """Limits of an integer dtype (PyTorch's ``torch.iinfo``: ``max``, ``min``, ``bits``)."""
+    d = as_dtype(dtype)
+    if d.kind not in "iub":
+        raise TypeError(f"iinfo: {d} is not an integer dtype (use qf.finfo for floats)")
+    return np.iinfo(np.uint8 if d.kind == "b" else d)
+
+
 # ------------------------------------------------------------------- devices
 #: the device types PyTorch names; qiflow computes on "cpu" only
 DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "hpu", "mtia", "ipu", "lazy",
@@ -198,3 +222,13 @@ def to_array(data, dtype=None):
     elif arr.dtype.kind == "O":
         raise TypeError(f"cannot make an array from {type(data).__name__}: {data!r:.80}")
     return arr
+
+
+def get_default_device():
+    """The device new tensors go to: always the CPU."""
+    return CPU
+
+
+def set_default_device(dev):
+    """Accepts the CPU (or None); any other device raises, as qiflow computes on the CPU only."""
+    check_device(dev, "set_default_device")

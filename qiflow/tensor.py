@@ -232,7 +232,9 @@ class Tensor(TorchMethods):
         return self._alias(share_version=True)
 
     def clone(self):
-        """A copy of the data that stays in the graph (gradient flows back)."""
+        """A copy of the data that stays in the graph (gradient flows back), of the same dtype."""
+        if self._data.dtype.kind == "b":
+            return self | False          # (bool * 1 would be int64)
         return self * 1
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None, grad=None):

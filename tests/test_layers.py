@@ -16,7 +16,7 @@ PKG = pathlib.Path(qiflow.__file__).parent
 #: (module prefix, rank); the longest matching prefix wins
 LAYERS = [
     ("qiflow._state", 0), ("qiflow.backend", 0),
-    ("qiflow.random", 1), ("qiflow.cuda", 1),
+    ("qiflow.random", 1), ("qiflow.cuda", 1), ("qiflow.backends", 1), ("qiflow.accelerator", 1),
     ("qiflow.ops", 2),
     ("qiflow.methods", 3), ("qiflow.tensor_methods", 3.5), ("qiflow.autodiff", 3),
     ("qiflow.functional", 3),

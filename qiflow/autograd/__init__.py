@@ -11,7 +11,8 @@ from ..autodiff import (grad, backward, no_grad, enable_grad, set_grad_enabled, 
 from ..anomaly import detect_anomaly, set_detect_anomaly, is_anomaly_enabled
 from ..gradcheck import gradcheck, gradgradcheck
 from ..tensor import Tensor
-from .function import Function, FunctionCtx
+from .function import Function, FunctionCtx, once_differentiable
+from . import function
 from . import functional
 
 
@@ -30,4 +31,4 @@ def Variable(data, requires_grad=False, volatile=False):
 __all__ = ["grad", "backward", "Function", "FunctionCtx", "functional", "no_grad", "enable_grad",
            "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled",
            "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "gradcheck", "gradgradcheck",
-           "Variable"]
+           "Variable", "once_differentiable", "function"]

@@ -178,6 +178,11 @@ class Function:
     def backward(ctx, *grad_outputs):
         raise NotImplementedError("a Function subclass defines backward(ctx, *grad_outputs)")
 
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        """Override (with a ``forward`` that takes no ctx) to save what ``backward`` needs."""
+        raise NotImplementedError("setup_context is only called when a subclass defines it")
+
     @classmethod
     def apply(cls, *args):
         """Run ``forward`` and connect its outputs to ``args`` through ``backward``."""
@@ -188,7 +193,12 @@ class Function:
         prev = _state.grad_enabled
         _state.grad_enabled = False
         try:
-            out = cls.forward(ctx, *args)
+            if cls.setup_context is not Function.setup_context:
+                # PyTorch 2's style: forward(*args) without ctx, then setup_context(ctx, inputs, output)
+                out = cls.forward(*args)
+                cls.setup_context(ctx, args, out)
+            else:
+                out = cls.forward(ctx, *args)
         finally:
             _state.grad_enabled = prev
         single = not isinstance(out, (tuple, list))
@@ -207,3 +217,21 @@ class Function:
                 continue
             result.append(apply(FunctionOutput(record, k), o, *diff_inputs))
         return result[0] if single else tuple(result)
+
+
+def once_differentiable(backward):
+    """Mark a ``backward`` as not differentiable itself (PyTorch's decorator of that name): it
+    runs without recording, so a second-order gradient through it raises instead of being wrong.
+    """
+    import functools
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        prev = _state.grad_enabled
+        _state.grad_enabled = False
+        try:
+            out = backward(ctx, *grads)
+        finally:
+            _state.grad_enabled = prev
+        return out
+    return wrapper

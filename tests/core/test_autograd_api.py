@@ -267,3 +267,77 @@ def test_set_detect_anomaly():
         qf.log(x)
     with torch.autograd.set_detect_anomaly(True):
         assert torch.is_anomaly_enabled()
+
+
+def _clamp_exp(lib, style):
+    """exp(x) * y with a saved output, needs_input_grad, and a non-differentiable mask output."""
+    class ClampExp(lib.autograd.Function):
+        if style == "ctx":
+            @staticmethod
+            def forward(ctx, x, y, scale):
+                out = lib.exp(x) * y * scale
+                mask = x > 0
+                ctx.mark_non_differentiable(mask)
+                ctx.save_for_backward(out, y)
+                ctx.scale = scale
+                return out, mask
+        else:
+            @staticmethod
+            def forward(x, y, scale):
+                return lib.exp(x) * y * scale, x > 0
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                _x, y, scale = inputs
+                out, mask = output
+                ctx.mark_non_differentiable(mask)
+                ctx.save_for_backward(out, y)
+                ctx.scale = scale
+
+        @staticmethod
+        def backward(ctx, g_out, g_mask):
+            out, y = ctx.saved_tensors
+            gx = g_out * out if ctx.needs_input_grad[0] else None
+            gy = g_out * out / y if ctx.needs_input_grad[1] else None
+            return gx, gy, None
+    return ClampExp
+
+
+@pytest.mark.parametrize("style", ["ctx", "setup_context"])
+@pytest.mark.parametrize("y_grad", [True, False])
+def test_function_matches_torch(style, y_grad):
+    xa, ya = A[0], np.abs(A[1]) + 0.5
+    res = []
+    for lib, mk in ((qf, _q), (torch, _t)):
+        x, y = mk(xa, True), mk(ya, y_grad)
+        out, mask = _clamp_exp(lib, style).apply(x, y, 2.0)
+        (out * out).sum().backward()
+        res.append((out.detach().numpy(), mask.numpy(), x.grad.numpy(),
+                    None if y.grad is None else y.grad.numpy(), mask.requires_grad))
+    (qo, qm, qgx, qgy, qreq), (to, tm, tgx, tgy, treq) = res
+    np.testing.assert_allclose(qo, to, rtol=1e-12)
+    np.testing.assert_array_equal(qm, tm)
+    np.testing.assert_allclose(qgx, tgx, rtol=1e-12)
+    assert (qgy is None) == (tgy is None) and qreq == treq is False
+    if qgy is not None:
+        np.testing.assert_allclose(qgy, tgy, rtol=1e-12)
+
+
+def test_once_differentiable_backward_records_nothing():
+    class Sq(qf.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @qf.autograd.function.once_differentiable
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    x = _q([3.0], True)
+    (g,) = qf.autograd.grad(Sq.apply(x).sum(), x, create_graph=True)
+    assert g.tolist() == [6.0] and not g.requires_grad
+    with pytest.raises(RuntimeError):
+        qf.autograd.grad(g.sum(), x)

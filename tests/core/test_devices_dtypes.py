@@ -64,6 +64,15 @@ def test_cuda_raises_naming_what_is_missing():
         qf.nn.Linear(2, 2).to("cuda:0")
 
 
+def test_default_device():
+    assert qf.get_default_device() == qf.device("cpu") and str(qf.get_default_device()) == \
+        str(torch.get_default_device())
+    qf.set_default_device("cpu")
+    qf.set_default_device(None)
+    with pytest.raises(RuntimeError, match="CPU only"):
+        qf.set_default_device("cuda")
+
+
 def test_cuda_namespace():
     assert qf.cuda.is_available() is False and qf.cuda.device_count() == 0
     qf.cuda.manual_seed(0)                  # ignored, as PyTorch does without CUDA
@@ -72,6 +81,20 @@ def test_cuda_namespace():
         qf.cuda.current_device()
     dev = qf.device("cuda" if qf.cuda.is_available() else "cpu")
     assert qf.zeros(2, device=dev).device == dev
+
+
+def test_backends_and_accelerator_answer_like_torch_without_a_gpu():
+    assert qf.backends.mps.is_available() is False and qf.backends.mps.is_built() is False
+    assert qf.backends.cudnn.is_available() is False
+    qf.backends.cudnn.deterministic = True          # programs set these; nothing changes
+    qf.backends.cudnn.benchmark = False
+    assert qf.accelerator.is_available() is False and qf.accelerator.current_accelerator() is None
+    if not torch.cuda.is_available():
+        assert torch.accelerator.is_available() is False and torch.accelerator.current_accelerator() is None
+        assert torch.backends.cudnn.is_available() is False
+    use_accel = qf.accelerator.is_available()
+    dev = qf.accelerator.current_accelerator() if use_accel else qf.device("cpu")
+    assert qf.ones(1).to(dev).device == dev
 
 
 @pytest.mark.parametrize("call", [
@@ -94,6 +117,14 @@ def test_to_overloads_match_torch(call):
     assert str(qy.dtype) == str(ty.dtype).replace("torch.", "")
     np.testing.assert_array_equal(qy.numpy(), ty.numpy())
     assert (qy is qx) == (ty is tx)
+
+
+@pytest.mark.parametrize("dt", ["bool", "uint8", "int32", "float16", "float64"])
+def test_copies_keep_the_dtype(dt):
+    x = qf.tensor([1, 0, 1]).to(dt)
+    for c in (x.clone(), x.to(x.dtype, copy=True), x.to("cpu", copy=True)):
+        assert c.dtype == x.dtype and c is not x and not np.shares_memory(c.numpy(), x.numpy())
+        np.testing.assert_array_equal(c.numpy(), x.numpy())
 
 
 def test_to_is_differentiable_and_keeps_identity_when_nothing_changes():
@@ -252,3 +283,23 @@ def test_module_to_converts_grads_and_rejects_int():
         qm.to(qf.long)
     with pytest.raises(TypeError, match="floating"):
         torch.nn.Linear(2, 1).to(torch.long)
+
+
+@pytest.mark.parametrize("name", ["float16", "float32", "float64", "bfloat16"])
+def test_finfo_matches_torch(name):
+    if name == "bfloat16":
+        pytest.importorskip("ml_dtypes")
+    q, t = qf.finfo(getattr(qf, name)), torch.finfo(getattr(torch, name))
+    for attr in ("eps", "max", "min", "tiny", "bits"):
+        assert float(getattr(q, attr)) == float(getattr(t, attr)), attr
+    # NumPy keeps resolution (10**-precision) in the dtype itself, PyTorch as a Python float
+    assert float(q.resolution) == pytest.approx(t.resolution, rel=1e-3)
+    assert float(qf.finfo().eps) == float(torch.finfo().eps)
+
+
+@pytest.mark.parametrize("name", ["int8", "int16", "int32", "int64", "uint8"])
+def test_iinfo_matches_torch(name):
+    q, t = qf.iinfo(getattr(qf, name)), torch.iinfo(getattr(torch, name))
+    assert (int(q.max), int(q.min), q.bits) == (t.max, t.min, t.bits)
+    with pytest.raises(TypeError, match="not a floating dtype"):
+        qf.finfo(getattr(qf, name))
