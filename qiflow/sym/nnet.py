@@ -16,7 +16,15 @@ from .. import functional as F
 
 sigmoid = E.sigmoid
 softplus = E.softplus
-relu = E.relu
+
+
+def relu(x, alpha=0):
+    """Theano's relu: max(x, 0), or ``alpha * x`` for negative x when ``alpha`` is given."""
+    if alpha == 0:
+        return E.relu(x)
+    return E.where(x > 0, x, x * alpha)
+
+
 tanh = E.tanh
 elu = E.elu
 logsumexp = F.logsumexp

@@ -303,3 +303,24 @@ def test_consider_constant_holds_when_the_cost_is_stabilised():
     np.testing.assert_allclose(g, [1.0, 1.0])
     free = T.function([x], T.grad(cost, x))(np.array([0.5, -1.0]))
     np.testing.assert_allclose(free, 1 + 3 * (1 - 1 / (1 + np.exp(-3 * np.array([0.5, -1.0])))))
+
+
+def test_broadcast_patterns_padding_cast_floatx_relu_alpha():
+    x = T.dmatrix("x")
+    a = T.addbroadcast(x, 1)
+    assert a.broadcastable == (False, True) and T.unbroadcast(a, 1).broadcastable == (False, False)
+    assert T.patternbroadcast(x, (True, False)).broadcastable == (True, False)
+    assert T.addbroadcast(T.dcol(), 1) is not None
+    f = T.function([x], a)
+    assert f(np.ones((3, 1))).shape == (3, 1)
+    with pytest.raises(QiflowError, match="cannot reshape"):
+        f(np.ones((3, 2)))                    # a broadcastable axis must have size 1
+    assert T.shape_padleft(x).broadcastable == (True, False, False)
+    assert T.shape_padright(x, 2).broadcastable == (False, False, True, True)
+    assert T.shape_padaxis(x, 1).broadcastable == (False, True, False)
+    assert T.cast(x, "floatX").dtype == T.config.floatX and T.cast(x, "int8").dtype == "int8"
+    assert T.sum(x, 1, True).type.shape == (None, 1)          # qiflow's older positional keepdims
+    v = T.dvector("v")
+    np.testing.assert_allclose(T.function([v], T.nnet.relu(v, 0.1))([-1.0, 2.0]), [-0.1, 2.0])
+    np.testing.assert_allclose(T.function([v], T.nnet.relu(v))([-1.0, 2.0]), [0.0, 2.0])
+    assert T.sgn is T.sign
