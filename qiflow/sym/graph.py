@@ -133,7 +133,7 @@ class Variable(Symbolic, TheanoMethods):
     ints where known and scalar int64 variables elsewhere.
     """
 
-    __slots__ = ("type", "owner", "name", "requires_grad", "__weakref__")
+    __slots__ = ("type", "owner", "name", "requires_grad", "_tag", "__weakref__")
     # the engine's node protocol (see qiflow.autodiff): no hooks, no retained grads
     _hooks = None
     _retain = False
@@ -162,6 +162,17 @@ class Variable(Symbolic, TheanoMethods):
     @property
     def broadcastable(self):
         return self.type.broadcastable
+
+    @property
+    def tag(self):
+        """Theano's scratch space on a variable (``x.tag.test_value = ...`` is kept,
+        and unused: qiflow computes no test values)."""
+        try:
+            return self._tag
+        except AttributeError:
+            import types
+            self._tag = types.SimpleNamespace()
+            return self._tag
 
     @property
     def ndim(self):

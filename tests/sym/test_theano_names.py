@@ -324,3 +324,9 @@ def test_broadcast_patterns_padding_cast_floatx_relu_alpha():
     np.testing.assert_allclose(T.function([v], T.nnet.relu(v, 0.1))([-1.0, 2.0]), [-0.1, 2.0])
     np.testing.assert_allclose(T.function([v], T.nnet.relu(v))([-1.0, 2.0]), [0.0, 2.0])
     assert T.sgn is T.sign
+
+
+def test_tag_is_a_scratch_space():
+    x = T.dmatrix("x")
+    x.tag.test_value = np.ones((2, 2))
+    assert x.tag.test_value.shape == (2, 2) and not vars(T.dmatrix().tag)
