@@ -330,3 +330,13 @@ def test_tag_is_a_scratch_space():
     x = T.dmatrix("x")
     x.tag.test_value = np.ones((2, 2))
     assert x.tag.test_value.shape == (2, 2) and not vars(T.dmatrix().tag)
+
+
+def test_softmax_of_a_vector_is_one_row_as_in_theano():
+    v = T.dvector("v")
+    p = T.nnet.softmax(v)
+    assert p.ndim == 2 and p.type.shape[0] == 1
+    out = T.function([v], [p, T.nnet.logsoftmax(v)])([1.0, 2.0, 3.0])
+    e = np.exp([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(out[0], [e / e.sum()])
+    np.testing.assert_allclose(out[1], np.log([e / e.sum()]))
