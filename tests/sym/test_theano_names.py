@@ -340,3 +340,19 @@ def test_softmax_of_a_vector_is_one_row_as_in_theano():
     e = np.exp([1.0, 2.0, 3.0])
     np.testing.assert_allclose(out[0], [e / e.sum()])
     np.testing.assert_allclose(out[1], np.log([e / e.sum()]))
+
+
+def test_theanos_keyword_arguments_of_shared_and_function():
+    s = T.shared(np.zeros((1, 3)), name="s", strict=False, allow_downcast=True,
+                 broadcastable=(True, False))
+    assert s.broadcastable == (True, False)
+    assert s.get_value(borrow=True, return_internal_type=True).shape == (1, 3)
+    with pytest.raises(QiflowError, match="broadcastable"):
+        T.shared(np.zeros((2, 3)), broadcastable=(True, False))
+    x = T.dvector("x")
+    f = T.function([x], x + s, accept_inplace=True, on_unused_input=None)
+    assert f(np.ones(3)).shape == (1, 3)
+    with pytest.raises(QiflowError, match="profile"):
+        T.function([x], x, profile=True)
+    with pytest.raises(QiflowError, match="rebuild_strict"):
+        T.function([x], x, rebuild_strict=False)
