@@ -109,9 +109,8 @@ def mean(x, axis=None, dtype=None, op=False, keepdims=False, acc_dtype=None):
 
 def cast(x, dtype):
     """x converted to ``dtype``; Theano's ``'floatX'`` names ``config.floatX``."""
-    if isinstance(dtype, str) and dtype == "floatX":
-        dtype = get_default_dtype()
-    return E.cast(x, dtype)
+    from .methods import as_dtype_name
+    return E.cast(x, as_dtype_name(dtype))
 
 
 def shape_padleft(x, n_ones=1):

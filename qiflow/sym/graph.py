@@ -267,7 +267,8 @@ class Variable(Symbolic, TheanoMethods):
     def astype(self, dtype, copy=True):
         """``qf.cast``; ``copy`` is accepted for NumPy compatibility (values are immutable)."""
         from ..ops.elementwise import cast
-        return cast(self, dtype)
+        from .methods import as_dtype_name
+        return cast(self, as_dtype_name(dtype))
 
     def eval(self, inputs_to_values=None):
         """Compile and run this variable: ``(x + 1).eval({x: 2.0})``."""

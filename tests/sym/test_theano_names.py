@@ -356,3 +356,10 @@ def test_theanos_keyword_arguments_of_shared_and_function():
         T.function([x], x, profile=True)
     with pytest.raises(QiflowError, match="rebuild_strict"):
         T.function([x], x, rebuild_strict=False)
+
+
+def test_floatx_as_a_dtype_name_in_methods():
+    i = T.ivector("i")
+    assert i.astype("floatX").dtype == T.config.floatX
+    assert i.mean(dtype="floatX").dtype == T.config.floatX
+    assert i.sum(dtype="floatX").dtype == T.config.floatX
