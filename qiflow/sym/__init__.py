@@ -53,6 +53,7 @@ eq, neq, lt, le, gt, ge = equal, not_equal, less, less_equal, greater, greater_e
 and_, or_, xor, invert = logical_and, logical_or, logical_xor, logical_not
 abs_ = abs
 sqr = square
+sgn = sign
 pow = power
 true_div = true_divide
 int_div = floor_divide
@@ -60,7 +61,9 @@ as_tensor_variable = _graph.as_variable
 
 # Theano's meanings (symbolic sizes, dtype=, mode=): after the array functions they replace
 from .basic import (alloc, zeros, ones, zeros_like, ones_like, fill, second, eye, identity_like,
-                    round, norm, sum, mean, reshape, flatten, set_subtensor, inc_subtensor)
+                    round, norm, sum, mean, reshape, flatten, set_subtensor, inc_subtensor, cast,
+                    shape_padleft, shape_padright, shape_padaxis, addbroadcast, unbroadcast,
+                    patternbroadcast)
 from .dtypes import (int_dtypes, uint_dtypes, float_dtypes, complex_dtypes, discrete_dtypes,
                      continuous_dtypes, all_dtypes)
 from .config import config

@@ -19,6 +19,7 @@ from ..ops.base import apply, Symbolic
 from ..ops.dynamic import alloc as _alloc, reshape as _reshape, arange, FlattenTail
 from ..ops.subtensor import set_subtensor, inc_subtensor
 from .rounding import round, norm
+from .graph import shape_of
 
 
 def _float(dtype):
@@ -92,14 +93,82 @@ def identity_like(x, dtype=None):
 
 def sum(x, axis=None, dtype=None, keepdims=False, acc_dtype=None):
     """Sum over ``axis``; ``dtype`` is the result's dtype (the sum is done in it)."""
-    return R.sum(x if dtype is None else E.cast(x, dtype), axis, keepdims)
+    if isinstance(dtype, bool):           # qiflow's older sum(x, axis, keepdims)
+        dtype, keepdims = None, dtype
+    return R.sum(x if dtype is None else cast(x, dtype), axis, keepdims)
 
 
 def mean(x, axis=None, dtype=None, op=False, keepdims=False, acc_dtype=None):
     """Mean over ``axis``; ``dtype`` is the result's dtype (Theano's ``mean(dtype=)``)."""
+    if isinstance(dtype, bool):           # qiflow's older mean(x, axis, keepdims)
+        dtype, keepdims = None, dtype
     if op:
         raise QiflowError("mean: op=True (a separate Mean op) is not supported; qiflow has one mean")
-    return R.mean(x if dtype is None else E.cast(x, dtype), axis, keepdims)
+    return R.mean(x if dtype is None else cast(x, dtype), axis, keepdims)
+
+
+def cast(x, dtype):
+    """x converted to ``dtype``; Theano's ``'floatX'`` names ``config.floatX``."""
+    from .methods import as_dtype_name
+    return E.cast(x, as_dtype_name(dtype))
+
+
+def shape_padleft(x, n_ones=1):
+    """x with ``n_ones`` broadcastable axes added in front."""
+    return x.dimshuffle(*(["x"] * n_ones + list(range(x.ndim))))
+
+
+def shape_padright(x, n_ones=1):
+    """x with ``n_ones`` broadcastable axes added at the end."""
+    return x.dimshuffle(*(list(range(x.ndim)) + ["x"] * n_ones))
+
+
+def shape_padaxis(x, axis):
+    """x with a broadcastable axis inserted at ``axis``."""
+    axis = axis if axis >= 0 else axis + x.ndim + 1
+    if not 0 <= axis <= x.ndim:
+        raise ValueError(f"shape_padaxis: axis {axis} out of range for ndim {x.ndim}")
+    order = list(range(x.ndim))
+    return x.dimshuffle(*(order[:axis] + ["x"] + order[axis:]))
+
+
+def _rebroadcast(what, x, flags):
+    """x with a type whose axes are 1 exactly where ``flags`` say so (an axis
+    marked 1 is checked at run time; one unmarked is of unknown size)."""
+    want = tuple(1 if f else (None if d == 1 else d) for f, d in zip(flags, x.type.shape))
+    if want == x.type.shape:
+        return x
+    from ..ops.base import apply as _apply
+    from ..ops.dynamic import DynamicReshape
+    from .graph import Variable
+    template, inputs = [], []
+    for k, d in enumerate(want):
+        if d is None:
+            template.append(("in", len(inputs)))
+            inputs.append(Variable.__getitem__(shape_of(x), k))     # always a symbolic size
+        else:
+            template.append(d)
+    return _apply(DynamicReshape(tuple(template)), x, *inputs)
+
+
+def addbroadcast(x, *axes):
+    """x with ``axes`` marked broadcastable (each must have size 1 at run time)."""
+    axes = {a % x.ndim for a in axes}
+    return _rebroadcast("addbroadcast", x, [k in axes or x.type.shape[k] == 1 for k in range(x.ndim)])
+
+
+def unbroadcast(x, *axes):
+    """x with ``axes`` no longer known to have size 1."""
+    axes = {a % x.ndim for a in axes}
+    return _rebroadcast("unbroadcast", x,
+                        [x.type.shape[k] == 1 and k not in axes for k in range(x.ndim)])
+
+
+def patternbroadcast(x, broadcastable):
+    """x with the broadcastable pattern ``broadcastable`` (one flag per axis)."""
+    if len(broadcastable) != x.ndim:
+        raise ValueError(f"patternbroadcast: {len(broadcastable)} flags for ndim {x.ndim}")
+    return _rebroadcast("patternbroadcast", x, [bool(b) for b in broadcastable])
 
 
 def reshape(x, newshape, ndim=None):
@@ -130,4 +199,5 @@ def flatten(x, ndim=None, outdim=None):
 
 __all__ = ["alloc", "zeros", "ones", "zeros_like", "ones_like", "fill", "second", "eye",
            "identity_like", "round", "norm", "sum", "mean", "reshape", "flatten",
-           "set_subtensor", "inc_subtensor"]
+           "set_subtensor", "inc_subtensor", "cast", "shape_padleft", "shape_padright",
+           "shape_padaxis", "addbroadcast", "unbroadcast", "patternbroadcast"]

@@ -161,7 +161,7 @@ def _default_updates(roots, taken):
 
 def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=None,
              on_unused_input="raise", specialize_shared=True, allow_input_downcast=None,
-             no_default_updates=False):
+             no_default_updates=False, accept_inplace=False, rebuild_strict=True, profile=None):
     """Compile a callable computing ``outputs`` from ``inputs``.
 
     * outputs: a variable (the call returns one array), a list (returns a list)
@@ -175,17 +175,28 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
       (by default a float cannot be passed for an integer input);
     * specialize_shared: compile for the current shapes of the shared variables
       (the rewrites then know them); a call after ``set_value`` changed a shape
-      recompiles for the new shapes.
+      recompiles for the new shapes;
+    * no_default_updates: True, or a list of shared variables, whose
+      ``default_update`` (random streams' states) is not applied;
+    * inputs may be ``In(variable, value=, name=)`` (defaults, keyword names);
+      Theano's ``accept_inplace`` is accepted and changes nothing.
 
     The compiled function has ``report`` (fired rewrites, node counts),
     ``fgraph`` (the optimised graph), ``unoptimized`` (the graph before the
     rewrites: outputs then update values, after givens were substituted) and
-    ``source`` (the generated code); ``qf.viz.draw(f)`` shows both graphs.
+    ``source`` (the generated code), ``maker.fgraph`` (Theano's name for ``fgraph``);
+    ``qf.viz.draw(f)`` shows both graphs.
 
     >>> x = T.dvector('x'); f = T.function([x], (x * 1.0).sum())
     >>> f.unoptimized[0].owner.inputs[0].owner.op, f.fgraph.outputs[0].owner.op
     (Multiply, Sum(axis=None, keepdims=False))
     """
+    if profile:
+        raise QiflowError("function: profile= is not supported; time a compiled function with "
+                          "`with qf.profile() as p:` instead")
+    if not rebuild_strict:
+        raise QiflowError("function: rebuild_strict=False (givens that change a variable's type) "
+                          "is not supported by qiflow")
     if isinstance(inputs, (Variable, In)):
         inputs = [inputs]
     inputs = list(inputs)
@@ -246,7 +257,7 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
             raise QiflowError(f"function{' ' + name if name else ''}: the outputs depend on "
                               f"{leaf!r} ({leaf.type}), which is not among the inputs (and not "
                               "replaced by givens)")
-    _check_unused(new_inputs, new_roots, inputs, on_unused_input)
+    _check_unused(new_inputs, new_roots, inputs, on_unused_input or "raise")
     # the rewrites edit the graph they get: keep a copy of it as written (same leaves)
     unoptimized, _ = clone(new_roots)
     fg = FunctionGraph(new_roots)

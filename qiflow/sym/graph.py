@@ -133,7 +133,7 @@ class Variable(Symbolic, TheanoMethods):
     ints where known and scalar int64 variables elsewhere.
     """
 
-    __slots__ = ("type", "owner", "name", "requires_grad", "__weakref__")
+    __slots__ = ("type", "owner", "name", "requires_grad", "_tag", "__weakref__")
     # the engine's node protocol (see qiflow.autodiff): no hooks, no retained grads
     _hooks = None
     _retain = False
@@ -162,6 +162,17 @@ class Variable(Symbolic, TheanoMethods):
     @property
     def broadcastable(self):
         return self.type.broadcastable
+
+    @property
+    def tag(self):
+        """Theano's scratch space on a variable (``x.tag.test_value = ...`` is kept,
+        and unused: qiflow computes no test values)."""
+        try:
+            return self._tag
+        except AttributeError:
+            import types
+            self._tag = types.SimpleNamespace()
+            return self._tag
 
     @property
     def ndim(self):
@@ -256,7 +267,8 @@ class Variable(Symbolic, TheanoMethods):
     def astype(self, dtype, copy=True):
         """``qf.cast``; ``copy`` is accepted for NumPy compatibility (values are immutable)."""
         from ..ops.elementwise import cast
-        return cast(self, dtype)
+        from .methods import as_dtype_name
+        return cast(self, as_dtype_name(dtype))
 
     def eval(self, inputs_to_values=None):
         """Compile and run this variable: ``(x + 1).eval({x: 2.0})``."""

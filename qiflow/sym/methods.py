@@ -17,7 +17,15 @@ def _dtype_keepdims(what, dtype, keepdims):
     # Theano's second positional argument is ``dtype``; an eager caller's is keepdim
     if isinstance(dtype, bool):
         return None, dtype
-    return dtype, keepdims
+    return as_dtype_name(dtype), keepdims
+
+
+def as_dtype_name(dtype):
+    """Theano's ``'floatX'`` is the default float; any other dtype stays as given."""
+    if isinstance(dtype, str) and dtype == "floatX":
+        from ..backend import get_default_dtype
+        return get_default_dtype()
+    return dtype
 
 
 class TheanoMethods(TensorMethods):
@@ -34,7 +42,7 @@ class TheanoMethods(TensorMethods):
     def maximum(self, o): return E.maximum(self, o)
     def minimum(self, o): return E.minimum(self, o)
 
-    def astype(self, dtype): return E.cast(self, dtype)
+    def astype(self, dtype): return E.cast(self, as_dtype_name(dtype))
 
     def float(self):
         from ..backend import get_default_dtype

@@ -16,20 +16,39 @@ from .. import functional as F
 
 sigmoid = E.sigmoid
 softplus = E.softplus
-relu = E.relu
+
+
+def relu(x, alpha=0):
+    """Theano's relu: max(x, 0), or ``alpha * x`` for negative x when ``alpha`` is given."""
+    if alpha == 0:
+        return E.relu(x)
+    return E.where(x > 0, x, x * alpha)
+
+
 tanh = E.tanh
 elu = E.elu
 logsumexp = F.logsumexp
 
 
+def _rows(what, x):
+    # Theano's softmax is row-wise: a vector is read as one row, (n,) -> (1, n)
+    if getattr(x, "ndim", 2) == 1:
+        return x.dimshuffle("x", 0)
+    return x
+
+
 def softmax(x, axis=-1):
-    """Softmax along the last axis (rows of a matrix), stable for large inputs."""
-    return F.softmax(x, axis)
+    """Softmax along the last axis (rows of a matrix), stable for large inputs.
+    As in Theano, a vector is one row: its softmax is a (1, n) matrix."""
+    return F.softmax(_rows("softmax", x), axis)
 
 
 def log_softmax(x, axis=-1):
-    """log(softmax(x)) computed as x - logsumexp(x)."""
-    return F.log_softmax(x, axis)
+    """log(softmax(x)) computed as x - logsumexp(x) (a vector is one row, as softmax)."""
+    return F.log_softmax(_rows("log_softmax", x), axis)
+
+
+logsoftmax = log_softmax
 
 
 def binary_crossentropy(output, target):

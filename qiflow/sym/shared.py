@@ -60,8 +60,9 @@ class SharedVariable(Variable):
         self.container = container
         self.default_update = None
 
-    def get_value(self, borrow=False):
-        """The current value (a copy unless ``borrow``)."""
+    def get_value(self, borrow=False, return_internal_type=False):
+        """The current value (a copy unless ``borrow``; the value is always an
+        ndarray, so Theano's ``return_internal_type`` changes nothing)."""
         v = self.container.value
         return v if borrow else np.array(v, copy=True)
 
@@ -98,12 +99,16 @@ def _filter(var, value, borrow, what):
     return arr if borrow else np.array(arr, copy=True)
 
 
-def shared(value, name=None, borrow=False, shape=None):
+def shared(value, name=None, borrow=False, shape=None, strict=False, allow_downcast=None,
+           broadcastable=None):
     """A shared variable holding ``value``; its dtype follows the value
     (``shared(0)`` is an int64 scalar, ``shared(0.)`` a float64 scalar).
 
     ``borrow=True`` keeps the given array instead of a copy. ``shape`` may fix
-    dimensions that will never change (default: all unknown, like Theano).
+    dimensions that will never change (default: all unknown, like Theano);
+    Theano's ``broadcastable`` flags fix the axes that are always 1.
+    ``strict`` and ``allow_downcast`` are accepted as Theano's (values are
+    always stored in the variable's dtype).
 
     >>> w = T.shared(np.zeros(3), name='w'); w.get_value().tolist()
     [0.0, 0.0, 0.0]
@@ -118,6 +123,11 @@ def shared(value, name=None, borrow=False, shape=None):
     if not borrow or not isinstance(value, np.ndarray):
         arr = np.array(arr, copy=True)
     st = tuple(shape) if shape is not None else (None,) * arr.ndim
+    if broadcastable is not None:
+        if len(broadcastable) != arr.ndim or any(b and d != 1 for b, d in zip(broadcastable, arr.shape)):
+            raise QiflowError(f"shared: broadcastable {tuple(broadcastable)} does not fit a value "
+                              f"of shape {arr.shape}")
+        st = tuple(1 if b else d for b, d in zip(broadcastable, st))
     return SharedVariable(TensorType(arr.dtype, st), Container(arr), name)
 
 

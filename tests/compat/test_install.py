@@ -59,8 +59,7 @@ def test_install_leaves_a_real_theano_alone():
 def test_in_and_param(theano):
     import theano.tensor as T
     x, y = T.dscalars("x", "y")
-    f = theano.function([x, theano.Param(y, default=2.0)], x * y) if False else \
-        theano.function([x, theano.In(y, value=2.0)], x * y)
+    f = theano.function([x, theano.In(y, value=2.0)], x * y)
     assert f(3.0) == 6.0 and theano.Param is theano.In
 
 
@@ -83,3 +82,22 @@ def test_run_a_program_unchanged(tmp_path):
                          capture_output=True, text=True, timeout=120, env=env, cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "qiflow.compat.theano [2.0, 4.0] ['--flag']"
+
+
+def test_older_modules_conv_and_downsample(theano):
+    from theano.tensor.nnet import conv
+    from theano.tensor.signal import downsample
+    import theano.tensor as T
+    x = T.dtensor4("x")
+    w = theano.shared(np.arange(4.0).reshape(1, 1, 2, 2))
+    y = downsample.max_pool_2d(conv.conv2d(x, w, filter_shape=(1, 1, 2, 2), border_mode="full"),
+                               (2, 2), ignore_border=True)
+    xv = np.arange(9.0).reshape(1, 1, 3, 3)
+    new = T.signal.pool.pool_2d(T.nnet.conv2d(x, w, filter_shape=(1, 1, 2, 2), border_mode="full"),
+                                ws=(2, 2), ignore_border=True)
+    f = theano.function([x], [y, new])
+    a, b = f(xv)
+    assert a.shape == (1, 1, 2, 2)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="'valid' or 'full'"):
+        conv.conv2d(x, w, border_mode="half")

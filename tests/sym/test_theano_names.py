@@ -303,3 +303,63 @@ def test_consider_constant_holds_when_the_cost_is_stabilised():
     np.testing.assert_allclose(g, [1.0, 1.0])
     free = T.function([x], T.grad(cost, x))(np.array([0.5, -1.0]))
     np.testing.assert_allclose(free, 1 + 3 * (1 - 1 / (1 + np.exp(-3 * np.array([0.5, -1.0])))))
+
+
+def test_broadcast_patterns_padding_cast_floatx_relu_alpha():
+    x = T.dmatrix("x")
+    a = T.addbroadcast(x, 1)
+    assert a.broadcastable == (False, True) and T.unbroadcast(a, 1).broadcastable == (False, False)
+    assert T.patternbroadcast(x, (True, False)).broadcastable == (True, False)
+    assert T.addbroadcast(T.dcol(), 1) is not None
+    f = T.function([x], a)
+    assert f(np.ones((3, 1))).shape == (3, 1)
+    with pytest.raises(QiflowError, match="cannot reshape"):
+        f(np.ones((3, 2)))                    # a broadcastable axis must have size 1
+    assert T.shape_padleft(x).broadcastable == (True, False, False)
+    assert T.shape_padright(x, 2).broadcastable == (False, False, True, True)
+    assert T.shape_padaxis(x, 1).broadcastable == (False, True, False)
+    assert T.cast(x, "floatX").dtype == T.config.floatX and T.cast(x, "int8").dtype == "int8"
+    assert T.sum(x, 1, True).type.shape == (None, 1)          # qiflow's older positional keepdims
+    v = T.dvector("v")
+    np.testing.assert_allclose(T.function([v], T.nnet.relu(v, 0.1))([-1.0, 2.0]), [-0.1, 2.0])
+    np.testing.assert_allclose(T.function([v], T.nnet.relu(v))([-1.0, 2.0]), [0.0, 2.0])
+    assert T.sgn is T.sign
+
+
+def test_tag_is_a_scratch_space():
+    x = T.dmatrix("x")
+    x.tag.test_value = np.ones((2, 2))
+    assert x.tag.test_value.shape == (2, 2) and not vars(T.dmatrix().tag)
+
+
+def test_softmax_of_a_vector_is_one_row_as_in_theano():
+    v = T.dvector("v")
+    p = T.nnet.softmax(v)
+    assert p.ndim == 2 and p.type.shape[0] == 1
+    out = T.function([v], [p, T.nnet.logsoftmax(v)])([1.0, 2.0, 3.0])
+    e = np.exp([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(out[0], [e / e.sum()])
+    np.testing.assert_allclose(out[1], np.log([e / e.sum()]))
+
+
+def test_theanos_keyword_arguments_of_shared_and_function():
+    s = T.shared(np.zeros((1, 3)), name="s", strict=False, allow_downcast=True,
+                 broadcastable=(True, False))
+    assert s.broadcastable == (True, False)
+    assert s.get_value(borrow=True, return_internal_type=True).shape == (1, 3)
+    with pytest.raises(QiflowError, match="broadcastable"):
+        T.shared(np.zeros((2, 3)), broadcastable=(True, False))
+    x = T.dvector("x")
+    f = T.function([x], x + s, accept_inplace=True, on_unused_input=None)
+    assert f(np.ones(3)).shape == (1, 3)
+    with pytest.raises(QiflowError, match="profile"):
+        T.function([x], x, profile=True)
+    with pytest.raises(QiflowError, match="rebuild_strict"):
+        T.function([x], x, rebuild_strict=False)
+
+
+def test_floatx_as_a_dtype_name_in_methods():
+    i = T.ivector("i")
+    assert i.astype("floatX").dtype == T.config.floatX
+    assert i.mean(dtype="floatX").dtype == T.config.floatX
+    assert i.sum(dtype="floatX").dtype == T.config.floatX

@@ -25,8 +25,8 @@ __version__ = "1.0.5+qiflow"
 Param = In           # Theano's older name for In
 
 #: the modules ``install`` registers, as Theano names them
-MODULES = ("theano.tensor", "theano.tensor.nnet", "theano.tensor.signal",
-           "theano.tensor.signal.pool", "theano.tensor.shared_randomstreams", "theano.sandbox",
+MODULES = ("theano.tensor", "theano.tensor.nnet", "theano.tensor.nnet.conv",
+           "theano.tensor.signal", "theano.tensor.signal.pool", "theano.tensor.signal.downsample", "theano.tensor.shared_randomstreams", "theano.sandbox",
            "theano.sandbox.rng_mrg", "theano.printing", "theano.gradient", "theano.ifelse")
 
 _SCAN_NAMES = ("scan", "map", "reduce", "foldl", "foldr")

@@ -12,3 +12,4 @@ def hard_sigmoid(x):
     """Theano's piecewise-linear sigmoid: clip(0.2 x + 0.5, 0, 1)."""
     from qiflow.sym import clip
     return clip(x * 0.2 + 0.5, 0.0, 1.0)
+from . import conv  # noqa: E402  (Theano's older module)
