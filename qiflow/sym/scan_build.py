@@ -76,7 +76,9 @@ def _seq_entry(s, go_backwards):
         x = x[::-1]
     mn, mx = min(min(taps), 0), max(max(taps), 0)
     # the slice of x that tap k reads at every step: x[t + k - mn] for t = 0, 1, ...
-    slices = [x[int(k) - mn: (int(k) - mx) or None] for k in taps]
+    # (a tap that reads the whole sequence takes it as it is: no slice, no slice gradient)
+    slices = [x if (int(k) - mn, int(k) - mx) == (0, 0) else x[int(k) - mn: (int(k) - mx) or None]
+              for k in taps]
     return x, [int(k) for k in taps], slices
 
 
