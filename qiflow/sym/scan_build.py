@@ -200,9 +200,9 @@ def build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate, go
         if id(v) in up_ids:
             replace[v] = up_ids[id(v)]
             continue
-        if strict:
-            raise QiflowError(f"scan (strict=True): fn uses {v!r} ({v.type}) without it being passed "
-                              "in sequences, outputs_info or non_sequences")
+        if strict and isinstance(v, SharedVariable):
+            raise QiflowError(f"scan (strict=True): fn uses the shared variable {v!r} ({v.type}) "
+                              "without it being passed in non_sequences")
         p = _placeholder(v.type, name=v.name)
         replace[v] = p
         ns_ph.append(p)

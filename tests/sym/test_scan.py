@@ -96,6 +96,11 @@ def test_strict_refuses_a_variable_that_was_not_passed():
         T.scan(lambda xt: T.dot(xt, W), sequences=x, strict=True)
     out, _ = T.scan(lambda xt, W: T.dot(xt, W), sequences=x, non_sequences=W, strict=True)
     np.testing.assert_allclose(T.function([x], out)(np.ones((2, 2))), np.ones((2, 2)))
+    # as Theano's documentation says, strict is about shared variables: a symbolic input
+    # from the enclosing scope is still taken as a non-sequence
+    c = T.dvector("c")
+    out2, _ = T.scan(lambda xt, W: T.dot(xt, W) + c, sequences=x, non_sequences=W, strict=True)
+    np.testing.assert_allclose(T.function([x, c], out2)(np.ones((2, 2)), [1.0, 2.0]), [[2.0, 3.0]] * 2)
 
 
 def test_n_steps_limits_the_sequences_and_too_many_steps_is_an_error():
