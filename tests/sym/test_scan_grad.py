@@ -199,3 +199,24 @@ def test_scan_and_its_gradient_in_every_compile_mode(mode):
     got = T.function([x, h0, W, U], T.grad(cost, W), mode=mode)(*vals)
     want = T.function([x, h0, W, U], T.grad((_rnn(x, h0, W, U) ** 2).sum(), W))(*vals)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_weight_gradients_are_one_product_after_the_loop_and_differentiable_again():
+    x, h0, W, U = T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("W"), T.dmatrix("U")
+    hs = _rnn(x, h0, W, U)
+    cost = (hs ** 2).sum()
+    gW, gU = T.grad(cost, [W, U])
+    f = T.function([x, h0, W, U], [gW, gU])
+    back = [n.op.spec for n in f.schedule if isinstance(n.op, Scan) and (n.op.spec.name or "").startswith("grad")]
+    assert len(back) == 1 and back[0].n_sums == 0         # no per-step weight buffer
+    vals = _rnn_values(4)
+    fc = T.function([x, h0, W, U], cost)
+    got = f(*vals)
+    np.testing.assert_allclose(got[0], numeric_grad(fc, vals, 2), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(got[1], numeric_grad(fc, vals, 3), rtol=1e-6, atol=1e-8)
+    # second order through the factored form: d/dU of sum(gU * V)
+    V = T.constant(RNG.standard_normal((4, 4)))
+    hv = T.grad((gU * V).sum(), U)
+    f_gv = T.function([x, h0, W, U], (gU * V).sum())
+    np.testing.assert_allclose(T.function([x, h0, W, U], hv)(*vals), numeric_grad(f_gv, vals, 3),
+                               rtol=1e-5, atol=1e-7)
