@@ -7,7 +7,8 @@ over 35 steps, batch 20, MSE against a fixed target, one SGD step), from the sam
 float32 weights; the first two losses of each are printed and must agree.  Each
 repetition of each side is a fresh process with the same thread count (as in
 ``benchmarks/run``); the parent prints the medians and the ratio scan / eager
-(lower is better).
+(lower is better), by wall-clock time and by the process's CPU time (steadier when
+other jobs share the cores).
 
     python benchmarks/scan_lstm.py [--reps 5] [--steps 20] [--threads 1] [--quick]
 """
@@ -50,11 +51,13 @@ def child(kind, steps):
     losses = [float(step()) for _ in range(2)]
     for _ in range(2):
         step()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
     per = (time.perf_counter() - t0) / steps
-    print(SENTINEL + json.dumps({"kind": kind, "s_per_step": per, "losses": losses}), flush=True)
+    cpu = (time.process_time() - c0) / steps
+    print(SENTINEL + json.dumps({"kind": kind, "s_per_step": per, "cpu_s_per_step": cpu,
+                                 "losses": losses}), flush=True)
 
 
 def main(argv=None):
@@ -73,6 +76,7 @@ def main(argv=None):
     env = _threads.set_env(a.threads, dict(os.environ))
     env["PYTHONPATH"] = os.pathsep.join([ROOT, HERE, env.get("PYTHONPATH", "")])
     res = {"scan": [], "eager": []}
+    cpu = {"scan": [], "eager": []}
     losses = {}
     for r in range(reps):
         for kind in (("scan", "eager") if r % 2 == 0 else ("eager", "scan")):     # interleaved
@@ -84,16 +88,20 @@ def main(argv=None):
                 return 1
             p = json.loads(line[-1][len(SENTINEL):])
             res[kind].append(p["s_per_step"])
+            cpu[kind].append(p["cpu_s_per_step"])
             losses[kind] = p["losses"]
     med = {k: statistics.median(v) for k, v in res.items()}
+    cmed = {k: statistics.median(v) for k, v in cpu.items()}
     print(f"LSTM 200->200, 35 steps, batch 20, MSE + SGD; {reps} processes per side, {steps} steps "
           f"each, {a.threads} thread(s)")
     for k, name in (("scan", "compiled scan (T.nnet.lstm)"), ("eager", "eager LSTM primitive")):
-        print(f"  {name:30s} {med[k] * 1e3:8.2f} ms/step   first losses {losses[k][0]:.6f} "
-              f"{losses[k][1]:.6f}   (all: {', '.join(f'{t * 1e3:.1f}' for t in res[k])})")
+        print(f"  {name:30s} {med[k] * 1e3:8.2f} ms/step wall, {cmed[k] * 1e3:8.2f} ms/step CPU   "
+              f"first losses {losses[k][0]:.6f} {losses[k][1]:.6f}   "
+              f"(wall: {', '.join(f'{t * 1e3:.1f}' for t in res[k])})")
     agree = all(abs(s - e) <= 1e-4 * max(1.0, abs(e)) for s, e in zip(losses["scan"], losses["eager"]))
     print(f"  same losses: {'yes' if agree else 'NO'}")
-    print(f"  ratio scan / eager: {med['scan'] / med['eager']:.3f}")
+    print(f"  ratio scan / eager: {med['scan'] / med['eager']:.3f} wall, "
+          f"{cmed['scan'] / cmed['eager']:.3f} CPU (the CPU figure is the steadier one on a loaded machine)")
     return 0 if agree else 2
 
 

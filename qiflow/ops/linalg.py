@@ -9,7 +9,7 @@ import numpy as np
 from . import base as _base
 from .base import Op, apply
 from .shapes import broadcast_shapes, known
-from .movement import swapaxes, expand_dims, squeeze, reshape
+from .movement import swapaxes, expand_dims, squeeze, reshape, FlattenHead
 from .._state import QiflowError
 
 
@@ -37,6 +37,9 @@ class MatMul(Op):
             # matrices: ndarray.dot makes the same BLAS call as np.matmul (the same
             # result, bit for bit) with a third of its overhead on small operands
             return a.dot(b)
+        if b.ndim == 2 and a.ndim > 2 and a.__class__ is np.ndarray and b.__class__ is np.ndarray:
+            # a stack of matrices times one matrix is one GEMM (np.matmul runs one per matrix)
+            return a.reshape(-1, a.shape[-1]).dot(b).reshape(a.shape[:-1] + (b.shape[1],))
         return np.matmul(a, b)
 
     def vjp(self, ctx, inputs, output, g):
@@ -46,11 +49,16 @@ class MatMul(Op):
             # (.T of a matrix means the same on arrays, tensors and variables)
             return (apply(_matmul, g, b.T) if need[0] else None,
                     apply(_matmul, a.T, g) if need[1] else None)
-        return (matmul(g, swapaxes(b, -1, -2)) if need[0] else None,
-                matmul(swapaxes(a, -1, -2), g) if need[1] else None)
+        if b.ndim == 2 and need[1]:
+            # the sum over the stack of a_i.T @ g_i is one GEMM of the stacks laid flat
+            gb = apply(_matmul, apply(_flatten_head, a).T, apply(_flatten_head, g))
+        else:
+            gb = matmul(swapaxes(a, -1, -2), g) if need[1] else None
+        return (matmul(g, swapaxes(b, -1, -2)) if need[0] else None, gb)
 
 
 _matmul = MatMul()
+_flatten_head = FlattenHead()
 
 
 def _ndim(x):

@@ -30,6 +30,8 @@ def emit_node(op, node, args, res, env, bufs):
 
 @emit_node.register
 def _matmul(op: MatMul, node, args, res, env, bufs):
+    if node.inputs[1].ndim == 2 and node.inputs[0].ndim > 2:
+        return None                     # the op's forward: one GEMM for the whole stack
     return [f"{res} = _np.matmul({args[0]}, {args[1]})"]
 
 

@@ -46,7 +46,8 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     ``n_steps``: an int or integer scalar (default: the sequences' length);
     ``go_backwards``: iterate from the end of the sequences (outputs are in the
     order computed); ``truncate_gradient``: backpropagate through the last k
-    steps only (-1: all); ``strict``: every variable fn uses must be passed.
+    steps only (-1: all); ``strict``: every shared variable fn uses must be
+    passed (in ``non_sequences``).
 
     >>> k = T.iscalar('k'); a = T.dvector('a')
     >>> p, _ = T.scan(lambda prev, a: prev * a, outputs_info=T.ones_like(a), non_sequences=a, n_steps=k)

@@ -72,11 +72,14 @@ def _seq_entry(s, go_backwards):
                           "axis to iterate over")
     if not taps or not all(isinstance(k, (int, np.integer)) for k in taps):
         raise QiflowError(f"scan: sequence taps must be a list of ints, got {taps!r}")
-    if go_backwards:
-        x = x[::-1]
     mn, mx = min(min(taps), 0), max(max(taps), 0)
     # the slice of x that tap k reads at every step: x[t + k - mn] for t = 0, 1, ...
-    slices = [x[int(k) - mn: (int(k) - mx) or None] for k in taps]
+    # (a tap that reads the whole sequence takes it as it is: no slice, no slice gradient);
+    # going backwards, each tap's slice is reversed: taps stay relative to x's own order
+    slices = [x if (int(k) - mn, int(k) - mx) == (0, 0) else x[int(k) - mn: (int(k) - mx) or None]
+              for k in taps]
+    if go_backwards:
+        slices = [sl[::-1] for sl in slices]
     return x, [int(k) for k in taps], slices
 
 
@@ -197,9 +200,9 @@ def build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate, go
         if id(v) in up_ids:
             replace[v] = up_ids[id(v)]
             continue
-        if strict:
-            raise QiflowError(f"scan (strict=True): fn uses {v!r} ({v.type}) without it being passed "
-                              "in sequences, outputs_info or non_sequences")
+        if strict and isinstance(v, SharedVariable):
+            raise QiflowError(f"scan (strict=True): fn uses the shared variable {v!r} ({v.type}) "
+                              "without it being passed in non_sequences")
         p = _placeholder(v.type, name=v.name)
         replace[v] = p
         ns_ph.append(p)
@@ -243,9 +246,10 @@ def build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate, go
         updates[s] = b[-1]
     if sums:
         return result + totals, updates
-    if single and len(result) == 1 and not return_list:
-        return result[0], updates
-    return result, updates
+    if return_list:
+        return result, updates
+    # as Theano: one output is returned as it is, none as None
+    return (result[0] if len(result) == 1 else result or None), updates
 
 
 def _default_updates(roots, done):

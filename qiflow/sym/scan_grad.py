@@ -18,10 +18,13 @@ from ..ops.dynamic import DynamicSliceGrad, getitem
 from ..ops.join import concatenate, stack
 from ..ops.movement import expand_dims
 from .fgraph import clone
-from .graph import TensorType
+from ..ops.linalg import MatMul
+from ..ops.movement import FlattenHead, SumToLike, Transpose, sum_to_like, swapaxes
+from .graph import TensorType, Variable
 from .scan_op import ScanOutput, slots
 
 _ROWS = (("slice", ("in", 0), ("in", 1), None),)
+_flat = FlattenHead()
 
 
 def _steps(spec, n_in, seqs):
@@ -64,7 +67,6 @@ def scan_vjp(op, ctx, inputs, output, g):
         bw_seqs.append(getitem(G[k], slice(lag, n + lag)))
     n_taps = sum(len(t) for t, _ in sp.states)
     zeros_w = [E.zeros_like(inits[o]) for o in st_idx]
-    zeros_dw = [E.zeros_like(nonseqs[j]) for j in w_idx]
 
     def step(*a):
         xs = list(a[:ns])
@@ -107,12 +109,34 @@ def scan_vjp(op, ctx, inputs, output, g):
             zero = E.zeros_like(W[0])
             D = stack([d.get(j - lag, zero) for j in range(lag)], 0)
             new_wins.append(concatenate([E.zeros_like(W[:1]), W[:-1]], 0) + D)
-        return dxs + new_wins + dws
+        recipes = [_factor(dw, ws) for dw in dws]
+        if plan is None:                      # the probe: only the structure is wanted
+            return recipes
+        leaves, summed = [], []
+        for dw, r, planned in zip(dws, recipes, plan):
+            if planned is None:
+                summed.append(dw)
+            elif r is None or _shape_of(r) != _shape_of(planned):
+                raise RuntimeError("scan gradient: the step's weight gradient changed structure "
+                                   "between two builds of the same graph")
+            else:
+                leaves.extend(_leaf_outputs(r))
+        return dxs + new_wins + leaves + summed
 
     n_bw = n if sp.truncate < 0 else E.minimum(n, sp.truncate)
-    outs, _ = sp.builder(step, bw_seqs, [None] * len(dx_idx) + zeros_w,
-                         nonseqs + [G[k] for k in g_sum], n_bw, -1, True, sp.mode,
-                         f"grad of {sp.name or 'scan'}", False, True, sums=zeros_dw)
+    extra = [G[k] for k in g_sum]
+    # a probe build of the step decides which weight gradients are sums of products
+    # (then each product's factors are outputs and the sum is one GEMM after the loop)
+    plan = None
+    probe = [_stand_in(v, 1) for v in bw_seqs] + [_stand_in(z, 0) for z in zeros_w] + \
+            [_stand_in(v, 0) for v in nonseqs + extra]
+    plan = step(*probe)
+    n_leaves = sum(len(_leaf_outputs(r)) for r in plan if r is not None)
+    summed_idx = [j for j, r in zip(w_idx, plan) if r is None]
+    outs, _ = sp.builder(step, bw_seqs, [None] * len(dx_idx) + zeros_w + [None] * n_leaves,
+                         nonseqs + extra, n_bw, -1, True, sp.mode,
+                         f"grad of {sp.name or 'scan'}", False, True,
+                         sums=[E.zeros_like(nonseqs[j]) for j in summed_idx])
     grads = [None] * len(inputs)
     for j, dxr in zip(dx_idx, outs[:len(dx_idx)]):
         grads[1 + j] = apply(DynamicSliceGrad(_ROWS), dxr[::-1], seqs[j], n - n_bw, n)
@@ -128,6 +152,81 @@ def scan_vjp(op, ctx, inputs, output, g):
     for k in g_sum:
         if need[1 + ns + nst + (k - first_sum)]:
             grads[1 + ns + nst + (k - first_sum)] = G[k]
-    for j, total in zip(w_idx, outs[len(dx_idx) + len(st_idx):]):
-        grads[w0 + j] = total
+    pos = len(dx_idx) + len(st_idx)
+    leaf_seqs = outs[pos:pos + n_leaves]
+    totals = outs[pos + n_leaves:]
+    for j, r in zip(w_idx, plan):
+        if r is None:
+            grads[w0 + j] = totals[summed_idx.index(j)]
+        else:
+            k = len(_leaf_outputs(r))
+            grads[w0 + j] = _rebuild_sum(r, leaf_seqs[:k], nonseqs)
+            leaf_seqs = leaf_seqs[k:]
     return tuple(grads)
+
+
+# ------------------------------------------- weight gradients as one product
+def _stand_in(v, drop):
+    return Variable(TensorType(v.type.dtype, v.type.shape[drop:]))
+
+
+def _factor(dw, ws):
+    """A step's weight gradient as a tree of Add / SumToLike(., w) / Transpose
+    over products of matrices, or None: ('mm', p, q) | ('add', a, b) |
+    ('sum_to', r, j) | ('transpose', r)."""
+    node = dw.owner
+    if node is None:
+        return None
+    op = node.op
+    if isinstance(op, MatMul) and all(i.ndim == 2 for i in node.inputs):
+        return ("mm",) + tuple(node.inputs)
+    if isinstance(op, E.Add) and len(node.inputs) == 2:
+        a, b = (_factor(i, ws) for i in node.inputs)
+        return ("add", a, b) if a is not None and b is not None else None
+    if isinstance(op, SumToLike):
+        g, like = node.inputs
+        js = [j for j, w in enumerate(ws) if w is like]
+        r = _factor(g, ws) if js else None
+        return ("sum_to", r, js[0]) if r is not None else None
+    if isinstance(op, Transpose) and dw.ndim == 2:
+        r = _factor(node.inputs[0], ws)
+        return ("transpose", r) if r is not None else None
+    return None
+
+
+def _shape_of(r):
+    """The tree without its variables (to compare two builds)."""
+    if r[0] == "mm":
+        return ("mm", _transposed(r[1]) is not None)
+    return (r[0],) + tuple(_shape_of(c) if isinstance(c, tuple) else c for c in r[1:])
+
+
+def _transposed(p):
+    """A when p is the transpose of a matrix A (then A is kept, not its transpose)."""
+    node = p.owner
+    if node is not None and isinstance(node.op, Transpose) and p.ndim == 2:
+        return node.inputs[0]
+    return None
+
+
+def _leaf_outputs(r):
+    """The per-step values the tree's products need: (A or p, q) for each product."""
+    if r[0] == "mm":
+        a = _transposed(r[1])
+        return [a if a is not None else r[1], r[2]]
+    return [v for c in r[1:] if isinstance(c, tuple) for v in _leaf_outputs(c)]
+
+
+def _rebuild_sum(r, seqs, nonseqs):
+    """The tree summed over the steps, from the factors' sequences: the sum of
+    p_t @ q_t is one product of the stacks laid flat."""
+    if r[0] == "mm":
+        first, q = seqs[0], seqs[1]
+        a = first if _transposed(r[1]) is not None else swapaxes(first, 1, 2)
+        return apply(_flat, a).T @ apply(_flat, q)
+    if r[0] == "add":
+        k = len(_leaf_outputs(r[1]))
+        return _rebuild_sum(r[1], seqs[:k], nonseqs) + _rebuild_sum(r[2], seqs[k:], nonseqs)
+    if r[0] == "sum_to":
+        return sum_to_like(_rebuild_sum(r[1], seqs, nonseqs), nonseqs[r[2]])
+    return _rebuild_sum(r[1], seqs, nonseqs).T

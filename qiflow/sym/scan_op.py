@@ -186,7 +186,9 @@ class Scan(Op):
         ns, nst = sp.n_seqs, len(sp.states)
         seqs = arrays[:ns]
         inits = arrays[ns:ns + nst]
-        sums = [np.array(a, dtype=v.type.dtype) for a, v in
+        # C order: an initial value may be a transposed view, and adding a C-ordered step
+        # result into an F-ordered buffer is several times slower
+        sums = [np.array(a, dtype=v.type.dtype, order="C") for a, v in
                 zip(arrays[ns + nst:ns + nst + sp.n_sums], sp.inner_outputs[nst + sp.n_plain:])]
         nonseqs = list(arrays[ns + nst + sp.n_sums:])
         label = f"scan {sp.name!r}" if sp.name else "scan"

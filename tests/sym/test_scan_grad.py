@@ -3,6 +3,7 @@ sequences with taps, states with several taps, non-sequences, closures,
 go_backwards, n_steps, truncate_gradient (against an unrolled graph with the
 gradient stopped), and second order (the gradient is itself a scan)."""
 import numpy as np
+import pytest
 
 from qiflow import sym as T
 from qiflow.sym.scan_op import Scan
@@ -170,3 +171,52 @@ def test_integer_states_and_sequences_get_no_gradient():
     c, n = f([1.0, 2.0, 3.0], [1, 2, 3])
     assert int(n) == 3
     check_grads([x, idx], cost, [RNG.standard_normal(3), np.array([1, 2, 3])], wrt=[0])
+
+
+def test_nested_scans_first_and_second_order():
+    M = T.dmatrix("M")
+    w = T.dscalar("w")
+
+    def outer(row, acc, w):
+        c, _ = T.scan(lambda v, a, w: T.tanh(a * w + v), sequences=row,
+                      outputs_info=T.constant(0.0, dtype="float64"), non_sequences=w)
+        return acc + c[-1] * c.sum()
+    s, _ = T.scan(outer, sequences=M, outputs_info=T.constant(0.0, dtype="float64"), non_sequences=w)
+    cost = s[-1]
+    m = RNG.standard_normal((3, 4))
+    check_grads([M, w], cost, [m, 0.7])
+    f_gw = T.function([M, w], T.grad(cost, w))
+    hww = T.function([M, w], T.grad(T.grad(cost, w), w))(m, 0.7)
+    np.testing.assert_allclose(hww, numeric_grad(f_gw, [m, 0.7], 1), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["no_rewrites", "FAST_COMPILE"])
+def test_scan_and_its_gradient_in_every_compile_mode(mode):
+    x, h0, W, U = T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("W"), T.dmatrix("U")
+    hs = _rnn(x, h0, W, U, mode=mode)
+    cost = (hs ** 2).sum()
+    vals = _rnn_values(3)
+    got = T.function([x, h0, W, U], T.grad(cost, W), mode=mode)(*vals)
+    want = T.function([x, h0, W, U], T.grad((_rnn(x, h0, W, U) ** 2).sum(), W))(*vals)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_weight_gradients_are_one_product_after_the_loop_and_differentiable_again():
+    x, h0, W, U = T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("W"), T.dmatrix("U")
+    hs = _rnn(x, h0, W, U)
+    cost = (hs ** 2).sum()
+    gW, gU = T.grad(cost, [W, U])
+    f = T.function([x, h0, W, U], [gW, gU])
+    back = [n.op.spec for n in f.schedule if isinstance(n.op, Scan) and (n.op.spec.name or "").startswith("grad")]
+    assert len(back) == 1 and back[0].n_sums == 0         # no per-step weight buffer
+    vals = _rnn_values(4)
+    fc = T.function([x, h0, W, U], cost)
+    got = f(*vals)
+    np.testing.assert_allclose(got[0], numeric_grad(fc, vals, 2), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(got[1], numeric_grad(fc, vals, 3), rtol=1e-6, atol=1e-8)
+    # second order through the factored form: d/dU of sum(gU * V)
+    V = T.constant(RNG.standard_normal((4, 4)))
+    hv = T.grad((gU * V).sum(), U)
+    f_gv = T.function([x, h0, W, U], (gU * V).sum())
+    np.testing.assert_allclose(T.function([x, h0, W, U], hv)(*vals), numeric_grad(f_gv, vals, 3),
+                               rtol=1e-5, atol=1e-7)
