@@ -94,6 +94,10 @@ class FunctionGraph:
         self.stop = set(stop)
         self._imported = set()
         self._order = None         # a cached toposort, dropped by every change
+        #: when a list, every change appends the nodes a rewrite should look at
+        #: again: nodes new to the graph, users given a new input, and the one user
+        #: left of a variable that lost its other users (see ``rewrites.registry``)
+        self.dirty = None
         for i, o in enumerate(self.outputs):
             self._import(o)
             self._client(o)[(None, i)] = (None, i)
@@ -117,6 +121,8 @@ class FunctionGraph:
             self._client(v)
             if v.owner is not None and id(v) not in self.stop:
                 node = v.owner
+                if self.dirty is not None:
+                    self.dirty.append(node)
                 for j, i in enumerate(node.inputs):
                     self._client(i)[(id(node), j)] = (node, j)
                     if id(i) not in self._imported:
@@ -151,11 +157,14 @@ class FunctionGraph:
         self._import(new)
         users = self.clients.get(id(old)) or {}
         dest = self._client(new)
+        dirty = self.dirty
         for key, (node, i) in users.items():
             if node is None:
                 self.outputs[i] = new
             else:
                 node.inputs[i] = new
+                if dirty is not None:
+                    dirty.append(node)
             dest[key] = (node, i)
         n_out = self._n_out.pop(id(old), 0)
         if n_out:
@@ -177,6 +186,10 @@ class FunctionGraph:
                     c.pop((id(node), j), None)
                     if not c:
                         stack.append(i)
+                    elif len(c) == 1 and self.dirty is not None:
+                        (n, _), = c.values()      # now used once: e.g. dot_add may fire
+                        if n is not None:
+                            self.dirty.append(n)
             del self.clients[id(v)]
             self._keep.pop(id(v), None)
             self._imported.discard(id(v))
