@@ -140,6 +140,11 @@ class FunctionGraph:
         c = self.clients.get(id(v))
         return [n for n, _ in c.values() if n is not None] if c else []
 
+    def used_only_by(self, v, node_ids):
+        """Every user of v is a node whose id is in ``node_ids`` (stops at the first other)."""
+        c = self.clients.get(id(v))
+        return not c or all(n is not None and id(n) in node_ids for n, _ in c.values())
+
     def is_output(self, v):
         return self._n_out.get(id(v), 0) > 0
 

@@ -195,6 +195,7 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
         escaping |= roots.get(id(v), frozenset())
     shared_ids = {id(v) for v in shared}
     out_ids = {id(v) for v in outputs}
+    output_roots = _roots_of(outputs, roots)
 
     def destroyable(node, p):
         """Inputs of node (by position) whose buffers it may overwrite."""
@@ -213,7 +214,7 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
                 continue
             if r in shared_ids:
                 # an update may be computed in its own shared variable's buffer
-                if upd is not None and update_targets[upd] is i and r not in _roots_of(outputs, roots):
+                if upd is not None and update_targets[upd] is i and r not in output_roots:
                     res.append(j)
                 continue
             if r in foreign or r in escaping:
