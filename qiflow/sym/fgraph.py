@@ -78,22 +78,35 @@ def clone(outputs, replace=None, fresh_leaves=(), keep=()):
 
 class FunctionGraph:
     """outputs: a list of variables (function outputs then update values);
-    ``stop``: ids of variables treated as leaves (never looked through)."""
+    ``stop``: ids of variables treated as leaves (never looked through).
+
+    The clients of a variable are a dict keyed by (id(node), input position)
+    (node None for an output slot), so that adding or removing one is O(1) and
+    ``replace`` costs the number of users it rewires plus the nodes it
+    disconnects, never a walk of the whole graph.
+    """
 
     def __init__(self, outputs, stop=()):
         self.outputs = list(outputs)
-        self.clients = {}
+        self.clients = {}          # id(var) -> {(id(node) | None, position): (node, position)}
         self._keep = {}
+        self._n_out = {}           # id(var) -> how many output slots hold it
         self.stop = set(stop)
         self._imported = set()
+        self._order = None         # a cached toposort, dropped by every change
+        #: when a list, every change appends the nodes a rewrite should look at
+        #: again: nodes new to the graph, users given a new input, and the one user
+        #: left of a variable that lost its other users (see ``rewrites.registry``)
+        self.dirty = None
         for i, o in enumerate(self.outputs):
             self._import(o)
-            self._client(o).append((None, i))
+            self._client(o)[(None, i)] = (None, i)
+            self._n_out[id(o)] = self._n_out.get(id(o), 0) + 1
 
     def _client(self, v):
         c = self.clients.get(id(v))
         if c is None:
-            c = self.clients[id(v)] = []
+            c = self.clients[id(v)] = {}
             self._keep[id(v)] = v
         return c
 
@@ -107,8 +120,11 @@ class FunctionGraph:
             v = stack.pop()
             self._client(v)
             if v.owner is not None and id(v) not in self.stop:
-                for j, i in enumerate(v.owner.inputs):
-                    self._client(i).append((v.owner, j))
+                node = v.owner
+                if self.dirty is not None:
+                    self.dirty.append(node)
+                for j, i in enumerate(node.inputs):
+                    self._client(i)[(id(node), j)] = (node, j)
                     if id(i) not in self._imported:
                         self._imported.add(id(i))
                         stack.append(i)
@@ -121,10 +137,16 @@ class FunctionGraph:
         return len(self.clients.get(id(v), ()))
 
     def client_nodes(self, v):
-        return [n for n, _ in self.clients.get(id(v), ()) if n is not None]
+        c = self.clients.get(id(v))
+        return [n for n, _ in c.values() if n is not None] if c else []
+
+    def used_only_by(self, v, node_ids):
+        """Every user of v is a node whose id is in ``node_ids`` (stops at the first other)."""
+        c = self.clients.get(id(v))
+        return not c or all(n is not None and id(n) in node_ids for n, _ in c.values())
 
     def is_output(self, v):
-        return any(n is None for n, _ in self.clients.get(id(v), ()))
+        return self._n_out.get(id(v), 0) > 0
 
     def alive(self, node):
         return bool(self.clients.get(id(node.outputs[0])))
@@ -136,19 +158,27 @@ class FunctionGraph:
         if new.type.dtype != old.type.dtype or new.ndim != old.ndim:
             raise QiflowError(f"internal rewrite error: replacing {old!r} ({old.type}) by "
                               f"{new!r} ({new.type})")
+        self._order = None
         self._import(new)
-        users = self.clients.get(id(old), [])
+        users = self.clients.get(id(old)) or {}
         dest = self._client(new)
-        for node, i in users:
+        dirty = self.dirty
+        for key, (node, i) in users.items():
             if node is None:
                 self.outputs[i] = new
             else:
                 node.inputs[i] = new
-            dest.append((node, i))
-        self.clients[id(old)] = []
+                if dirty is not None:
+                    dirty.append(node)
+            dest[key] = (node, i)
+        n_out = self._n_out.pop(id(old), 0)
+        if n_out:
+            self._n_out[id(new)] = self._n_out.get(id(new), 0) + n_out
+        self.clients[id(old)] = {}
         self._prune(old)
 
     def _prune(self, var):
+        """Drop the nodes above ``var`` that no longer have users (only those)."""
         stack = [var]
         while stack:
             v = stack.pop()
@@ -158,15 +188,24 @@ class FunctionGraph:
             for j, i in enumerate(node.inputs):
                 c = self.clients.get(id(i))
                 if c is not None:
-                    c[:] = [(n, k) for n, k in c if not (n is node and k == j)]
+                    c.pop((id(node), j), None)
                     if not c:
                         stack.append(i)
+                    elif len(c) == 1 and self.dirty is not None:
+                        (n, _), = c.values()      # now used once: e.g. dot_add may fire
+                        if n is not None:
+                            self.dirty.append(n)
             del self.clients[id(v)]
             self._keep.pop(id(v), None)
             self._imported.discard(id(v))
 
     def toposort(self):
-        return toposort(self.outputs, self.stop)
+        """The nodes the outputs need, inputs first (cached until the next change)."""
+        if self._order is None:
+            self._order = toposort(self.outputs, self.stop)
+        return list(self._order)
 
     def n_nodes(self):
-        return len(self.toposort())
+        if self._order is None:
+            self._order = toposort(self.outputs, self.stop)
+        return len(self._order)

@@ -2,7 +2,7 @@
 
 Each elementwise op says how it is computed: by one NumPy ufunc (``op.ufunc``,
 which can write into a dead buffer with ``out=``), by its own ``emit`` lines,
-or by a call of its ``forward``.  ``emit`` here turns that into source lines,
+by its ``forward_into`` (into a dead buffer) or by a call of its ``forward``.  ``emit`` here turns that into source lines,
 so a chain of elementwise ops allocates once.  In-place NumPy was chosen by
 measurement (numexpr and numba are not dependencies).
 """
@@ -15,7 +15,8 @@ def is_elementwise(op):
 
 def can_write_out(op):
     """Whether ``emit`` can direct this op's result into a given buffer."""
-    return op.ufunc is not None or getattr(op, "writes_out", False)
+    return (op.ufunc is not None or getattr(op, "writes_out", False)
+            or getattr(op, "forward_into", None) is not None)
 
 
 def emit(op, args, result, out, env):
@@ -29,9 +30,15 @@ def emit(op, args, result, out, env):
         name = f"_uf_{uf.__name__}"
         env[name] = uf
         return [f"{result} = {name}({', '.join(args)}{o})"]
+    writes = getattr(op, "writes_out", False)
+    into = getattr(op, "forward_into", None)
+    if out and not writes and into is not None:
+        name = f"_opi{id(op)}"
+        env[name] = into
+        return [f"{name}({out}, {', '.join(args)})", f"{result} = {out}"]
     own = getattr(op, "emit", None)
     if own is not None:
-        lines = own(args, result, out if getattr(op, "writes_out", False) else None, env)
+        lines = own(args, result, out if writes else None, env)
         if lines is not None:
             return lines
     name = f"_op{id(op)}"

@@ -195,6 +195,7 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
         escaping |= roots.get(id(v), frozenset())
     shared_ids = {id(v) for v in shared}
     out_ids = {id(v) for v in outputs}
+    output_roots = _roots_of(outputs, roots)
 
     def destroyable(node, p):
         """Inputs of node (by position) whose buffers it may overwrite."""
@@ -213,7 +214,7 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
                 continue
             if r in shared_ids:
                 # an update may be computed in its own shared variable's buffer
-                if upd is not None and update_targets[upd] is i and r not in _roots_of(outputs, roots):
+                if upd is not None and update_targets[upd] is i and r not in output_roots:
                     res.append(j)
                 continue
             if r in foreign or r in escaping:
@@ -225,7 +226,7 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
     line_node = {}
     body = []
     dims = Dims()
-    phys = {}          # id(var) -> buffers it may live in, once in-place writes are planned
+    lives_in = {}      # id(var) -> ids of the variables whose buffers it may occupy
     gemm_bufs = []
     for p, node in enumerate(order):
         out = node.outputs[0]
@@ -237,8 +238,8 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
             fop = op if isinstance(op, Fused) else single_program(node)
             dest = destroyable(node, p)
             body += program_lines(fop, args, res, dest, env, [dims.of(i) for i in node.inputs])
-            for j in dest:
-                phys.setdefault(id(out), {id(out)}).update(phys.get(id(node.inputs[j]), ()))
+            if dest:
+                lives_in[id(out)] = [id(node.inputs[j]) for j in dest]
         else:
             lines = emit_node(op, node, args, res, env, gemm_bufs)
             if lines is None:
@@ -250,12 +251,16 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
             line_node[q] = node
         al = _aliased_inputs(node)
         if al:
-            phys[id(out)] = set().union(*[phys.get(id(i), {id(i)}) for i in al])
-        phys.setdefault(id(out), {id(out)})
-    # Gemm buffers are persistent only when the product never leaves the function
+            lives_in.setdefault(id(out), []).extend(id(i) for i in al)
+    # Gemm buffers are persistent only when the product never leaves the function:
+    # the buffers an output may occupy, following in-place writes and views back
     escaping_phys = set()
-    for v in fg.outputs:
-        escaping_phys |= phys.get(id(v), {id(v)})
+    stack = [id(v) for v in fg.outputs]
+    while stack:
+        k = stack.pop()
+        if k not in escaping_phys:
+            escaping_phys.add(k)
+            stack.extend(lives_in.get(k, ()))
     for buf_name, node in gemm_bufs:
         if id(node.outputs[0]) in escaping_phys or not inplace:
             env[buf_name] = None           # allocate per call

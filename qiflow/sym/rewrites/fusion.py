@@ -192,7 +192,7 @@ def fuse(fg):
                 o = fg.owner(v)
                 if o is None or id(o) in group or id(o) in done or not _fusable(o) or fg.is_output(v):
                     continue
-                if all(id(c) in group for c in fg.client_nodes(v)):
+                if fg.used_only_by(v, group):
                     group[id(o)] = o
                     frontier.append(o)
         if len(group) < 2:

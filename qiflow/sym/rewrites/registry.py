@@ -21,7 +21,7 @@ The canonicalize rules stay active in the later phases, so clean-ups
 >>> 'log1p_exp_to_softplus' in f.report.fired
 True
 """
-from collections import Counter
+from collections import Counter, deque
 
 from ... import _state
 from ...ops.elementwise import Log, Log1p, Divide, cast
@@ -117,13 +117,21 @@ def _for(op, by_type, generic, cache):
 
 
 def rewrite(fg, phases=PHASES, exclude=(), report=None, max_passes=50):
-    """Apply the phases to the FunctionGraph ``fg`` in place; returns the report."""
+    """Apply the phases to the FunctionGraph ``fg`` in place; returns the report.
+
+    Each phase runs its whole-graph passes, then its local rewrites from a
+    worklist: every node once, in topological order, then only the nodes a
+    change touched (new nodes, users of a replaced variable, the last user of a
+    variable that lost the others), until nothing fires; then the late passes.
+    This repeats while a whole-graph pass changes something.
+    """
     report = report or Report()
     if report.nodes_before is None:
         report.nodes_before = fg.n_nodes()
     prev_tag = _graph.tag_override
     prev_grad = _state.grad_enabled
     _state.grad_enabled = True
+    fg.dirty = []
     try:
         for phase in phases:
             active = _LOCAL["canonicalize"] + ([] if phase == "canonicalize" else _LOCAL[phase])
@@ -133,29 +141,57 @@ def rewrite(fg, phases=PHASES, exclude=(), report=None, max_passes=50):
                         for g in _GLOBAL[p] if g.name not in exclude]
             early = [g for g in globals_ if not g.late]
             late = [g for g in globals_ if g.late]
+            seed = fg.toposort()
+            budget = max_passes * (len(seed) + 100)     # bounds a pair of rules undoing each other
             for _ in range(max_passes):
                 changed = _run_globals(fg, early, report)
-                for node in fg.toposort():
-                    if not fg.alive(node):
-                        continue
-                    for r in _for(node.op, by_type, generic, cache):
-                        _graph.tag_override = node.tag
-                        new = r.fn(fg, node)
-                        _graph.tag_override = prev_tag
-                        if new is not None and new is not node.outputs[0]:
-                            fg.replace(node.outputs[0], _match_type(new, node.outputs[0]))
-                            report.fired[r.name] += 1
-                            changed += 1
-                            break
+                seed += fg.dirty
+                fg.dirty = []
+                n, budget = _local_fixpoint(fg, seed, by_type, generic, cache, report, budget, prev_tag)
+                changed += n
                 changed += _run_globals(fg, late, report)
-                if not changed:
+                seed, fg.dirty = fg.dirty, []
+                if not changed or budget <= 0:
                     break
             report.phases[phase] = fg.n_nodes()
     finally:
+        fg.dirty = None
         _graph.tag_override = prev_tag
         _state.grad_enabled = prev_grad
     report.nodes_after = fg.n_nodes()
     return report
+
+
+def _local_fixpoint(fg, seed, by_type, generic, cache, report, budget, prev_tag):
+    """Run the local rewrites on ``seed`` and on every node a change makes dirty."""
+    queue = deque()
+    queued = set()
+    for n in seed:
+        if id(n) not in queued:
+            queued.add(id(n))
+            queue.append(n)
+    fired = 0
+    while queue and budget > 0:
+        node = queue.popleft()
+        queued.discard(id(node))
+        budget -= 1
+        if not fg.alive(node):
+            continue
+        for r in _for(node.op, by_type, generic, cache):
+            _graph.tag_override = node.tag
+            new = r.fn(fg, node)
+            _graph.tag_override = prev_tag
+            if new is not None and new is not node.outputs[0]:
+                fg.replace(node.outputs[0], _match_type(new, node.outputs[0]))
+                report.fired[r.name] += 1
+                fired += 1
+                for n in fg.dirty:
+                    if id(n) not in queued:
+                        queued.add(id(n))
+                        queue.append(n)
+                fg.dirty = []
+                break
+    return fired, budget
 
 
 def _run_globals(fg, passes, report):

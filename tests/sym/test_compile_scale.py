@@ -1,0 +1,99 @@
+"""Deep graphs compile with iterative passes (no RecursionError) and the rewrites
+keep the value on them.  A correctness test, not a timing test (the figures are
+in ``benchmarks/compile_time.py``)."""
+import sys
+
+import numpy as np
+import pytest
+
+from qiflow import sym as T
+from qiflow.sym.fgraph import FunctionGraph
+
+
+@pytest.fixture
+def low_recursion_limit():
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)        # far below the depth of the graphs below
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def _chain(x, n):
+    y = x
+    for j in range(n):
+        k = j % 3
+        y = T.tanh(y) if k == 0 else (y * 0.5 if k == 1 else y + x)
+    return y
+
+
+def _chain_ref(xv, n):
+    v, dv = xv.copy(), np.ones_like(xv)
+    for j in range(n):
+        k = j % 3
+        if k == 0:
+            v = np.tanh(v)
+            dv = dv * (1 - v * v)
+        elif k == 1:
+            v, dv = v * 0.5, dv * 0.5
+        else:
+            v, dv = v + xv, dv + 1
+    return v, dv
+
+
+def test_chain_of_20k_ops_compiles_and_matches_numpy(low_recursion_limit):
+    n = 20000
+    x = T.dvector("x")
+    y = _chain(x, n)
+    f = T.function([x], y)
+    assert f.report.nodes_before == n
+    assert f.report.nodes_after < n // 10          # fused into kernels
+    xv = np.linspace(-1.5, 1.5, 7)
+    want, _ = _chain_ref(xv, n)
+    np.testing.assert_allclose(f(xv), want, rtol=1e-12, atol=1e-12)
+
+
+def test_rewritten_equals_unrewritten_on_a_deep_gradient(low_recursion_limit):
+    n = 1500
+    x = T.dvector("x")
+    y = _chain(x, n)
+    g = T.grad(y.sum(), x)
+    fast = T.function([x], [y, g])
+    naive = T.function([x], [y, g], mode="no_rewrites")
+    assert fast.report.nodes_after < naive.report.nodes_after
+    xv = np.linspace(-1.5, 1.5, 7)
+    want_y, want_g = _chain_ref(xv, n)
+    fy, fg = fast(xv)
+    ny, ng = naive(xv)
+    np.testing.assert_allclose(fy, ny, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fg, ng, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fg, want_g, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fy, want_y, rtol=1e-12, atol=1e-12)
+
+
+def test_replace_keeps_clients_consistent():
+    """After replacing a variable used many times, every client entry points at a
+    live use, the old nodes are gone and nothing else was dropped."""
+    x = T.dvector("x")
+    terms = [T.exp(x) * float(k) for k in range(50)]
+    s = terms[0]
+    for t in terms[1:]:
+        s = s + t
+    fg = FunctionGraph([s])
+    ex = terms[0].owner.inputs[0]
+    assert fg.n_clients(x) == 50                  # each exp(x) is its own node
+    new = T.tanh(x)
+    fg.replace(ex, new)
+    assert fg.n_clients(ex) == 0
+    assert fg.n_clients(new) == 1
+    assert fg.n_clients(x) == 50                  # 49 exp(x) nodes and the new tanh(x)
+    for vid, users in fg.clients.items():
+        for (nid, pos), (node, p) in users.items():
+            assert p == pos
+            if node is None:
+                assert id(fg.outputs[pos]) == vid
+            else:
+                assert nid == id(node) and id(node.inputs[pos]) == vid
+    assert all(n.op.__class__.__name__ != "Exp" or n.outputs[0] is not ex for n in fg.toposort())
+    assert len(fg.toposort()) == fg.n_nodes() == 50 + 49 + 49 + 1
