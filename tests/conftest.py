@@ -41,6 +41,13 @@ def write_mnist_idx(folder, n_train=3000, n_test=600, seed=0):
 
 
 @pytest.fixture(scope="session")
+def mnist_writer():
+    """``write_mnist_idx`` itself, for tests that need a second data set (a fixture, because
+    ``from conftest import ...`` finds whichever conftest module was imported last)."""
+    return write_mnist_idx
+
+
+@pytest.fixture(scope="session")
 def mnist_dir(tmp_path_factory):
     """A folder of small synthetic MNIST IDX files (3000 training, 600 test images)."""
     return write_mnist_idx(tmp_path_factory.mktemp("mnist-idx"))

@@ -35,13 +35,13 @@ _SET_UP = [0]
 
 
 def _crowded(quick):
-    """Sleeps 20 ms per framework set up in this process: 20 ms alone, 40 ms beside
-    another one, like two thread pools that share the cores (long enough that a loaded
-    machine's late wake-ups, a few ms, do not hide the gap)."""
+    """Sleeps 20 ms alone and 80 ms beside another framework set up in this process, like two
+    thread pools that share the cores (a gap wide enough that a loaded machine's late
+    wake-ups, which lengthen the solo figure most, cannot hide it)."""
     _SET_UP[0] += 1
 
     def step():
-        time.sleep(0.020 * _SET_UP[0])
+        time.sleep(0.020 * 4 ** (_SET_UP[0] - 1))
         return 0.0
     return step
 

@@ -178,9 +178,8 @@ def test_override_is_refused_where_it_cannot_apply(interrupted, capsys):
     assert "--lr 0.5 and --override lr=0.2 disagree" in capsys.readouterr().err
 
 
-def test_resume_refuses_other_data(interrupted, tmp_path, capsys):
-    from conftest import write_mnist_idx
-    other = write_mnist_idx(tmp_path / "other", seed=1)
+def test_resume_refuses_other_data(interrupted, tmp_path, capsys, mnist_writer):
+    other = mnist_writer(tmp_path / "other", seed=1)
     assert main(["train", "--resume", "cut/last.npz", "--data", other, *QUIET]) == 1
     err = capsys.readouterr().err
     assert "is not the data the run was trained on" in err and "(--data)" in err
