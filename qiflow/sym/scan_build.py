@@ -3,15 +3,15 @@
 The step graph is made once, on stand-ins; then:
 
 * variables the graph uses without being passed (closures, shared variables)
-  become non-sequences of their own (``strict=True`` refuses them);
+  become non-sequences of their own (``strict=True`` refuses shared ones);
 * non-sequences that are constants are put into the step graph as constants,
   so the step's compiler folds them;
 * work that depends only on non-sequences (``W.T``, ``b * 2``) is moved out of
   the loop and computed once, before it;
-* shared variables that ``fn`` updates become states (see ``scan.py``).
+* shared variables that ``fn`` updates, or that carry a ``default_update``,
+  become states (see ``scan.py``).
 
-``loop_invariants_hoisted`` on the returned outputs' node spec counts the
-pieces moved out (tests read it).
+``spec.hoisted`` on the node's spec counts the pieces moved out (tests read it).
 """
 from collections import OrderedDict
 
