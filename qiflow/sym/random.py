@@ -418,8 +418,12 @@ def dropout(x, p, srng, rescale=True):
     >>> sorted(set(d(np.ones((4, 4))).ravel().tolist()))
     [0.0, 2.0]
     """
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if p == 1:
+        return x * 0.0
+    if p == 0:
+        return x
     mask = srng.binomial(size=x.shape, n=1, p=1 - p, dtype=x.dtype)
     return x * mask / (1 - p) if rescale else x * mask
 
