@@ -101,3 +101,15 @@ def test_older_modules_conv_and_downsample(theano):
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="'valid' or 'full'"):
         conv.conv2d(x, w, border_mode="half")
+
+
+def test_out_compile_and_variable_class_names(theano):
+    import theano.tensor as T
+    from theano.compile import function as compile_function
+    x = T.dvector("x")
+    f = theano.function([x], theano.Out(x * 2, borrow=True))
+    assert f([1.0]).tolist() == [2.0] and compile_function is theano.function
+    assert isinstance(x, T.TensorVariable) and isinstance(T.constant(1.0), T.TensorConstant)
+    assert isinstance(theano.shared(1.0), T.TensorSharedVariable)
+    with pytest.raises(TypeError, match="Out"):
+        theano.Out(3)
