@@ -29,15 +29,20 @@ def test_import_theano_resolves_to_qiflow(theano):
 
 
 def test_scan_and_ifelse_say_what_is_missing(theano):
-    try:
-        import qiflow.sym.scan  # noqa: F401
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("qiflow.sym.scan") is None:
         with pytest.raises(NotImplementedError, match="qiflow/sym/scan.py"):
             theano.scan
+    else:
+        from qiflow.sym.scan import scan
+        assert theano.scan is scan and theano.map is not None
+    if importlib.util.find_spec("qiflow.sym.ifelse") is None:
         with pytest.raises(NotImplementedError, match="ifelse"):
             from theano.ifelse import ifelse  # noqa: F401
     else:
-        assert callable(theano.scan)
+        from theano.ifelse import ifelse
+        from qiflow.sym.ifelse import ifelse as mine
+        assert ifelse is mine
     with pytest.raises(AttributeError, match="no attribute"):
         theano.no_such_name
 

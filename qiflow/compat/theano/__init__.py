@@ -34,7 +34,7 @@ _SCAN_NAMES = ("scan", "map", "reduce", "foldl", "foldr")
 
 def __getattr__(name):
     # scan and its relatives come from qiflow.sym.scan once it exists
-    if name in _SCAN_NAMES or name == "ifelse":
+    if name in _SCAN_NAMES:
         try:
             mod = importlib.import_module("qiflow.sym.scan")
         except ImportError:
