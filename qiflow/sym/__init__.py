@@ -67,6 +67,7 @@ from .dtypes import (int_dtypes, uint_dtypes, float_dtypes, complex_dtypes, disc
 from .config import config
 from .function import In, Out
 from .printing import Print, pydotprint
+from .products import dot
 from . import random
 from .random import RandomStreams, MRG_RandomStreams
 
