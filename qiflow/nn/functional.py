@@ -22,6 +22,7 @@ from ..ops import elementwise as E
 from ..ops import reduce as R
 from ..ops.movement import reshape, flatten
 from ..ops.indexing import getitem
+from ..ops.base import Symbolic as _Symbolic
 from ..ops.conv import conv2d
 from ..ops.pool import max_pool2d, avg_pool2d
 from ..ops.dense import linear as _linear
@@ -157,6 +158,11 @@ def dropout(x, p=0.5, training=True, generator=None):
         raise QiflowError(f"dropout: probability p must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
+    if isinstance(x, _Symbolic):
+        # a symbolic x: a mask drawn here would be a constant of the graph, the same on every
+        # call; draw it from a symbolic stream (seeded by the generator) instead
+        from ..sym.random import RandomStreams, dropout as _sym_dropout
+        return _sym_dropout(x, p, RandomStreams(seed=int(_gen(generator).integers(2 ** 31))))
     dtype = x.dtype
     if p == 1.0:
         return x * np.zeros(x.shape, dtype)

@@ -67,8 +67,9 @@ from .basic import (alloc, zeros, ones, zeros_like, ones_like, fill, second, eye
 from .dtypes import (int_dtypes, uint_dtypes, float_dtypes, complex_dtypes, discrete_dtypes,
                      continuous_dtypes, all_dtypes)
 from .config import config
-from .function import In
+from .function import In, Out
 from .printing import Print, pydotprint
+from .products import dot
 from . import random
 from .random import RandomStreams, MRG_RandomStreams
 

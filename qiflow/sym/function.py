@@ -100,6 +100,16 @@ class In:
         self.variable, self.name, self.value = variable, name, value
 
 
+class Out:
+    """Theano's ``Out(variable, borrow=False)``: an output; qiflow's outputs are
+    already new arrays the caller owns, so ``borrow`` changes nothing."""
+
+    def __init__(self, variable, borrow=False):
+        if not isinstance(variable, Variable):
+            raise TypeError(f"Out: expected a symbolic variable, got {type(variable).__name__}")
+        self.variable, self.borrow = variable, borrow
+
+
 class _Maker:
     """``f.maker``: what made a compiled function (Theano's FunctionMaker)."""
 
@@ -221,7 +231,7 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
         seen.add(id(v))
     single = outputs is not None and not isinstance(outputs, (list, tuple))
     outs = [] if outputs is None else ([outputs] if single else list(outputs))
-    outs = [as_variable(o) for o in outs]
+    outs = [as_variable(o.variable if isinstance(o, Out) else o) for o in outs]
     ups = []
     targets = set()
     for k, v in _pairs("updates", updates):

@@ -136,4 +136,6 @@ class TheanoMethods(TensorMethods):
         from ..ops.join import split
         return split(self, indices_or_sections, axis)
 
-    def dot(self, o): return L.dot(self, o)
+    def dot(self, o):
+        from .products import dot
+        return dot(self, o)

@@ -87,10 +87,8 @@ class RandomOp(Op):
 
     def _lead(self, params):
         if self.template is None:
-            return broadcast_shapes(self.name, *[p.shape for p in params[:self.n_bcast]])
+            return broadcast_shapes(self.name, *[p.shape for p in params])
         return tuple(None if isinstance(p, tuple) else p for p in self.template)
-
-    n_bcast = property(lambda self: self.n_params)
 
     def event(self, params):
         return ()
@@ -105,7 +103,7 @@ class RandomOp(Op):
     def forward(self, state, *rest):
         params, sizes = rest[:self.n_params], rest[self.n_params:]
         if self.template is None:
-            size = np.broadcast_shapes(*[np.shape(p) for p in params[:self.n_bcast]])
+            size = np.broadcast_shapes(*[np.shape(p) for p in params])
         else:
             size = _shape_of(self.template, sizes)
         out = self.draw(_generator(state), size, *params)
@@ -418,8 +416,12 @@ def dropout(x, p, srng, rescale=True):
     >>> sorted(set(d(np.ones((4, 4))).ravel().tolist()))
     [0.0, 2.0]
     """
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if p == 1:
+        return x * 0.0
+    if p == 0:
+        return x
     mask = srng.binomial(size=x.shape, n=1, p=1 - p, dtype=x.dtype)
     return x * mask / (1 - p) if rescale else x * mask
 

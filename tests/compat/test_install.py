@@ -29,15 +29,20 @@ def test_import_theano_resolves_to_qiflow(theano):
 
 
 def test_scan_and_ifelse_say_what_is_missing(theano):
-    try:
-        import qiflow.sym.scan  # noqa: F401
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("qiflow.sym.scan") is None:
         with pytest.raises(NotImplementedError, match="qiflow/sym/scan.py"):
             theano.scan
+    else:
+        from qiflow.sym.scan import scan
+        assert theano.scan is scan and theano.map is not None
+    if importlib.util.find_spec("qiflow.sym.ifelse") is None:
         with pytest.raises(NotImplementedError, match="ifelse"):
             from theano.ifelse import ifelse  # noqa: F401
     else:
-        assert callable(theano.scan)
+        from theano.ifelse import ifelse
+        from qiflow.sym.ifelse import ifelse as mine
+        assert ifelse is mine
     with pytest.raises(AttributeError, match="no attribute"):
         theano.no_such_name
 
@@ -101,3 +106,15 @@ def test_older_modules_conv_and_downsample(theano):
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="'valid' or 'full'"):
         conv.conv2d(x, w, border_mode="half")
+
+
+def test_out_compile_and_variable_class_names(theano):
+    import theano.tensor as T
+    from theano.compile import function as compile_function
+    x = T.dvector("x")
+    f = theano.function([x], theano.Out(x * 2, borrow=True))
+    assert f([1.0]).tolist() == [2.0] and compile_function is theano.function
+    assert isinstance(x, T.TensorVariable) and isinstance(T.constant(1.0), T.TensorConstant)
+    assert isinstance(theano.shared(1.0), T.TensorSharedVariable)
+    with pytest.raises(TypeError, match="Out"):
+        theano.Out(3)

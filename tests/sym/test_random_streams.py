@@ -147,7 +147,8 @@ def test_dropout_in_a_compiled_training_step():
     step(np.ones((8, 4)))
     assert not np.array_equal(before, w.get_value())
     with pytest.raises(ValueError, match="p must be in"):
-        R.dropout(x, 1.0, srng)
+        R.dropout(x, 1.5, srng)
+    assert R.dropout(x, 0.0, srng) is x
 
 
 def test_the_random_primitives_are_named_and_checked():
@@ -161,3 +162,29 @@ def test_the_random_primitives_are_named_and_checked():
     from qiflow.ops.base import apply
     with pytest.raises(QiflowError, match="random state"):
         apply(R.Uniform(None, "float32"), T.dvector("v"), 0.0, 1.0)
+
+
+def test_eager_dropout_on_a_symbolic_variable_draws_a_new_mask_per_call():
+    import qiflow as qf
+    x = T.dmatrix("x")
+    f = T.function([x], qf.nn.functional.dropout(x, 0.5))
+    a, b = f(np.ones((4, 8))), f(np.ones((4, 8)))
+    assert set(np.unique(a)) <= {0.0, 2.0} and not np.array_equal(a, b)
+    qf.manual_seed(3)
+    g1 = T.function([x], qf.nn.functional.dropout(x, 0.5))
+    qf.manual_seed(3)
+    g2 = T.function([x], qf.nn.functional.dropout(x, 0.5))
+    np.testing.assert_array_equal(g1(np.ones((4, 8))), g2(np.ones((4, 8))))   # same seed, same run
+    assert qf.nn.functional.dropout(x, 0.5, training=False) is x
+    np.testing.assert_array_equal(T.function([x], qf.nn.functional.dropout(x, 1.0))(np.ones((2, 2))),
+                                  np.zeros((2, 2)))
+
+
+def test_dropout_with_a_generator_inside_qf_compile_is_not_frozen():
+    import qiflow as qf
+    gen = qf.Generator(0)
+    step = qf.compile(lambda t: qf.nn.functional.dropout(t, 0.5, generator=gen))
+    t = qf.ones(64)
+    masks = [step(t).numpy() for _ in range(3)]
+    assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(masks[1], masks[2])
+    assert all(set(np.unique(m)) <= {0.0, 2.0} for m in masks)

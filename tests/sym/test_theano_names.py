@@ -363,3 +363,18 @@ def test_floatx_as_a_dtype_name_in_methods():
     assert i.astype("floatX").dtype == T.config.floatX
     assert i.mean(dtype="floatX").dtype == T.config.floatX
     assert i.sum(dtype="floatX").dtype == T.config.floatX
+
+
+def test_dot_has_numpys_meaning_for_any_ndim():
+    rng = np.random.default_rng(7)
+    a, b, c, v = (rng.normal(size=s) for s in ((2, 3, 4), (5, 4, 6), (4, 6), (4,)))
+    x, y, m, w = T.dtensor3("x"), T.dtensor3("y"), T.dmatrix("m"), T.dvector("w")
+    outs = T.function([x, y, m, w], [T.dot(x, y), T.dot(x, m), T.dot(x, w), T.dot(m.T, y),
+                                     x.dot(m), T.dot(w, m)])(a, b, c, v)
+    refs = [np.dot(a, b), np.dot(a, c), np.dot(a, v), np.dot(c.T, b), np.dot(a, c), np.dot(v, c)]
+    for o, r in zip(outs, refs):
+        np.testing.assert_allclose(o, r, rtol=1e-12)
+    cost = (T.dot(x, y) ** 2).sum()
+    gx = T.function([x, y], T.grad(cost, x))(a, b)
+    f = T.function([x, y], cost)
+    np.testing.assert_allclose(gx, fd_grad(lambda z: f(z, b), a), rtol=1e-6, atol=1e-6)

@@ -15,10 +15,10 @@ import importlib
 import importlib.util
 import sys
 
-from qiflow.sym import (function, shared, grad, In, Mode, pp, config, Variable, Constant, Apply,
-                        SharedVariable, dot)
+from qiflow.sym import (function, shared, grad, In, Out, Mode, pp, config, Variable, Constant,
+                        Apply, SharedVariable, dot)
 from qiflow.sym.graph import TensorType
-from . import tensor, printing, gradient, sandbox, ifelse as _ifelse_module
+from . import tensor, printing, gradient, sandbox, compile, ifelse as _ifelse_module
 
 __version__ = "1.0.5+qiflow"
 
@@ -27,14 +27,14 @@ Param = In           # Theano's older name for In
 #: the modules ``install`` registers, as Theano names them
 MODULES = ("theano.tensor", "theano.tensor.nnet", "theano.tensor.nnet.conv",
            "theano.tensor.signal", "theano.tensor.signal.pool", "theano.tensor.signal.downsample", "theano.tensor.shared_randomstreams", "theano.sandbox",
-           "theano.sandbox.rng_mrg", "theano.printing", "theano.gradient", "theano.ifelse")
+           "theano.sandbox.rng_mrg", "theano.printing", "theano.gradient", "theano.ifelse", "theano.compile")
 
 _SCAN_NAMES = ("scan", "map", "reduce", "foldl", "foldr")
 
 
 def __getattr__(name):
     # scan and its relatives come from qiflow.sym.scan once it exists
-    if name in _SCAN_NAMES or name == "ifelse":
+    if name in _SCAN_NAMES:
         try:
             mod = importlib.import_module("qiflow.sym.scan")
         except ImportError:
