@@ -19,7 +19,34 @@ import numpy as np
 from ..ops import movement as M
 from ..ops import reduce as R
 from ..ops.linalg import MatMul
+from ..ops.conv import Conv2d, Conv2dWeightGrad
 from .rewrites.specialize import Gemm
+
+
+def plan(order, env):
+    """Facts about the whole schedule that single emitters use, kept in ``env``:
+    a ``Conv2d`` and the ``Conv2dWeightGrad`` of the same input, parameters and
+    kernel size share one im2col matrix (the forward keeps it for the backward,
+    as the eager mode saves it), instead of the backward building it again."""
+    convs, share, last = {}, {}, {}
+
+    def key(node):
+        x, w = node.inputs[0], node.inputs[1] if type(node.op) is Conv2d else node.inputs[2]
+        op = node.op
+        return (id(x), op.stride, op.padding, op.dilation, op.groups, w.type.shape[1:], w.dtype)
+    for node in order:
+        if type(node.op) is Conv2d and None not in node.inputs[1].type.shape:
+            convs.setdefault(key(node), node)
+    for node in order:
+        if type(node.op) is Conv2dWeightGrad and len(node.inputs) == 3 and \
+                None not in node.inputs[2].type.shape:
+            conv = convs.get(key(node))
+            if conv is not None and conv.outputs[0].dtype == node.outputs[0].dtype:
+                name = share.setdefault(id(conv), f"_cols{len(last)}")
+                share[id(node)] = name
+                last[name] = id(node)
+    env["_plan_cols"] = share
+    env["_plan_cols_last"] = set(last.values())   # the last user frees the matrix
 
 
 @functools.singledispatch
@@ -72,6 +99,30 @@ def _reshape(op: M.Reshape, node, args, res, env, bufs):
 @emit_node.register
 def _transpose(op: M.Transpose, node, args, res, env, bufs):
     return [f"{res} = {args[0]}.transpose({op.axes!r})"]
+
+
+@emit_node.register
+def _conv(op: Conv2d, node, args, res, env, bufs):
+    """A convolution whose im2col matrix the weight gradient reuses (see ``plan``)."""
+    cols = env.get("_plan_cols", {}).get(id(node))
+    if cols is None or type(op) is not Conv2d:
+        return None
+    fname = f"_cf{id(node)}"
+    env[fname] = op.forward_and_save
+    return [f"{res}, {cols} = {fname}({', '.join(args)})"]
+
+
+@emit_node.register
+def _conv_weight_grad(op: Conv2dWeightGrad, node, args, res, env, bufs):
+    cols = env.get("_plan_cols", {}).get(id(node))
+    if cols is None or type(op) is not Conv2dWeightGrad:
+        return None
+    fname = f"_cw{id(node)}"
+    env[fname] = op.forward
+    lines = [f"{res} = {fname}({', '.join(args)}, {cols})"]
+    if id(node) in env["_plan_cols_last"]:
+        lines.append(f"{cols} = None")
+    return lines
 
 
 @emit_node.register
