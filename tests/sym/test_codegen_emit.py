@@ -65,3 +65,38 @@ def test_conv_weight_gradient_reuses_the_forward_im2col(padding, stride):
         np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-10, atol=1e-12)
     (entry,) = f.cache.values()
     assert entry.fn.source.count("_cols") >= 4      # both weight gradients took the forward's matrix
+
+
+@pytest.mark.parametrize("n", [10, 4 * 65536 + 17, 5 * 65536])
+@pytest.mark.parametrize("where", ["x", "y", "fresh"])
+def test_blocked_axpy_kernel_equals_the_op(n, where):
+    from qiflow.ops.inplace import Axpy
+    from qiflow.sym.kernels import _axpy_blocked
+    x = R.uniform(-1, 1, n).astype(np.float32)
+    y = R.uniform(-1, 1, n).astype(np.float32)
+    a = np.array(-0.37, np.float32)
+    want = x + y * a
+    out = {"x": x, "y": y, "fresh": np.empty_like(x)}[where]
+    _axpy_blocked(Axpy(), out, x, y, a)
+    np.testing.assert_array_equal(out, want)      # the same float32 operations, chunk by chunk
+
+
+def test_compiled_sgd_update_of_a_large_weight_in_place():
+    import qiflow as qf
+    w0 = R.uniform(-1, 1, (700, 400)).astype(np.float32)        # above the blocking threshold
+    x0 = R.uniform(-1, 1, (8, 700)).astype(np.float32)
+    w = qf.tensor(w0.copy(), requires_grad=True)
+    buf = w._data
+    opt = qf.optim.SGD([w], lr=0.01)           # p += -lr * g: one Axpy per parameter
+
+    @qf.compile(strict=True)
+    def step(x):
+        opt.zero_grad()
+        loss = ((x @ w) ** 2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    step(qf.tensor(x0))
+    g = 2 * x0.T @ (x0 @ w0)
+    np.testing.assert_allclose(w.numpy(), w0 - np.float32(0.01) * g, rtol=1e-5, atol=1e-5)
+    assert w._data is buf                      # updated in its own buffer
