@@ -100,3 +100,36 @@ def test_compiled_sgd_update_of_a_large_weight_in_place():
     g = 2 * x0.T @ (x0 @ w0)
     np.testing.assert_allclose(w.numpy(), w0 - np.float32(0.01) * g, rtol=1e-5, atol=1e-5)
     assert w._data is buf                      # updated in its own buffer
+
+
+@pytest.mark.parametrize("batch, wide", [(4, 300), (60, 100)])
+def test_compiled_linear_short_batch_wide_layer_equals_eager(batch, wide):
+    """Few rows and many outputs: the compiled product runs as (w @ x.T).T inside the
+    function; the logits it returns keep the eager layout (C order)."""
+    import qiflow as qf
+    from qiflow import nn
+    qf.manual_seed(1)
+    model = nn.Sequential(nn.Linear(30, wide), nn.ReLU(), nn.Linear(wide, 5)).double()
+    lf = nn.CrossEntropyLoss()
+    x = qf.tensor(R.uniform(-1, 1, (batch, 30)))
+    y = qf.tensor(R.randint(0, 5, batch))
+
+    def step(inp, tgt):
+        hidden = model[1](model[0](inp))
+        logits = model[2](hidden)
+        loss = lf(logits, tgt)
+        loss.backward()
+        return loss, logits
+    want, want_logits = step(x, y)
+    eager = [p.grad.numpy().copy() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = None
+    f = qf.compile(step, strict=True)
+    got, logits = f(x, y)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(logits.numpy(), want_logits.numpy(), rtol=1e-12)
+    assert logits.numpy().flags.c_contiguous
+    for p, g in zip(model.parameters(), eager):
+        np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-10, atol=1e-12)
+    (entry,) = f.cache.values()
+    assert (".T).T" in entry.fn.source) == (4 * batch <= wide)
