@@ -22,7 +22,7 @@ from ..ops import base as _base
 from ..ops.base import aliases
 from .graph import Constant, Variable, ordered_leaves, toposort
 from .dims import Dims
-from .codegen import emit_node
+from .codegen import emit_node, plan
 from .rewrites.fusion import Fused, program_lines, single_program
 from .shared import SharedVariable
 
@@ -228,6 +228,7 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
     dims = Dims()
     lives_in = {}      # id(var) -> ids of the variables whose buffers it may occupy
     gemm_bufs = []
+    plan(order, env)
     for p, node in enumerate(order):
         out = node.outputs[0]
         res = names[id(out)]

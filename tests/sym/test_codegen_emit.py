@@ -1,0 +1,135 @@
+"""The linker's direct NumPy lines for common nodes compute what the ops' own
+forward computes (gradients checked against NumPy by hand)."""
+import numpy as np
+import pytest
+
+from qiflow import sym as T
+
+R = np.random.RandomState(3)
+
+
+PARAMS = pytest.mark.parametrize("xshape, bshape", [
+    ((5, 4), (4,)),            # a bias: leading axis summed
+    ((5, 4), (1, 4)),          # same rank, a stretched axis
+    ((2, 3, 4), (3, 1)),       # a leading axis and a stretched one
+    ((2, 3, 4), (1,)),         # everything summed into one element
+])
+
+
+def _sum_to(a, shape):
+    lead = a.ndim - len(shape)
+    a = a.sum(axis=tuple(range(lead)))
+    return a.sum(axis=tuple(i for i, d in enumerate(shape) if d == 1), keepdims=True)
+
+
+@PARAMS
+def test_gradient_summed_to_a_known_shape(xshape, bshape):
+    b = T.shared(R.uniform(-1, 1, bshape), name="b")
+    x = T.tensor("x", "float64", shape=(None,) * len(xshape))
+    cost = ((x + b) ** 2).sum()
+    f = T.function([x], T.grad(cost, b))
+    # the second value has size one along the axes b stretches: b's shape all the same
+    for xv in (R.uniform(-1, 1, xshape), R.uniform(-1, 1, (1,) * len(xshape))):
+        got = f(xv)
+        assert got.shape == bshape
+        np.testing.assert_allclose(got, _sum_to(2 * (xv + b.get_value()), bshape), rtol=1e-12)
+
+
+@pytest.mark.parametrize("padding, stride", [(0, 1), (1, 1), (1, 2)])
+def test_conv_weight_gradient_reuses_the_forward_im2col(padding, stride):
+    """Compiled conv gradients (the backward reusing the forward's im2col matrix)
+    equal the eager ones, which build it again."""
+    import qiflow as qf
+    from qiflow import nn
+    qf.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=padding, stride=stride), nn.ReLU(),
+                          nn.Conv2d(3, 4, 2, padding=padding)).double()
+    x = qf.tensor(R.uniform(-1, 1, (5, 2, 7, 6)))
+
+    def loss_of(inp):
+        return (model(inp) ** 2).sum()
+
+    def step(inp):
+        loss = loss_of(inp)
+        loss.backward()
+        return loss
+    want = loss_of(x)
+    want.backward()
+    eager = [p.grad.numpy().copy() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = None
+    f = qf.compile(step, strict=True)
+    got = f(x)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    for p, g in zip(model.parameters(), eager):
+        np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-10, atol=1e-12)
+    (entry,) = f.cache.values()
+    assert entry.fn.source.count("_cols") >= 4      # both weight gradients took the forward's matrix
+
+
+@pytest.mark.parametrize("n", [10, 4 * 65536 + 17, 5 * 65536])
+@pytest.mark.parametrize("where", ["x", "y", "fresh"])
+def test_blocked_axpy_kernel_equals_the_op(n, where):
+    from qiflow.ops.inplace import Axpy
+    from qiflow.sym.kernels import _axpy_blocked
+    x = R.uniform(-1, 1, n).astype(np.float32)
+    y = R.uniform(-1, 1, n).astype(np.float32)
+    a = np.array(-0.37, np.float32)
+    want = x + y * a
+    out = {"x": x, "y": y, "fresh": np.empty_like(x)}[where]
+    _axpy_blocked(Axpy(), out, x, y, a)
+    np.testing.assert_array_equal(out, want)      # the same float32 operations, chunk by chunk
+
+
+def test_compiled_sgd_update_of_a_large_weight_in_place():
+    import qiflow as qf
+    w0 = R.uniform(-1, 1, (700, 400)).astype(np.float32)        # above the blocking threshold
+    x0 = R.uniform(-1, 1, (8, 700)).astype(np.float32)
+    w = qf.tensor(w0.copy(), requires_grad=True)
+    buf = w._data
+    opt = qf.optim.SGD([w], lr=0.01)           # p += -lr * g: one Axpy per parameter
+
+    @qf.compile(strict=True)
+    def step(x):
+        opt.zero_grad()
+        loss = ((x @ w) ** 2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    step(qf.tensor(x0))
+    g = 2 * x0.T @ (x0 @ w0)
+    np.testing.assert_allclose(w.numpy(), w0 - np.float32(0.01) * g, rtol=1e-5, atol=1e-5)
+    assert w._data is buf                      # updated in its own buffer
+
+
+@pytest.mark.parametrize("batch, wide", [(4, 300), (60, 100)])
+def test_compiled_linear_short_batch_wide_layer_equals_eager(batch, wide):
+    """Few rows and many outputs: the compiled product runs as (w @ x.T).T inside the
+    function; the logits it returns keep the eager layout (C order)."""
+    import qiflow as qf
+    from qiflow import nn
+    qf.manual_seed(1)
+    model = nn.Sequential(nn.Linear(30, wide), nn.ReLU(), nn.Linear(wide, 5)).double()
+    lf = nn.CrossEntropyLoss()
+    x = qf.tensor(R.uniform(-1, 1, (batch, 30)))
+    y = qf.tensor(R.randint(0, 5, batch))
+
+    def step(inp, tgt):
+        hidden = model[1](model[0](inp))
+        logits = model[2](hidden)
+        loss = lf(logits, tgt)
+        loss.backward()
+        return loss, logits
+    want, want_logits = step(x, y)
+    eager = [p.grad.numpy().copy() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = None
+    f = qf.compile(step, strict=True)
+    got, logits = f(x, y)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(logits.numpy(), want_logits.numpy(), rtol=1e-12)
+    assert logits.numpy().flags.c_contiguous
+    for p, g in zip(model.parameters(), eager):
+        np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-10, atol=1e-12)
+    (entry,) = f.cache.values()
+    assert (".T).T" in entry.fn.source) == (4 * batch <= wide)
