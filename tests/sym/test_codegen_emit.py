@@ -157,3 +157,13 @@ def test_conv_weight_gradient_scheduled_before_the_conv_builds_its_own_matrix():
             want_gw += np.einsum("no,ncab->ocab", gv[:, :, i, j], patch)
     np.testing.assert_allclose(got_y, want_y, rtol=1e-12)
     np.testing.assert_allclose(got_gw, want_gw, rtol=1e-12)
+
+
+def test_blocked_axpy_kernel_takes_a_python_scalar():
+    from qiflow.ops.inplace import Axpy
+    from qiflow.sym.kernels import _axpy_blocked
+    x = R.uniform(-1, 1, 5 * 65536)
+    y = R.uniform(-1, 1, 5 * 65536)
+    want = x + y * 0.25
+    _axpy_blocked(Axpy(), x, x, y, 0.25)
+    np.testing.assert_array_equal(x, want)
