@@ -36,11 +36,10 @@ def plan(order, env):
         x, w = node.inputs[0], node.inputs[1] if type(node.op) is Conv2d else node.inputs[2]
         op = node.op
         return (id(x), op.stride, op.padding, op.dilation, op.groups, w.type.shape[1:], w.dtype)
-    for node in order:
+    for node in order:         # one pass: only a convolution scheduled earlier can share
         if type(node.op) is Conv2d and None not in node.inputs[1].type.shape:
             convs.setdefault(key(node), node)
-    for node in order:
-        if type(node.op) is Conv2dWeightGrad and len(node.inputs) == 3 and \
+        elif type(node.op) is Conv2dWeightGrad and len(node.inputs) == 3 and \
                 None not in node.inputs[2].type.shape:
             conv = convs.get(key(node))
             if conv is not None and conv.outputs[0].dtype == node.outputs[0].dtype:

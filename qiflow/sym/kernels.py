@@ -33,10 +33,11 @@ def _axpy_blocked(op, out, x, y, a):
     cache, so the arrays stream through memory once, as a fused multiply-add would
     (the SGD update of a big weight matrix: 216 -> 131 us for 500 x 784 float32; below
     about 1 MB the arrays stay in cache and the plain two passes cost the same)."""
+    dt = out.dtype
     if out.size < 4 * _BLOCK or not (
-            x.shape == y.shape == out.shape and x.dtype == y.dtype == out.dtype == a.dtype
-            and np.ndim(a) == 0 and out.flags.c_contiguous and x.flags.c_contiguous
-            and y.flags.c_contiguous):
+            x.shape == y.shape == out.shape and x.dtype == y.dtype == dt
+            and getattr(a, "dtype", None) == dt and np.ndim(a) == 0
+            and out.flags.c_contiguous and x.flags.c_contiguous and y.flags.c_contiguous):
         return op.forward_into(out, x, y, a)
     o, xf, yf = out.reshape(-1), x.reshape(-1), y.reshape(-1)
     scratch = np.empty(_BLOCK, out.dtype)

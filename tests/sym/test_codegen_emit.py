@@ -133,3 +133,37 @@ def test_compiled_linear_short_batch_wide_layer_equals_eager(batch, wide):
         np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-10, atol=1e-12)
     (entry,) = f.cache.values()
     assert (".T).T" in entry.fn.source) == (4 * batch <= wide)
+
+
+def test_conv_weight_gradient_scheduled_before_the_conv_builds_its_own_matrix():
+    from qiflow.ops.base import apply
+    from qiflow.ops.conv import Conv2d, Conv2dWeightGrad
+    p = ((1, 1), (0, 0, 0, 0), (1, 1), 1)
+    x = T.tensor("x", "float64", shape=(2, 3, 5, 5))
+    g = T.tensor("g", "float64", shape=(2, 4, 3, 3))
+    w = T.tensor("w", "float64", shape=(4, 3, 3, 3))
+    gw = apply(Conv2dWeightGrad(*p), x, g, w)          # first in the schedule
+    y = apply(Conv2d(*p), x, w)
+    f = T.function([x, g, w], [gw, y])
+    xv, gv = R.uniform(-1, 1, (2, 3, 5, 5)), R.uniform(-1, 1, (2, 4, 3, 3))
+    wv = R.uniform(-1, 1, (4, 3, 3, 3))
+    got_gw, got_y = f(xv, gv, wv)
+    want_y = np.zeros((2, 4, 3, 3))
+    want_gw = np.zeros_like(wv)
+    for i in range(3):
+        for j in range(3):
+            patch = xv[:, :, i:i + 3, j:j + 3]                        # (N, C, 3, 3)
+            want_y[:, :, i, j] = np.einsum("ncab,ocab->no", patch, wv)
+            want_gw += np.einsum("no,ncab->ocab", gv[:, :, i, j], patch)
+    np.testing.assert_allclose(got_y, want_y, rtol=1e-12)
+    np.testing.assert_allclose(got_gw, want_gw, rtol=1e-12)
+
+
+def test_blocked_axpy_kernel_takes_a_python_scalar():
+    from qiflow.ops.inplace import Axpy
+    from qiflow.sym.kernels import _axpy_blocked
+    x = R.uniform(-1, 1, 5 * 65536)
+    y = R.uniform(-1, 1, 5 * 65536)
+    want = x + y * 0.25
+    _axpy_blocked(Axpy(), x, x, y, 0.25)
+    np.testing.assert_array_equal(x, want)

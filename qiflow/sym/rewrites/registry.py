@@ -123,7 +123,7 @@ def rewrite(fg, phases=PHASES, exclude=(), report=None, max_passes=50):
     worklist: every node once, in topological order, then only the nodes a
     change touched (new nodes, users of a replaced variable, the last user of a
     variable that lost the others), until nothing fires; then the late passes.
-    This repeats while a whole-graph pass changes something.
+    This repeats until a round that swept every node changed nothing.
     """
     report = report or Report()
     if report.nodes_before is None:
@@ -141,7 +141,7 @@ def rewrite(fg, phases=PHASES, exclude=(), report=None, max_passes=50):
                         for g in _GLOBAL[p] if g.name not in exclude]
             early = [g for g in globals_ if not g.late]
             late = [g for g in globals_ if g.late]
-            seed = fg.toposort()
+            seed, full = fg.toposort(), True
             budget = max_passes * (len(seed) + 100)     # bounds a pair of rules undoing each other
             for _ in range(max_passes):
                 changed = _run_globals(fg, early, report)
@@ -151,8 +151,14 @@ def rewrite(fg, phases=PHASES, exclude=(), report=None, max_passes=50):
                 changed += n
                 changed += _run_globals(fg, late, report)
                 seed, fg.dirty = fg.dirty, []
-                if not changed or budget <= 0:
+                if (not changed and full) or budget <= 0:
                     break
+                # a rule may match through nodes deeper than its node's inputs, which the
+                # worklist does not follow: the phase ends only after a whole sweep in
+                # which nothing fired (as a pass-until-no-change driver would)
+                full = not seed
+                if full:
+                    seed = fg.toposort()
             report.phases[phase] = fg.n_nodes()
     finally:
         fg.dirty = None
