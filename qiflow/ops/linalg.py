@@ -91,12 +91,22 @@ def matmul(a, b):
 
 
 def dot(a, b):
-    """NumPy's dot for ndim <= 2 (matrix product; scalars multiply)."""
-    if _ndim(a) == 0 or _ndim(b) == 0:
+    """NumPy's (and Theano's) dot: scalars multiply; otherwise the sum over the
+    last axis of ``a`` and the second-to-last axis of ``b`` (the last when ``b``
+    is 1-D), with shape ``a.shape[:-1] + b.shape[:-2] + b.shape[-1:]``.
+
+    >>> qf.dot(qf.ones((5, 2, 3)), qf.ones((3, 4))).shape
+    (5, 2, 4)
+    """
+    na, nb = _ndim(a), _ndim(b)
+    if na == 0 or nb == 0:
         return a * b
-    if _ndim(a) > 2 or _ndim(b) > 2:
-        raise QiflowError("dot: only ndim <= 2 is supported; use matmul for batches")
-    return matmul(a, b)
+    if nb <= 2:
+        # b a vector or a matrix: matmul's broadcasting over a's leading axes is dot
+        return matmul(a, b)
+    ta = _LETTERS[:na - 1]
+    tb = _LETTERS[na - 1:na + nb - 2]
+    return apply(Einsum((ta + "Z", tb[:-1] + "Z" + tb[-1]), ta + tb), a, b)
 
 
 def outer(a, b):

@@ -1,5 +1,6 @@
 """``python -m qiflow.compat.theano program.py [args]``: run a Theano program on
 qiflow (``import theano`` resolves to qiflow.compat.theano), unchanged."""
+import os
 import runpy
 import sys
 
@@ -16,6 +17,9 @@ def main(argv=None):
               file=sys.stderr)
         return 1
     sys.argv = argv
+    # as `python program.py` does: the program's folder comes first on the path, so
+    # it imports its sibling modules (mlp.py's `from logistic_sgd import ...`)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(argv[0])))
     runpy.run_path(argv[0], run_name="__main__")
     return 0
 
