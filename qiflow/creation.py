@@ -103,6 +103,58 @@ def full_like(x, fill_value, dtype=None, requires_grad=False):
     return _make(_like(x, fill_value, dtype), requires_grad)
 
 
+def empty_like(x, dtype=None, requires_grad=False):
+    """An uninitialised tensor with x's shape and dtype."""
+    return _make(_like(x, 0, dtype), requires_grad)
+
+
+def _like_float(name, x, dtype):
+    d = as_dtype(dtype) or np.dtype(x.dtype)
+    if d.kind != "f":
+        raise TypeError(f"{name}: needs a floating-point dtype, got {d} (give dtype=)")
+    return d
+
+
+def rand_like(x, dtype=None, generator=None, requires_grad=False):
+    """Uniform samples in [0, 1) with x's shape and dtype."""
+    return rand(*np.shape(x), dtype=_like_float("rand_like", x, dtype), generator=generator,
+                requires_grad=requires_grad)
+
+
+def randn_like(x, dtype=None, generator=None, requires_grad=False):
+    """Standard normal samples with x's shape and dtype."""
+    return randn(*np.shape(x), dtype=_like_float("randn_like", x, dtype), generator=generator,
+                 requires_grad=requires_grad)
+
+
+def randint_like(x, low, high=None, dtype=None, generator=None):
+    """Integers in [low, high) (one bound: [0, low)) with x's shape and dtype."""
+    d = as_dtype(dtype) or np.dtype(x.dtype)
+    out = randint(low, high, tuple(np.shape(x)), generator=generator)
+    return _make(out._data.astype(d), False)
+
+
+def from_numpy(array):
+    """A tensor sharing ``array``'s memory (writes through either are seen by both).
+
+    >>> a = np.zeros(2); t = qf.from_numpy(a); a[0] = 5; t.tolist()
+    [5.0, 0.0]
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)
+
+
+def numel(x):
+    """The number of elements."""
+    return int(np.prod(np.shape(x), dtype=np.int64))
+
+
+def is_tensor(x):
+    """Whether x is a qiflow Tensor."""
+    return isinstance(x, Tensor)
+
+
 # ------------------------------------------------------------------- random
 def rand(*shape, dtype=None, generator=None, requires_grad=False):
     """Uniform samples in [0, 1)."""
@@ -116,9 +168,12 @@ def randn(*shape, dtype=None, generator=None, requires_grad=False):
     return _make(_gen(generator).standard_normal(_shape(shape)).astype(d), requires_grad)
 
 
-def randint(low, high=None, size=(), dtype="int64", generator=None):
-    """Integers in [low, high) (NumPy's convention; one argument means [0, low))."""
-    if high is None:
+def randint(low, high=None, size=(), dtype="int64", generator=None, requires_grad=False):
+    """Integers in [low, high): ``randint(low, high, size)``, or PyTorch's
+    ``randint(high, size)`` (and NumPy's ``randint(high)``) for [0, high)."""
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     size = (size,) if isinstance(size, int) else tuple(size)
     return _make(_gen(generator).integers(low, high, size=size, dtype=np.dtype(dtype)), False)
