@@ -366,7 +366,7 @@ def test_random_expression_graphs_compiled_with_and_without_rewrites_equal_eager
 
 
 NONDIFF_BINARY = {
-    "equal": (qf.equal, np.equal), "not_equal": (qf.not_equal, np.not_equal), "less": (qf.less, np.less),
+    "equal": (qf.eq, np.equal), "not_equal": (qf.not_equal, np.not_equal), "less": (qf.less, np.less),
     "less_equal": (qf.less_equal, np.less_equal), "greater": (qf.greater, np.greater),
     "greater_equal": (qf.greater_equal, np.greater_equal), "floor_divide": (qf.floor_divide, np.floor_divide),
     "logical_and": (qf.logical_and, np.logical_and), "logical_or": (qf.logical_or, np.logical_or),

@@ -164,7 +164,7 @@ def test_softmax_family_large_logits_and_neg_inf(fn):
     y, ty = f[0](x), f[1](tx)
     np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
     assert not np.isnan(y.detach().numpy()).any()
-    w = np.arange(y.size, dtype=np.float64).reshape(y.shape) - 3
+    w = np.arange(y.numel(), dtype=np.float64).reshape(y.shape) - 3
     finite = np.isfinite(y.detach().numpy())
     (qf.where(finite, y, 0.0) * w).sum().backward()
     (torch.where(torch.tensor(finite), ty, 0.0) * torch.tensor(w)).sum().backward()
@@ -293,7 +293,7 @@ def test_ties_in_max_and_min_share_the_gradient_evenly():
     np.testing.assert_allclose(x.grad.numpy(), [1 / 3, 0.0, 1 / 3, 1 / 3], rtol=1e-15)
     assert x.grad.numpy().sum() == pytest.approx(1.0, abs=1e-15)
     m = t64([[2.0, 2.0, 1.0], [0.0, 5.0, 0.0]])
-    m.min(axis=1).sum().backward()
+    m.min(axis=1).values.sum().backward()   # PyTorch's (values, indices)
     np.testing.assert_array_equal(m.grad.numpy(), [[0.0, 0.0, 1.0], [0.5, 0.0, 0.5]])
     np.testing.assert_allclose(m.grad.numpy().sum(axis=1), [1.0, 1.0])
     a, b = t64([1.0, 2.0, 3.0]), t64([1.0, 5.0, 0.0])
@@ -424,7 +424,7 @@ def test_second_order_through_max_ties_and_softmax_matches_pytorch():
     v = np.array([[0.3, 1.2, -0.4], [2.0, 2.0, 0.1]])
     x, tx = t64(v), torch.tensor(v, requires_grad=True)
     f = lambda s, amax, sm: (sm(s * s) * s).sum() + amax(s * s)  # noqa: E731
-    y = f(x, lambda s: s.max(axis=1).sum(), lambda s: qf.softmax(s, -1))
+    y = f(x, lambda s: s.max(axis=1).values.sum(), lambda s: qf.softmax(s, -1))
     ty = f(tx, lambda s: torch.amax(s, 1).sum(), lambda s: torch.softmax(s, -1))
     (g,) = qf.grad(y, x, create_graph=True)
     (tg,) = torch.autograd.grad(ty, tx, create_graph=True)
