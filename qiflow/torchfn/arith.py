@@ -15,7 +15,7 @@ Python numbers take part (ndarrays and symbolic values keep NumPy's rule).
 import numpy as np
 
 from ..backend import get_default_dtype
-from ..ops import elementwise as E, linalg as L
+from ..ops import base as _base, elementwise as E, linalg as L
 from .args import is_tensor, is_array_like
 
 
@@ -25,23 +25,35 @@ def _cat(kind):
 
 def promote(a, b):
     """(a, b) cast so that NumPy's promotion gives PyTorch's result dtype."""
+    T = _base.Tensor
+    ca, cb = a.__class__, b.__class__
+    if ca is T and cb is T:                      # the common cases first: they cost ~0.2 us
+        da, db = a._data.dtype, b._data.dtype
+        return (a, b) if da is db else _tensors(a, b, da, db)
+    if ca is T and (cb is int or cb is bool):
+        return a, b
+    if ca is T and cb is float:
+        return (a, b) if a._data.dtype.kind in "fc" else (E.cast(a, get_default_dtype()), b)
     ta, tb = is_tensor(a), is_tensor(b)
     if ta and tb:
-        da, db = a.dtype, b.dtype
-        if da == db:
-            return a, b
-        ca, cb = _cat(da.kind), _cat(db.kind)
-        if ca != cb:                          # the higher category wins with its own dtype
-            return (a, E.cast(b, da)) if ca > cb else (E.cast(a, db), b)
-        if a.ndim == 0 and b.ndim > 0:        # a 0-d tensor does not widen a dimensioned one
-            return E.cast(a, db), b
-        if b.ndim == 0 and a.ndim > 0:
-            return a, E.cast(b, da)
-        return a, b
+        return _tensors(a, b, a.dtype, b.dtype)
     if ta and isinstance(b, float) and a.dtype.kind in "biu":
         return E.cast(a, get_default_dtype()), b
     if tb and isinstance(a, float) and b.dtype.kind in "biu":
         return a, E.cast(b, get_default_dtype())
+    return a, b
+
+
+def _tensors(a, b, da, db):
+    if da == db:
+        return a, b
+    ca, cb = _cat(da.kind), _cat(db.kind)
+    if ca != cb:                          # the higher category wins with its own dtype
+        return (a, E.cast(b, da)) if ca > cb else (E.cast(a, db), b)
+    if a.ndim == 0 and b.ndim > 0:        # a 0-d tensor does not widen a dimensioned one
+        return E.cast(a, db), b
+    if b.ndim == 0 and a.ndim > 0:
+        return a, E.cast(b, da)
     return a, b
 
 
