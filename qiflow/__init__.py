@@ -29,7 +29,7 @@ from .functional import stop_gradient
 # the eager dialect: PyTorch's meanings where PyTorch and NumPy differ (qiflow/torchfn)
 from .torchfn import (
     return_types, sum, nansum, mean, prod, max, min, amax, amin, argmax, argmin, var, std, var_mean,
-    std_mean, any, all, count_nonzero, norm, logsumexp, softmax, log_softmax,
+    std_mean, any, all, count_nonzero, norm, cumsum, logsumexp, softmax, log_softmax,
     transpose, swapaxes, swapdims, t, permute, movedim, split, tensor_split, chunk, unbind, cat,
     concat, concatenate, stack, hstack, vstack, flip, repeat_interleave, squeeze, unsqueeze, tril,
     triu, narrow, gather, take_along_dim, scatter, scatter_add, index_select, index_add, masked_fill,

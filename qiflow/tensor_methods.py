@@ -146,6 +146,7 @@ class TorchMethods(TensorMethods):
     def all(self, *a, **k): return F.all(self, *a, **k)
     def count_nonzero(self, dim=None): return F.count_nonzero(self, dim)
     def norm(self, p="fro", dim=None, keepdim=False, dtype=None): return F.norm(self, p, dim, keepdim, dtype)
+    def cumsum(self, *a, **k): return F.cumsum(self, *a, **k)
     def logsumexp(self, *a, **k): return F.logsumexp(self, *a, **k)
     def softmax(self, *a, **k): return F.softmax(self, *a, **k)
     def log_softmax(self, *a, **k): return F.log_softmax(self, *a, **k)

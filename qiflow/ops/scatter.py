@@ -11,6 +11,7 @@ primitive of its own.)
 import numpy as np
 
 from .base import Op, apply
+from .shapes import known
 from .._state import QiflowError
 
 
@@ -29,7 +30,7 @@ def check_index(opname, xshape, index_shape, axis, src_shape=None):
         raise QiflowError(f"{opname}: index of shape {tuple(index_shape)} must have as many "
                           f"dimensions as the input of shape {tuple(xshape)}")
     for d, (i, s) in enumerate(zip(index_shape, xshape)):
-        if d != axis and i is not None and s is not None and i > s:
+        if d != axis and known(i) and known(s) and i > s:
             raise QiflowError(f"{opname}: index of shape {tuple(index_shape)} is larger than the "
                               f"input of shape {tuple(xshape)} in dimension {d}")
 

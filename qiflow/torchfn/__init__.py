@@ -13,7 +13,7 @@ meanings: it calls ``qiflow.ops`` directly.
 """
 from .args import return_types
 from .reduce import (sum, nansum, mean, prod, max, min, amax, amin, argmax, argmin, var, std,
-                     var_mean, std_mean, any, all, count_nonzero, norm, logsumexp, softmax,
+                     var_mean, std_mean, any, all, count_nonzero, norm, cumsum, logsumexp, softmax,
                      log_softmax)
 from .shape import (transpose, swapaxes, swapdims, t, permute, movedim, split, tensor_split, chunk,
                     unbind, cat, concat, concatenate, stack, hstack, vstack, flip, repeat,

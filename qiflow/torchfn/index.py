@@ -20,6 +20,8 @@ from .args import one_dim, index_array, is_array_like, is_tensor, return_types
 
 def _fit(x, shape, dim):
     """x cut to ``shape`` off ``dim`` (PyTorch lets index be smaller than x there)."""
+    if not all(isinstance(d, (int, np.integer)) for d in tuple(x.shape) + tuple(shape)):
+        return x          # sizes known only at run time: the op's own indexing checks them
     if tuple(x.shape[:dim]) + tuple(x.shape[dim + 1:]) == tuple(shape[:dim]) + tuple(shape[dim + 1:]):
         return x
     cut = tuple(slice(None) if d == dim else slice(0, s) for d, s in enumerate(shape))
@@ -39,7 +41,8 @@ def gather(input, dim, index):
     index = _index("gather", index)
     check_index("gather", input.shape, index.shape, d)
     n = input.shape[d]
-    if isinstance(index, np.ndarray) and index.size and (index.min() < -n or index.max() >= n):
+    if isinstance(n, (int, np.integer)) and isinstance(index, np.ndarray) and index.size \
+            and (index.min() < -n or index.max() >= n):
         raise IndexError(f"gather: index out of range [{index.min()}, {index.max()}] for dim {d} "
                          f"of size {n}")
     return take_along_axis(_fit(input, index.shape, d), index, d)

@@ -210,6 +210,22 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return E.power(R.sum(E.power(a, float(p)), d, keepdim), 1.0 / p)
 
 
+def cumsum(input, dim, *, dtype=None, axis=None):
+    """Running sum along ``dim``; integers and bools accumulate in int64 (PyTorch's rule).
+
+    >>> qf.cumsum(qf.tensor([1, 2, 3]), 0).tolist()
+    [1, 3, 6]
+    """
+    from ..ops.cumulative import cumsum as _cumsum
+    d = dim_arg("cumsum", dim, axis)
+    x = _cast(input, dtype)
+    if dtype is None and np.dtype(x.dtype).kind in "biu":
+        x = E.cast(x, "int64")
+    if x.ndim == 0:
+        return x
+    return _cumsum(x, one_dim("cumsum", d, x.ndim))
+
+
 def logsumexp(input, dim, keepdim=False, *, axis=None, keepdims=None):
     """log(sum(exp(x))) over ``dim``, computed stably."""
     d, k = dim_arg("logsumexp", dim, axis), keep_arg("logsumexp", keepdim, keepdims)

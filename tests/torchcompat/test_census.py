@@ -115,6 +115,8 @@ CASES = {
     "norm": lambda m: a(m).norm(),
     "norm/p1_dim": lambda m: m.norm(a(m), p=1, dim=1),
     "norm/inf": lambda m: a(m).norm(p=float("inf")),
+    "cumsum": lambda m: a(m).cumsum(1),
+    "cumsum/int": lambda m: m.cumsum(m.tensor([1, 2, 3], dtype=m.int32), dim=0),
     "logsumexp": lambda m: m.logsumexp(a(m), dim=1),
     "softmax": lambda m: m.softmax(a(m), dim=1),
     "softmax/method": lambda m: a(m).softmax(-1),

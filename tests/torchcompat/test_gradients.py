@@ -35,6 +35,7 @@ FUNCS = {
     "gather": lambda m, x: x.gather(0, m.tensor([[2, 0, 1, 1]])),
     "kthvalue": lambda m, x: m.kthvalue(x, 2, 1).values,
     "topk/smallest": lambda m, x: x.topk(2, 0, largest=False).values,
+    "cumsum": lambda m, x: m.cumsum(x, dim=0) * x,
     "logsumexp": lambda m, x: m.logsumexp(x, dim=1),
     "softmax": lambda m, x: m.softmax(x, dim=0),
     "expand_as": lambda m, x: x[:, :1].expand_as(x) * x,
