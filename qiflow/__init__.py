@@ -32,7 +32,8 @@ from .torchfn import (
     std_mean, any, all, count_nonzero, norm, cumsum, logsumexp, softmax, log_softmax,
     transpose, swapaxes, swapdims, t, permute, movedim, split, tensor_split, chunk, unbind, cat,
     concat, concatenate, stack, hstack, vstack, flip, repeat_interleave, squeeze, unsqueeze, tril,
-    triu, narrow, gather, take_along_dim, scatter, scatter_add, index_select, index_add, masked_fill,
+    triu, narrow, roll, diag, diagonal, meshgrid, nonzero, argwhere, unique, masked_select,
+    gather, take_along_dim, scatter, scatter_add, index_select, index_add, masked_fill,
     argsort, sort, topk, kthvalue, add, sub, subtract, mul, multiply, div, divide, true_divide, pow,
     floor_divide, remainder, fmod, clamp, clip, eq, ne, lt, le, gt, ge, not_equal, less, less_equal,
     greater, greater_equal, equal, isclose, allclose, mm, bmm, mv, matmul, dot, multinomial,
@@ -46,6 +47,8 @@ from .gradcheck import gradcheck, gradgradcheck, numerical_grad, GradcheckError
 from . import functional
 
 __version__ = "0.1.0"
+clone = Tensor.clone          # qf.clone(x), as torch.clone
+# (torch.trace(x) is x.trace() here: qiflow.trace is the tracing compiler's package)
 
 # Sub-packages and late-bound names load on first use, keeping `import qiflow` light.
 _lazy = {

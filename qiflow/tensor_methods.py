@@ -183,6 +183,10 @@ class TorchMethods(TensorMethods):
     def unbind(self, dim=0): return F.unbind(self, dim)
     def narrow(self, dim, start, length): return F.narrow(self, dim, start, length)
     def tril(self, diagonal=0): return F.tril(self, diagonal)
+    def roll(self, shifts, dims=None): return F.roll(self, shifts, dims)
+    def diag(self, diagonal=0): return F.diag(self, diagonal)
+    def diagonal(self, offset=0, dim1=0, dim2=1): return F.diagonal(self, offset, dim1, dim2)
+    def trace(self): return F.trace(self)
     def triu(self, diagonal=0): return F.triu(self, diagonal)
 
     # indexing (torchfn/index.py)
@@ -193,6 +197,11 @@ class TorchMethods(TensorMethods):
     def index_select(self, dim, index): return F.index_select(self, dim, index)
     def index_add(self, dim, index, source, *, alpha=1): return F.index_add(self, dim, index, source, alpha=alpha)
     def masked_fill(self, mask, value): return F.masked_fill(self, mask, value)
+    def masked_select(self, mask): return F.masked_select(self, mask)
+    def nonzero(self, *, as_tuple=False): return F.nonzero(self, as_tuple=as_tuple)
+    def argwhere(self): return F.argwhere(self)
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        return F.unique(self, sorted, return_inverse, return_counts, dim)
     def sort(self, dim=-1, descending=False, *, stable=False): return F.sort(self, dim, descending)
     def argsort(self, dim=-1, descending=False, *, stable=False): return F.argsort(self, dim, descending)
     def topk(self, k, dim=-1, largest=True, sorted=True): return F.topk(self, k, dim, largest, sorted)

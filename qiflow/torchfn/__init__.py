@@ -17,9 +17,12 @@ from .reduce import (sum, nansum, mean, prod, max, min, amax, amin, argmax, argm
                      log_softmax)
 from .shape import (transpose, swapaxes, swapdims, t, permute, movedim, split, tensor_split, chunk,
                     unbind, cat, concat, concatenate, stack, hstack, vstack, flip, repeat,
-                    repeat_interleave, squeeze, unsqueeze, tril, triu, narrow)
+                    repeat_interleave, squeeze, unsqueeze, tril, triu, narrow, roll, diag, trace,
+                    meshgrid)
+from .shape import diagonal_ as diagonal
 from .index import (gather, take_along_dim, scatter, scatter_add, index_select, index_add,
-                    masked_fill, argsort, sort, topk, kthvalue)
+                    masked_fill, argsort, sort, topk, kthvalue, nonzero, argwhere, unique,
+                    masked_select)
 from .arith import (promote, add, sub, subtract, mul, multiply, div, divide, true_divide, pow,
                     floor_divide, remainder, fmod, clamp, clip, eq, ne, lt, le, gt, ge, not_equal,
                     less, less_equal, greater, greater_equal, equal, isclose, allclose, mm, bmm,

@@ -171,3 +171,54 @@ def kthvalue(input, k, dim=-1, keepdim=False):
         from ..ops.movement import squeeze
         v, idx = squeeze(v, d), squeeze(idx, d)
     return return_types.kthvalue(v, idx)
+
+
+def _tensor(array):
+    from ..ops.base import Tensor
+    return Tensor(array)
+
+
+def _concrete(opname, x):
+    if not is_tensor(x) and not isinstance(x, np.ndarray):
+        raise QiflowError(f"{opname}: its output shape depends on the values, so it needs a "
+                          f"concrete tensor (not a symbolic or traced one)")
+    return x._read() if is_tensor(x) else x
+
+
+def nonzero(input, *, as_tuple=False):
+    """Indices of the non-zero elements: an int64 (n, ndim) tensor, or one 1-d tensor per
+    dim with ``as_tuple=True``."""
+    a = _concrete("nonzero", input)
+    idx = np.nonzero(a if a.ndim else a.reshape(1))
+    if as_tuple:
+        return tuple(_tensor(i.astype(np.int64)) for i in idx)
+    return _tensor(np.stack(idx, 1).astype(np.int64) if idx else np.zeros((0, 0), np.int64))
+
+
+def argwhere(input):
+    """``nonzero(input)``: the (n, ndim) indices of the non-zero elements."""
+    return nonzero(input)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct elements, sorted (PyTorch always sorts on the CPU); optionally the
+    inverse indices and the counts."""
+    if dim is not None:
+        raise NotImplementedError("unique: dim= is not supported by qiflow yet")
+    a = _concrete("unique", input)
+    vals, inv, counts = np.unique(a, return_inverse=True, return_counts=True)
+    out = [_tensor(vals)]
+    if return_inverse:
+        out.append(_tensor(inv.reshape(a.shape).astype(np.int64)))
+    if return_counts:
+        out.append(_tensor(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def masked_select(input, mask):
+    """The elements where ``mask`` (broadcast) is true, as a 1-d tensor."""
+    masked_fill_value(input, mask, 0)            # the same mask check
+    m = mask._read() if is_tensor(mask) else np.asarray(mask)
+    shape = np.broadcast_shapes(tuple(input.shape), m.shape)
+    from ..ops.movement import broadcast_to
+    return getitem(broadcast_to(input, shape), np.broadcast_to(m, shape))

@@ -8,7 +8,7 @@ dims, ``split`` takes chunk sizes, ``chunk``, ``unbind``, ``cat``/``stack`` with
 """
 import numpy as np
 
-from ..ops import movement as M, join as J, elementwise as E
+from ..ops import movement as M, join as J, elementwise as E, linalg as L
 from ..ops.indexing import getitem
 from .._state import QiflowError
 from .args import dim_arg, one_dim
@@ -234,3 +234,74 @@ def narrow(input, dim, start, length):
     """``length`` elements of ``dim`` from ``start`` (a view)."""
     d = one_dim("narrow", dim, input.ndim)
     return getitem(input, (slice(None),) * d + (slice(start, start + length),))
+
+
+def roll(input, shifts, dims=None):
+    """Shift elements along ``dims`` cyclically (None: of the flattened tensor)."""
+    if dims is None:
+        flat = M.reshape(input, (-1,))
+        return M.reshape(roll(flat, shifts, 0), tuple(input.shape))
+    shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    out = input
+    for s, d in zip(shifts, dims):
+        d = one_dim("roll", d, input.ndim)
+        n = _size(input, d)
+        idx = (np.arange(n) - int(s)) % n if n else np.arange(0)
+        out = getitem(out, (slice(None),) * d + (idx,))
+    return out
+
+
+def diag(input, diagonal=0):
+    """A 1-d tensor -> the square matrix with it on ``diagonal``; a 2-d tensor -> that diagonal."""
+    if input.ndim == 1:
+        n = _size(input, 0) + abs(diagonal)
+        rows = np.arange(_size(input, 0)) + max(-diagonal, 0)
+        cols = np.arange(_size(input, 0)) + max(diagonal, 0)
+        place = np.zeros((n, n, _size(input, 0)), bool)
+        place[rows, cols, np.arange(_size(input, 0))] = True
+        return L.matmul(E.cast(place, input.dtype), input) if input.dtype.kind in "fc" else \
+            L.matmul(E.cast(place, "int64"), E.cast(input, "int64"))
+    if input.ndim == 2:
+        return diagonal_(input, diagonal)
+    raise RuntimeError(f"diag: expected a 1-d or 2-d tensor, got shape {tuple(input.shape)}")
+
+
+def diagonal_(input, offset=0, dim1=0, dim2=1):
+    """The diagonal of dims ``dim1``/``dim2`` (moved to the last dim), as PyTorch's diagonal."""
+    n = input.ndim
+    d1, d2 = one_dim("diagonal", dim1, n), one_dim("diagonal", dim2, n)
+    x = M.permute(input, [i for i in range(n) if i not in (d1, d2)] + [d1, d2])
+    r, c = _size(x, n - 2), _size(x, n - 1)
+    k = max(0, min(r - max(-offset, 0), c - max(offset, 0)))
+    rows = np.arange(k) + max(-offset, 0)
+    cols = np.arange(k) + max(offset, 0)
+    return getitem(x, (Ellipsis, rows, cols))
+
+
+def trace(input):
+    """Sum of the main diagonal of a 2-d tensor."""
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, got shape {tuple(input.shape)}")
+    from ..ops.reduce import sum as _sum
+    return _sum(diagonal_(input))
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-d tensors (``indexing='ij'`` PyTorch's default, or ``'xy'``)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    ts = list(tensors)
+    if indexing == "xy" and len(ts) >= 2:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(_size(t, 0) for t in ts)
+    k = len(ts)
+    grids = [M.broadcast_to(M.reshape(t, tuple(-1 if i == j else 1 for i in range(k))), shape)
+             for j, t in enumerate(ts)]
+    if indexing == "xy" and k >= 2:          # built 'ij' on (y, x, ...): hand them back as (x, y, ...)
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
