@@ -62,17 +62,17 @@ def test_matches_pytorch_for_ten_steps(name, kw, group2):
         loss_t(tp, torch.tensor(x), torch.tensor(y)).backward()
         qo.step(), to.step()
         for i, (a, b) in enumerate(zip(qp, tp)):
-            np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=2e-5, atol=2e-6,
+            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=2e-5, atol=2e-6,
                                        err_msg=f"{name} step {step} param {i}")
 
 
 def test_update_is_in_place_and_float32():
     p = nn.Parameter(qf.ones(3))
-    buf = p.numpy()
+    buf = p.detach().numpy()
     opt = optim.Adam([p], lr=0.1)
     (p * p).sum().backward()
     opt.step()
-    assert p.numpy() is buf and p.dtype == np.float32
+    assert p.detach().numpy() is buf and p.dtype == np.float32
     assert opt.state[p]["exp_avg"].dtype == np.float32
 
 
@@ -105,13 +105,13 @@ def test_state_dict_round_trip_continues_identically(name):
         for o, ps in ((oa, pa), (ob, pb)):
             o.zero_grad(), loss_q(ps, x, y).backward(), o.step()
     for a, b in zip(pa, pb):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
     # the saved state is a copy, not a view of the live buffers
     if sd["state"]:
         key = next(iter(sd["state"][0]))
         val = sd["state"][0][key]
         if isinstance(val, qf.Tensor):
-            assert not np.shares_memory(val.numpy(), next(iter(oa.state.values()))[key])
+            assert not np.shares_memory(val.detach().numpy(), next(iter(oa.state.values()))[key])
 
 
 def test_errors():
