@@ -106,12 +106,10 @@ class TorchMethods(TensorMethods):
 
     def type_as(self, other): return E.cast(self, other.dtype)
 
-    def float(self):
-        from .backend import get_default_dtype
-        return E.cast(self, get_default_dtype())
-
-    def double(self): return E.cast(self, "float64")
-    def half(self): return E.cast(self, "float16")
+    # as in PyTorch: a fixed width whatever the default dtype, and self when it already has it
+    def float(self, memory_format=None): return self.to(np.float32, memory_format=memory_format)
+    def double(self, memory_format=None): return self.to(np.float64, memory_format=memory_format)
+    def half(self, memory_format=None): return self.to(np.float16, memory_format=memory_format)
     def long(self): return E.cast(self, "int64")
     def int(self): return E.cast(self, "int32")
     def short(self): return E.cast(self, "int16")

@@ -349,8 +349,8 @@ CASES = {
     "inplace_under_no_grad": lambda m: (lambda p: [m.no_grad().__enter__(), p.sub_(1.0), m.set_grad_enabled(True).__enter__(), p.detach()][3])(g(m)),
 }
 
-# names whose PyTorch spelling issue 12 parts 2/3 deliver (devices, dtype aliases, autograd,
-# utils.data, file objects): listed so the census is complete; strict, so they are noticed
+# names whose PyTorch spelling issue 12 parts 2/3 delivered (devices, dtype aliases, autograd,
+# utils.data, file objects)
 LATER = {
     "device": lambda m: str(a(m).device),
     "to/dtype": lambda m: a(m).to(m.float64),
@@ -379,8 +379,7 @@ def test_census(name):
     _run(CASES[name])
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    strict=True, reason="issue 12 part 2/3")) for n in sorted(LATER)])
+@pytest.mark.parametrize("name", sorted(LATER))
 def test_census_parts_2_and_3(name):
     _run(LATER[name])
 
