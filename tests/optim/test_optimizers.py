@@ -45,6 +45,14 @@ CASES = [
     ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.01), dict(alpha=0.9)),
     ("Adagrad", dict(lr=0.1), None),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.05, initial_accumulator_value=0.1), None),
+    ("Adadelta", dict(), None),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1), dict(rho=0.95)),
+    # maximize with weight decay: the decay is added after the gradient's negation
+    ("SGD", dict(lr=0.1, momentum=0.5, weight_decay=0.3, maximize=True), None),
+    ("Adam", dict(lr=0.01, weight_decay=0.3, maximize=True), None),
+    ("RMSprop", dict(lr=0.01, weight_decay=0.3, maximize=True), None),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.3, maximize=True), None),
+    ("Adadelta", dict(weight_decay=0.3, maximize=True), None),
 ]
 
 
@@ -86,7 +94,7 @@ def test_zero_grad_sets_none_and_skips_params_without_grad():
     assert a.grad is None
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"])
 def test_state_dict_round_trip_continues_identically(name):
     kw = dict(lr=0.05, momentum=0.9) if name in ("SGD", "RMSprop") else dict(lr=0.05)
     (pa, _), (pb, _) = make_pair(), make_pair()

@@ -8,8 +8,8 @@ an MNIST-style CNN trained with Adadelta and StepLR, a small VAE, a word-level L
 program takes the library as its ``torch`` argument and touches nothing else, so
 the only difference between the two runs is the library.
 
-A program that needs something qiflow does not have yet is marked ``xfail`` with
-the reason (and ``strict=False``, so it turns green by itself when that lands).
+Every program runs as a plain test: the Tensor methods' PyTorch meanings (issue 12
+part 1) and ``optim.Adadelta`` (part 4) they once waited for have landed.
 """
 import numpy as np
 import pytest
@@ -18,9 +18,6 @@ import qiflow
 
 torch = pytest.importorskip("torch")
 
-NEEDS_PART1 = "needs issue 12 part 1 (PyTorch meanings of Tensor methods: t(), transpose, view_as, "\
-              "argmax(dim=, keepdim=), eq ...)"
-NEEDS_ADADELTA = "needs optim.Adadelta (issue 12 part 4)"
 
 
 def _snapshot(model):
@@ -122,13 +119,11 @@ def test_mnist_cnn_sgd_steplr_matches_torch():
     np.testing.assert_allclose(q, t, rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS_ADADELTA)
 def test_mnist_cnn_adadelta_steplr_matches_torch():
     t, q = run_twice(mnist_program, optimizer="Adadelta")
     np.testing.assert_allclose(q, t, rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS_PART1)
 def test_mnist_cnn_with_evaluation_matches_torch():
     t, q = run_twice(mnist_program, optimizer="SGD", with_eval=True)
     np.testing.assert_allclose(q, t, rtol=1e-8, atol=1e-10)
@@ -291,7 +286,6 @@ def test_rnn_language_model_matches_torch(rnn_type):
     np.testing.assert_allclose(q, t, rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS_PART1 + "; narrow, size(0)")
 def test_lstm_language_model_with_torch_batchify_matches_torch():
     t, q = run_twice(lstm_lm_program, batchify_with_torch=True)
     np.testing.assert_allclose(q, t, rtol=1e-8, atol=1e-10)
