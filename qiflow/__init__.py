@@ -66,7 +66,7 @@ _lazy = {
     "datasets": "qiflow.datasets", "sym": "qiflow.sym", "viz": "qiflow.viz",
     "ops": "qiflow.ops", "losses": "qiflow.losses", "autograd": "qiflow.autograd", "profiler": "qiflow.profiler",
     "cuda": "qiflow.cuda", "utils": "qiflow.utils", "backends": "qiflow.backends",
-    "accelerator": "qiflow.accelerator",
+    "accelerator": "qiflow.accelerator", "serialization": "qiflow.serialization",
     "train": "qiflow.train", "models": "qiflow.models", "io": "qiflow.io", "autodiff": "qiflow.autodiff", "backend": "qiflow.backend",
 }
 _lazy_attrs = {

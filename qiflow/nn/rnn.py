@@ -57,6 +57,10 @@ class RNNBase(Module):
                     setattr(self, "bias_hh" + sfx, Parameter(np.empty(gate, dt)))
         self.reset_parameters()
 
+    def flatten_parameters(self):
+        """Nothing to do: PyTorch packs the weights into one cuDNN buffer here; qiflow's
+        whole-sequence primitive reads them where they are."""
+
     def reset_parameters(self):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
