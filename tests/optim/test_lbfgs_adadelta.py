@@ -148,3 +148,37 @@ def test_lbfgs_defaults_and_errors():
         optim.LBFGS([p], line_search_fn="backtracking")
     with pytest.raises(qf.QiflowError, match="parameter groups"):
         optim.LBFGS([{"params": [p]}, {"params": [nn.Parameter(qf.ones(1))]}])
+
+
+def test_adadelta_step_traces_under_compile_and_matches_eager():
+    from qiflow.trace import compile as qcompile
+    (qa, _), (qb, _) = _pair(), _pair()
+    oa, ob = optim.Adadelta(qa, lr=0.5, weight_decay=0.1), optim.Adadelta(qb, lr=0.5, weight_decay=0.1)
+    x, y = _data()
+
+    def step(ps, o, xb, yb):
+        o.zero_grad()
+        loss = _loss(qf, ps, xb, yb)
+        loss.backward()
+        o.step()
+        return loss
+    cstep = qcompile(lambda xb, yb: step(qa, oa, xb, yb), strict=True)
+    for i in range(4):
+        xb, yb = qf.tensor(x[4 * i:4 * i + 4]), qf.tensor(y[4 * i:4 * i + 4])
+        np.testing.assert_allclose(cstep(xb, yb).item(), step(qb, ob, xb, yb).item(), rtol=1e-12)
+    _close(qa, qb, "compiled vs eager")
+
+
+def test_lbfgs_under_compile_runs_eagerly_with_a_warning():
+    w = nn.Parameter(qf.tensor([3.0, -2.0], dtype=qf.float64))
+    opt = optim.LBFGS([w], max_iter=5)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((w - 1.0) ** 2).sum()
+        loss.backward()
+        return loss
+    step = qf.compile(lambda: opt.step(closure))
+    with pytest.warns(UserWarning, match="running it eagerly"):
+        step()
+    np.testing.assert_allclose(w.detach().numpy(), [1.0, 1.0], atol=1e-12)
