@@ -4,8 +4,8 @@ and the same synthetic data, in float64: the losses of the first steps must agre
 
 The programs are this project's own (in the spirit of PyTorch's example programs:
 an MNIST-style CNN trained with Adadelta and StepLR, a small VAE, a word-level LSTM
-(and GRU) language model and a causal Transformer one on generated text); nothing is copied from those examples.  Each
-program takes the library as its ``torch`` argument and touches nothing else, so
+(and GRU) language model and a causal Transformer one on generated text); nothing is
+copied from those examples.  Each program takes the library as its ``torch`` argument and touches nothing else, so
 the only difference between the two runs is the library.
 
 Every program runs as a plain test: the Tensor methods' PyTorch meanings (issue 12
