@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import qiflow as qf
@@ -90,3 +91,15 @@ def test_install_leaves_a_real_torch_alone():
 def test_main_without_a_program_prints_usage(capsys):
     from qiflow.compat.torch.__main__ import main
     assert main([]) == 2 and "usage" in capsys.readouterr().out
+
+
+def test_legacy_typed_constructors():
+    torch = pytest.importorskip("torch")
+    for name in ("LongTensor", "FloatTensor", "DoubleTensor", "IntTensor", "BoolTensor", "ByteTensor"):
+        q, t = getattr(qt, name)([1, 0, 2]), getattr(torch, name)([1, 0, 2])
+        assert str(q.dtype) == str(t.dtype).replace("torch.", "") and q.tolist() == t.tolist()
+        assert tuple(getattr(qt, name)(2, 3).shape) == tuple(getattr(torch, name)(2, 3).shape)
+    z = qt.LongTensor(6).zero_().view(-1, 2)
+    assert z.shape == (3, 2) and z.dtype == np.int64
+    with pytest.raises(TypeError, match="LongTensor"):
+        qt.LongTensor([1], [2])

@@ -33,6 +33,32 @@ MODULES = {
 }
 
 
+def _legacy(name, dtype):
+    def make(*args):
+        """``torch.%s(*sizes)`` (zeros here; PyTorch leaves them uninitialised) or
+        ``torch.%s(data)``."""
+        if args and all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+            return _qf.zeros(*args, dtype=dtype)
+        if len(args) == 1 and hasattr(args[0], "shape"):      # a tensor or an array
+            return _qf.as_tensor(args[0]).to(dtype)
+        if len(args) == 1:
+            return _qf.tensor(args[0], dtype=dtype)
+        raise TypeError(f"torch.{name}: expected sizes or one sequence of data, got {args!r}")
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = make.__doc__ % (name, name)
+    return make
+
+
+# PyTorch's legacy typed constructors (functions here: isinstance(x, torch.LongTensor) is not
+# supported; use x.dtype)
+LongTensor = _legacy("LongTensor", _qf.int64)
+IntTensor = _legacy("IntTensor", _qf.int32)
+FloatTensor = _legacy("FloatTensor", _qf.float32)
+DoubleTensor = _legacy("DoubleTensor", _qf.float64)
+BoolTensor = _legacy("BoolTensor", _qf.bool_)
+ByteTensor = _legacy("ByteTensor", _qf.uint8)
+
+
 def __getattr__(name):
     try:
         return getattr(_qf, name)
