@@ -44,7 +44,7 @@ class Node:
     def forward(self):
         # Fresh leaves stand for the inputs, so that backward() differentiates
         # this node alone, like MiniFlow's per-node backward.
-        self._ins = [qf.tensor(n.value.numpy(), requires_grad=n.value.dtype.kind == "f")
+        self._ins = [qf.tensor(n.value.detach().numpy(), requires_grad=n.value.dtype.kind == "f")
                      for n in self.inbound_nodes]
         self._out = self.compute(*self._ins)
         self.value = self._out.detach()

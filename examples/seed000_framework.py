@@ -106,7 +106,7 @@ def main(argv=None):
     print("order:", " -> ".join(n.name for n in graph))
     forward_and_backward(graph)
     mf = {"W1": W1.gradients[W1], "b1": b1.gradients[b1], "W2": W2.gradients[W2], "b2": b2.gradients[b2]}
-    mdiff = max(float(np.abs(mf[k].numpy() - auto[k]).max()) for k in mf)
+    mdiff = max(float(np.abs(mf[k].detach().numpy() - auto[k]).max()) for k in mf)
     print(f"MiniFlow cost = {cost.value.item():.6f}; its gradients vs qiflow autodiff: "
           f"max |difference| = {mdiff:.2e}")
 
@@ -122,9 +122,9 @@ def main(argv=None):
         forward_and_backward(graph)
         sgd_update(trainables, 0.1)
         losses.append(cost.value.item())
-        outputs.append(t1.value.numpy().ravel().copy())
-        W1s.append(W1.value.numpy().copy())
-        W2s.append(W2.value.numpy().copy())
+        outputs.append(t1.value.detach().numpy().ravel().copy())
+        W1s.append(W1.value.detach().numpy().copy())
+        W2s.append(W2.value.detach().numpy().copy())
         if epoch < 3 or (epoch + 1) % 10 == 0:
             print(f"epoch {epoch + 1:3d}: loss {losses[-1]:.6f}, output {fmt(outputs[-1])}")
     print(f"output moved from {fmt(os2)} to {fmt(outputs[-1])}; target y = {fmt(Y)}")

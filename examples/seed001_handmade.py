@@ -113,7 +113,7 @@ def mnist_from_idx(args):
             opt.step()
             total += loss.item() * len(yb)
         with qf.no_grad():
-            pred = net(qf.tensor(Xte)).argmax(axis=1).numpy()
+            pred = net(qf.tensor(Xte)).argmax(axis=1).detach().numpy()
         acc = float((pred == yte).mean())
         print(f"epoch{epoch + 1}, train loss {total / len(ytr):f}, test accuracy {acc:.4f}")
     _util.save_figure(args, lambda p: qf.viz.plots.misclassified_grid(
@@ -136,7 +136,7 @@ def main(argv=None):
     _util.section("2. linear regression: Linear(3, 1), squared loss, SGD lr 0.03")
     X = qf.tensor(X_ROWS)
     Y = (X[:, 0] + 2 * X[:, 1] + 4 * X[:, 2]).reshape(3, 1)
-    print(f"Y = {Y.numpy().ravel().tolist()}")
+    print(f"Y = {Y.detach().numpy().ravel().tolist()}")
     net = nn.Linear(3, 1)
     lin = fit_rows(net, X, Y, lr=0.03, epochs=3 if args.quick else 10)
     print(f"net(X[0]) = {net(X[:1]).item():.4f}, Y[0] = {Y[0].item()}")

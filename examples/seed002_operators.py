@@ -101,8 +101,8 @@ def bce(p, y):
 def operators():
     x = qf.tensor([[0.0, 1.0], [-1.0, -2.0]], dtype="float64", requires_grad=True)
     y = logistic(x)
-    print(f"Logistic([[0, 1], [-1, -2]]) = {np.round(y.numpy(), 6).tolist()}")
-    print(f"same as qf.sigmoid: {bool(np.allclose(y.numpy(), qf.sigmoid(x).numpy()))}")
+    print(f"Logistic([[0, 1], [-1, -2]]) = {np.round(y.detach().numpy(), 6).tolist()}")
+    print(f"same as qf.sigmoid: {bool(np.allclose(y.detach().numpy(), qf.sigmoid(x).detach().numpy()))}")
     ok = qf.gradcheck(lambda t: logistic(t), [x])
     print(f"gradcheck(Logistic) against central differences: {ok}")
     a = qf.tensor(1.5, requires_grad=True)
@@ -198,7 +198,7 @@ def train_bce(args, rng):
         if (epoch + 1) % (epochs // 5) == 0:
             print(f"epoch {epoch + 1:5d}: BCE loss {losses[-1]:.4f}")
     with qf.no_grad():
-        acc = float(((model(Xte).numpy() > 0.5) == (yte.numpy() > 0.5)).mean())
+        acc = float(((model(Xte).detach().numpy() > 0.5) == (yte.detach().numpy() > 0.5)).mean())
     print(f"test accuracy {acc:.3f} on {len(yte)} points")
     _util.save_figure(args, lambda p: qf.viz.plots.history_figure({"bce_loss": losses}, path=p),
                       "seed002_bce_loss.png")

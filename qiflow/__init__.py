@@ -19,30 +19,41 @@ from .backend import (float16, float32, float64, int8, int16, int32, int64, uint
 # PyTorch's dtype names (NumPy dtypes underneath; qf.float is float32 as in PyTorch, not NumPy's float64)
 from .backend import (float32 as float, float64 as double, float16 as half, int64 as long,  # noqa: E402
                       int32 as int, int16 as short, bool_ as bool)
-from .random import manual_seed, Generator, get_rng_state, set_rng_state
+from .random import manual_seed, seed, initial_seed, Generator, get_rng_state, set_rng_state
 from .tensor import Tensor, tensor, as_tensor
 from .ops.base import Op, apply
 from .ops.elementwise import (
-    add, subtract, multiply, divide, true_divide, floor_divide, mod, remainder, negative, power, pow,
-    exp, log, log1p, expm1, sqrt, square, abs, absolute, sign, sin, cos, tanh, sigmoid, softplus,
-    erf, relu, hardtanh, leaky_relu, elu, gelu, clip, clamp, maximum, minimum, where, floor, ceil, round,
-    equal, not_equal, less, less_equal, greater, greater_equal, logical_and, logical_or,
-    logical_xor, logical_not, isnan, isfinite, isinf, cast)
-from .ops.reduce import sum, mean, max, min, amax, amin, prod, argmax, argmin, var, std
-from .ops.movement import (reshape, transpose, permute, swapaxes, expand_dims, unsqueeze,
-                           squeeze, broadcast_to, expand, flatten, ravel)
+    negative, power, mod, exp, log, log1p, expm1, sqrt, square, abs, absolute, sign, sin, cos, tanh,
+    sigmoid, softplus, erf, relu, hardtanh, leaky_relu, elu, gelu, maximum, minimum, where, floor,
+    ceil, round, logical_and, logical_or, logical_xor, logical_not, isnan, isfinite, isinf, cast)
+from .ops.movement import (reshape, expand_dims, broadcast_to, expand, flatten, ravel)
 from .ops.indexing import getitem, take_along_axis
-from .ops.linalg import matmul, dot, outer, inner
-from .functional import logsumexp, softmax, log_softmax, stop_gradient
+from .ops.linalg import outer, inner
+from .functional import stop_gradient
+# the eager dialect: PyTorch's meanings where PyTorch and NumPy differ (qiflow/torchfn)
+from .torchfn import (
+    return_types, sum, nansum, mean, prod, max, min, amax, amin, argmax, argmin, var, std, var_mean,
+    std_mean, any, all, count_nonzero, norm, cumsum, logsumexp, softmax, log_softmax,
+    transpose, swapaxes, swapdims, t, permute, movedim, split, tensor_split, chunk, unbind, cat,
+    concat, concatenate, stack, hstack, vstack, flip, repeat_interleave, squeeze, unsqueeze, tril,
+    triu, narrow, roll, diag, diagonal, meshgrid, nonzero, argwhere, unique, masked_select,
+    gather, take_along_dim, scatter, scatter_add, index_select, index_add, masked_fill,
+    argsort, sort, topk, kthvalue, add, sub, subtract, mul, multiply, div, divide, true_divide, pow,
+    floor_divide, remainder, fmod, clamp, clip, eq, ne, lt, le, gt, ge, not_equal, less, less_equal,
+    greater, greater_equal, equal, isclose, allclose, mm, bmm, mv, matmul, dot, multinomial,
+    bernoulli)
+from .tensor_methods import Size
 from .creation import (zeros, ones, empty, full, arange, linspace, eye, zeros_like, ones_like,
-                       full_like, rand, randn, randint, normal, uniform, randperm, empty_like,
-                       rand_like, randn_like, randint_like)
+                       full_like, empty_like, rand, randn, randint, normal, uniform, randperm,
+                       rand_like, randn_like, randint_like, from_numpy, numel, is_tensor)
 from .autodiff import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
                        is_inference_mode_enabled, grad, jvp, hvp)
 from .gradcheck import gradcheck, gradgradcheck, numerical_grad, GradcheckError
 from . import functional
 
 __version__ = "0.1.0"
+clone = Tensor.clone          # qf.clone(x), as torch.clone
+# (torch.trace(x) is x.trace() here: qiflow.trace is the tracing compiler's package)
 
 
 def is_floating_point(x):
@@ -55,7 +66,7 @@ _lazy = {
     "datasets": "qiflow.datasets", "sym": "qiflow.sym", "viz": "qiflow.viz",
     "ops": "qiflow.ops", "losses": "qiflow.losses", "autograd": "qiflow.autograd", "profiler": "qiflow.profiler",
     "cuda": "qiflow.cuda", "utils": "qiflow.utils", "backends": "qiflow.backends",
-    "accelerator": "qiflow.accelerator",
+    "accelerator": "qiflow.accelerator", "serialization": "qiflow.serialization",
     "train": "qiflow.train", "models": "qiflow.models", "io": "qiflow.io", "autodiff": "qiflow.autodiff", "backend": "qiflow.backend",
 }
 _lazy_attrs = {
@@ -66,9 +77,7 @@ _lazy_attrs = {
     "is_anomaly_enabled": ("qiflow.anomaly", "is_anomaly_enabled"),
     "AnomalyError": ("qiflow.anomaly", "AnomalyError"),
     "profile": ("qiflow.profiler", "profile"),
-    "concatenate": ("qiflow.ops.join", "concatenate"), "cat": ("qiflow.ops.join", "concatenate"),
-    "stack": ("qiflow.ops.join", "stack"), "split": ("qiflow.ops.join", "split"),
-    "pad": ("qiflow.ops.join", "pad"), "flip": ("qiflow.ops.join", "flip"),
+    "pad": ("qiflow.ops.join", "pad"),
     "repeat": ("qiflow.ops.join", "repeat"), "tile": ("qiflow.ops.join", "tile"),
     "einsum": ("qiflow.ops.linalg", "einsum"),
 }

@@ -107,6 +107,27 @@ def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
     return _make(_like(x, fill_value, dtype), requires_grad, device, "qf.full_like")
 
 
+def from_numpy(array):
+    """A tensor sharing ``array``'s memory (writes through either are seen by both).
+
+    >>> a = np.zeros(2); t = qf.from_numpy(a); a[0] = 5; t.tolist()
+    [5.0, 0.0]
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)
+
+
+def numel(x):
+    """The number of elements."""
+    return int(np.prod(np.shape(x), dtype=np.int64))
+
+
+def is_tensor(x):
+    """Whether x is a qiflow Tensor."""
+    return isinstance(x, Tensor)
+
+
 # ------------------------------------------------------------------- random
 def rand(*shape, dtype=None, generator=None, device=None, requires_grad=False):
     """Uniform samples in [0, 1)."""
@@ -121,8 +142,11 @@ def randn(*shape, dtype=None, generator=None, device=None, requires_grad=False):
 
 
 def randint(low, high=None, size=(), dtype="int64", generator=None, device=None, requires_grad=False):
-    """Integers in [low, high) (NumPy's convention; one argument means [0, low))."""
-    if high is None:
+    """Integers in [low, high): ``randint(low, high, size)``, or PyTorch's
+    ``randint(high, size)`` (and NumPy's ``randint(high)``) for [0, high)."""
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     size = (size,) if isinstance(size, int) else tuple(size)
     return _make(_gen(generator).integers(low, high, size=size, dtype=np.dtype(dtype)), requires_grad, device, "qf.randint")

@@ -184,8 +184,26 @@ def _encode(obj, arrays, path):
     if isinstance(obj, (list, tuple)):
         kind = "list" if isinstance(obj, list) else "tuple"
         return {kind: [_encode(v, arrays, path + [i]) for i, v in enumerate(obj)]}
+    for cls in type(obj).__mro__:
+        if cls in _ENCODERS:
+            return _ENCODERS[cls](obj, arrays, path)
     raise TypeError(f"qf.save: cannot save a {type(obj).__name__} at {_where(path)}; supported are "
-                    "tensors, arrays, numbers, strings, bools, None and dicts/lists/tuples of them")
+                    "tensors, arrays, numbers, strings, bools, None, dicts/lists/tuples of them "
+                    "and whole nn.Modules")
+
+
+# Types that layers above save by their own rules (qiflow.nn registers Module): one
+# encoder per type, one decoder per entry kind, so this module imports nothing above it.
+_ENCODERS = {}
+_DECODERS = {}
+_DECODER_HOMES = {"module": "qiflow.nn.serialization"}
+
+
+def register(cls, kind, encode, decode):
+    """``encode(obj, arrays, path) -> node`` saves a ``cls``; ``decode(node, read)`` rebuilds
+    a node whose kind is ``kind``, ``read(child)`` decoding a nested node."""
+    _ENCODERS[cls] = encode
+    _DECODERS[kind] = decode
 
 
 def _add_array(a, arrays, path):
@@ -412,4 +430,9 @@ def _decode(node, zf, path, names):
         return [_decode(v, zf, path, names) for v in value]
     if kind == "tuple":
         return tuple(_decode(v, zf, path, names) for v in value)
+    if kind not in _DECODERS and kind in _DECODER_HOMES:
+        import importlib            # the layer that registers it (imported by name: no upward import)
+        importlib.import_module(_DECODER_HOMES[kind])
+    if kind in _DECODERS:
+        return _DECODERS[kind](value, lambda child: _decode(child, zf, path, names))
     raise CheckpointError(f"qf.load: unknown entry kind {kind!r} in {path!r}")

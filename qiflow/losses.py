@@ -132,7 +132,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     With class weights ``weight``, 'mean' divides by the summed weights of the
     targets (PyTorch's rule); targets equal to ``ignore_index`` count for nothing.
 
-    >>> logp = qf.log_softmax(qf.tensor([[0.0, 0.0]]))
+    >>> logp = qf.log_softmax(qf.tensor([[0.0, 0.0]]), dim=1)
     >>> round(qf.losses.nll_loss(logp, [1]).item(), 4)
     0.6931
     """

@@ -50,9 +50,6 @@ class Tensor(TorchMethods):
     def ndim(self): return self._data.ndim
 
     @property
-    def size(self): return self._data.size
-
-    @property
     def dtype(self): return self._data.dtype
 
     @property
@@ -167,9 +164,13 @@ class Tensor(TorchMethods):
     def dim(self): return self._data.ndim
 
     # ----------------------------------------------------------- conversions
-    def numpy(self):
-        """The underlying ndarray (shared, not copied)."""
-        return self._read()
+    def numpy(self, *, force=False):
+        """The underlying ndarray (shared, not copied).  As in PyTorch, a tensor that
+        requires grad refuses (use ``t.detach().numpy()``); ``force=True`` copies."""
+        if self.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on a tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        return self._read().copy() if force else self._read()
 
     def item(self):
         if self._data.size != 1:
@@ -201,9 +202,6 @@ class Tensor(TorchMethods):
     def __float__(self): return float(self.item())
     def __int__(self): return int(self.item())
     def __index__(self): return self._read().__index__()
-
-    def any(self): return bool(self._read().any())
-    def all(self): return bool(self._read().all())
 
     def __repr__(self):
         body = np.array2string(self._data, separator=", ", prefix="tensor(", threshold=200)
@@ -335,7 +333,6 @@ class Tensor(TorchMethods):
     def zero_(self): return _inplace.fill_(self, 0)
     def fill_(self, value): return _inplace.fill_(self, value)
     def copy_(self, src): return _inplace.copy_(self, src)
-    def clamp_(self, lo=None, hi=None): return _inplace.clamp_(self, lo, hi)
 
     def __setitem__(self, index, value):
         _inplace.setitem_(self, index, value)

@@ -17,8 +17,9 @@ PKG = pathlib.Path(qiflow.__file__).parent
 LAYERS = [
     ("qiflow._state", 0), ("qiflow.backend", 0),
     ("qiflow.random", 1), ("qiflow.cuda", 1), ("qiflow.backends", 1), ("qiflow.accelerator", 1),
+    ("qiflow.serialization", 1),       # the allowlist of qf.load: imports nothing
     ("qiflow.ops", 2),
-    ("qiflow.methods", 3), ("qiflow.tensor_methods", 3.5), ("qiflow.autodiff", 3),
+    ("qiflow.methods", 3), ("qiflow.torchfn", 3.4), ("qiflow.tensor_methods", 3.5), ("qiflow.autodiff", 3),
     ("qiflow.functional", 3),
     ("qiflow.tensor", 4), ("qiflow.sym", 4),
     ("qiflow.creation", 5), ("qiflow.gradcheck", 5), ("qiflow.anomaly", 5), ("qiflow.profiler", 5),

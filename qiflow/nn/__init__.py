@@ -30,6 +30,8 @@ from .loss import MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss,
 from .activation import Hardtanh, ReLU6
 from .loss import SmoothL1Loss, HuberLoss, KLDivLoss
 from . import init, functional, utils
+from . import serialization as _serialization  # noqa: F401  (qf.save of whole modules)
+from . import modules  # noqa: F401  (PyTorch's torch.nn.modules.<family> paths)
 from .utils import clip_grad_norm_, clip_grad_value_
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList",

@@ -141,7 +141,7 @@ def _array(t):
         return t
     if not hasattr(t, "numpy"):
         raise QiflowError("adaptive_max_pool: return_indices needs concrete (eager) inputs")
-    return t.numpy()
+    return t.detach().numpy()
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):

@@ -18,6 +18,7 @@ from .._state import QiflowError
 from . import init
 from .attentionfn import multi_head_attention_forward
 from .linear import Linear, _empty
+from ..backend import check_device
 from .module import Module, Parameter
 
 
@@ -32,8 +33,9 @@ class MultiheadAttention(Module):
     """
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
-                 kdim=None, vdim=None, batch_first=False, dtype=None):
+                 kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
         super().__init__()
+        check_device(device, "MultiheadAttention")  # PyTorch's factory keyword: the CPU only
         if embed_dim < 1 or num_heads < 1 or embed_dim % num_heads:
             raise QiflowError(f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads "
                               f"{num_heads}")

@@ -11,6 +11,7 @@ from .._state import QiflowError
 from ..ops.conv import conv2d, _pair
 from . import init
 from .linear import _empty
+from ..backend import check_device
 from .module import Module, Parameter
 
 
@@ -22,8 +23,9 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", dtype=None):
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
+        check_device(device, "Conv2d")  # PyTorch's factory keyword: the CPU only
         if padding_mode != "zeros":
             raise QiflowError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
         if in_channels % groups or out_channels % groups:

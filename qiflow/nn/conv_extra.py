@@ -13,6 +13,7 @@ from .._state import QiflowError
 from . import init
 from .convfn import conv1d, conv_transpose1d, conv_transpose2d
 from .linear import _empty
+from ..backend import check_device
 from .module import Module, Parameter
 from .padding import pad
 
@@ -106,7 +107,8 @@ class Conv1d(_ConvNd):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", dtype=None):
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        check_device(device, "Conv1d")  # PyTorch's factory keyword: the CPU only
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, 0, dtype)
 
@@ -153,7 +155,8 @@ class ConvTranspose1d(_ConvTransposeNd):
     """1-D transposed convolution; weight (in, out/groups, k)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups=1, bias=True, dilation=1, padding_mode="zeros", dtype=None):
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        check_device(device, "ConvTranspose1d")  # PyTorch's factory keyword: the CPU only
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, output_padding, dtype)
 
@@ -171,7 +174,8 @@ class ConvTranspose2d(_ConvTransposeNd):
     _n = 2
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups=1, bias=True, dilation=1, padding_mode="zeros", dtype=None):
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        check_device(device, "ConvTranspose2d")  # PyTorch's factory keyword: the CPU only
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, output_padding, dtype)
 

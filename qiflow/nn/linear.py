@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .._state import QiflowError
-from ..backend import as_dtype, get_default_dtype
+from ..backend import as_dtype, get_default_dtype, check_device
 from ..ops.movement import flatten, reshape
 from . import init
 from .functional import linear
@@ -39,8 +39,9 @@ class Linear(Module):
     (2, 4)
     """
 
-    def __init__(self, in_features, out_features, bias=True, dtype=None):
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
+        check_device(device, "Linear")  # PyTorch's factory keyword: the CPU only
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.weight = Parameter(_empty((self.out_features, self.in_features), dtype))
         self.bias = Parameter(_empty((self.out_features,), dtype)) if bias else None

@@ -11,7 +11,7 @@ one, ``momentum`` weighs the new batch (None: a cumulative average).
 import numpy as np
 
 from .._state import QiflowError
-from ..backend import as_dtype, get_default_dtype
+from ..backend import as_dtype, get_default_dtype, check_device
 from ..autodiff import no_grad
 from ..tensor import Tensor
 from .functional import batch_norm, layer_norm
@@ -22,8 +22,9 @@ class _BatchNorm(Module):
     _dims = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 dtype=None):
+                 device=None, dtype=None):
         super().__init__()
+        check_device(device, "_BatchNorm")  # PyTorch's factory keyword: the CPU only
         dt = as_dtype(dtype) or get_default_dtype()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -82,8 +83,9 @@ class BatchNorm2d(_BatchNorm):
 class LayerNorm(Module):
     """Normalise each sample over its trailing ``normalized_shape`` axes."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
+        check_device(device, "LayerNorm")  # PyTorch's factory keyword: the CPU only
         dt = as_dtype(dtype) or get_default_dtype()
         ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.normalized_shape, self.eps, self.elementwise_affine = ns, eps, elementwise_affine

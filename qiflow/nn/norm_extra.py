@@ -8,7 +8,7 @@
 import numpy as np
 
 from .._state import QiflowError
-from ..backend import as_dtype, get_default_dtype
+from ..backend import as_dtype, get_default_dtype, check_device
 from .normfn import group_norm
 from .module import Module, Parameter
 
@@ -17,8 +17,9 @@ class GroupNorm(Module):
     """Split the C channels into ``num_groups`` groups and normalise each group of each
     sample (biased variance); weight ones and bias zeros, as in PyTorch."""
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None, *, bias=True):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
         super().__init__()
+        check_device(device, "GroupNorm")  # PyTorch's factory keyword: the CPU only
         if num_groups < 1 or num_channels % num_groups:
             raise QiflowError(f"GroupNorm: num_channels {num_channels} must be divisible by num_groups "
                               f"{num_groups}")

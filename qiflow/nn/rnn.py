@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from .._state import QiflowError
-from ..backend import as_dtype, get_default_dtype
+from ..backend import as_dtype, get_default_dtype, check_device
 from .rnn_cell import require_dtype
 from ..ops.rnn import lstm_seq, rnn_seq
 from ..ops.gru import gru_seq
@@ -32,8 +32,9 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 class RNNBase(Module):
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=None):
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
         super().__init__()
+        check_device(device, "RNNBase")  # PyTorch's factory keyword: the CPU only
         if hidden_size < 1 or num_layers < 1:
             raise QiflowError(f"{type(self).__name__}: hidden_size and num_layers must be >= 1, "
                               f"got {hidden_size} and {num_layers}")
@@ -56,6 +57,10 @@ class RNNBase(Module):
                     setattr(self, "bias_ih" + sfx, Parameter(np.empty(gate, dt)))
                     setattr(self, "bias_hh" + sfx, Parameter(np.empty(gate, dt)))
         self.reset_parameters()
+
+    def flatten_parameters(self):
+        """Nothing to do: PyTorch packs the weights into one cuDNN buffer here; qiflow's
+        whole-sequence primitive reads them where they are."""
 
     def reset_parameters(self):
         bound = 1.0 / math.sqrt(self.hidden_size)
@@ -184,26 +189,32 @@ class RNN(RNNBase):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, dtype=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
+        check_device(device, "RNN")  # PyTorch's factory keyword: the CPU only
         if nonlinearity not in ("tanh", "relu"):
             raise QiflowError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size,
-                         num_layers, bias, batch_first, dropout, bidirectional, dtype)
+                         num_layers, bias, batch_first, dropout, bidirectional, dtype=dtype)
 
 
 class LSTM(RNNBase):
     """Long short-term memory; returns (output, (h_n, c_n)); ``hx`` is (h_0, c_0)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=None):
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+        check_device(device, "LSTM")  # PyTorch's factory keyword: the CPU only
+        if proj_size:
+            raise NotImplementedError("LSTM: proj_size (projected hidden states) is not supported by "
+                                      "qiflow yet")
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype)
+                         bidirectional, dtype=dtype)
 
 
 class GRU(RNNBase):
     """Gated recurrent unit (PyTorch's equations); returns (output, h_n)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=None):
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+        check_device(device, "GRU")  # PyTorch's factory keyword: the CPU only
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype)
+                         bidirectional, dtype=dtype)

@@ -21,6 +21,7 @@ from ..ops.dense import linear
 from ..ops.movement import expand_dims, squeeze
 from . import init
 from .linear import _empty
+from ..backend import check_device
 from .module import Module, Parameter
 
 
@@ -37,8 +38,9 @@ def require_dtype(layer, what, t, weight_dtype):
 class RNNCellBase(Module):
     _gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, dtype=None):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
         super().__init__()
+        check_device(device, "RNNCellBase")  # PyTorch's factory keyword: the CPU only
         what = type(self).__name__
         if input_size < 1 or hidden_size < 1:
             raise QiflowError(f"{what}: input_size and hidden_size must be >= 1, got {input_size} and {hidden_size}")
@@ -94,11 +96,12 @@ class RNNCellBase(Module):
 class RNNCell(RNNCellBase):
     """h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act tanh or relu."""
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=None):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
+        check_device(device, "RNNCell")  # PyTorch's factory keyword: the CPU only
         if nonlinearity not in ("tanh", "relu"):
             raise QiflowError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, bias, dtype)
+        super().__init__(input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input, hx=None):
         x, (h,), batched = self._prepare(input, hx, 1)

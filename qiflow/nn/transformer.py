@@ -25,6 +25,7 @@ from .containers import ModuleList
 from .dropout import Dropout
 from .functional import relu, gelu
 from .linear import Linear
+from ..backend import check_device
 from .module import Module
 from .norm import LayerNorm
 from ..ops.movement import reshape
@@ -69,8 +70,9 @@ class TransformerEncoderLayer(_Layer):
     """Self-attention then a feed-forward block, each with dropout, residual and LayerNorm."""
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
-                 batch_first=False, norm_first=False, bias=True, dtype=None):
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__()
+        check_device(device, "TransformerEncoderLayer")  # PyTorch's factory keyword: the CPU only
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
                                             dtype=dtype)
         self._common(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first,
@@ -99,8 +101,9 @@ class TransformerDecoderLayer(_Layer):
     """Self-attention, attention over ``memory``, then feed-forward; residuals and LayerNorms."""
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
-                 batch_first=False, norm_first=False, bias=True, dtype=None):
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__()
+        check_device(device, "TransformerDecoderLayer")  # PyTorch's factory keyword: the CPU only
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
                                             dtype=dtype)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
@@ -191,8 +194,9 @@ class Transformer(Module):
 
     def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048,
                  dropout=0.1, activation="relu", custom_encoder=None, custom_decoder=None, layer_norm_eps=1e-5,
-                 batch_first=False, norm_first=False, bias=True, dtype=None):
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__()
+        check_device(device, "Transformer")  # PyTorch's factory keyword: the CPU only
         kw = dict(dim_feedforward=dim_feedforward, dropout=dropout, activation=activation,
                   layer_norm_eps=layer_norm_eps, batch_first=batch_first, norm_first=norm_first, bias=bias,
                   dtype=dtype)

@@ -38,7 +38,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norm_type = float(norm_type)
     with no_grad():
         if norm_type == math.inf:
-            norms = [R.max(E.abs(g)) if g.size else None for g in grads]
+            norms = [R.max(E.abs(g)) if g.numel() else None for g in grads]
             norms = [n for n in norms if n is not None]
             total = R.max(stack(norms)) if norms else Tensor(np.asarray(0.0, grads[0].dtype))
         else:

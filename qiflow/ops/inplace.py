@@ -128,6 +128,8 @@ def _elementwise(name):
 def add_(t, o, alpha=1):
     if isinstance(alpha, (int, float)) and alpha == 1:
         return apply_into(_elementwise("add"), t, t, o)
+    if isinstance(o, (int, float)) and isinstance(alpha, (int, float)):
+        return apply_into(_elementwise("add"), t, t, o * alpha)     # a number: fold alpha in
     return apply_into(_axpy, t, t, o, alpha)
 
 
@@ -150,6 +152,13 @@ def lerp_(t, end, weight):
 def unary_(t, name):
     from . import elementwise as E
     return apply_into(E.SINGLETONS[name], t, t)
+
+
+def pow_(t, p):
+    from .elementwise import Power, PowerScalar
+    if isinstance(p, (int, float)):
+        return apply_into(PowerScalar(p), t, t)
+    return apply_into(Power(), t, t, p)
 
 
 def fill_(t, value):

@@ -1,12 +1,13 @@
 """Joining, splitting and repeating: concatenate, stack, split, pad, flip, repeat, tile.
 
-NumPy semantics throughout.  ``concatenate``, ``stack``, constant ``pad`` and
+NumPy semantics throughout (the functions of ``qiflow.sym``; the eager ``qf.cat``,
+``qf.split`` ... take PyTorch's arguments: ``qiflow/torchfn/shape.py``).  ``concatenate``, ``stack``, constant ``pad`` and
 ``flip`` are primitives; ``split`` returns slices (``getitem``), the other pad
 modes gather with an index array, and ``repeat``/``tile`` broadcast and
 reshape, so their gradients come from the ops they are made of.
 
 >>> a = qf.ones((2, 3)); b = qf.zeros((1, 3))
->>> qf.concatenate([a, b]).shape, qf.stack([a, a], axis=1).shape
+>>> J = qf.ops.join; J.concatenate([a, b]).shape, J.stack([a, a], axis=1).shape
 ((3, 3), (2, 2, 3))
 """
 import numpy as np
@@ -138,7 +139,7 @@ class ConcatBlockShape(Op):
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis (``axis=None`` flattens them first).
 
-    >>> qf.concatenate([qf.ones(2), qf.zeros(1)]).tolist()
+    >>> qf.ops.join.concatenate([qf.ones(2), qf.zeros(1)]).tolist()
     [1.0, 1.0, 0.0]
     """
     tensors = _seq("concatenate", tensors)
@@ -184,7 +185,7 @@ class Stack(Op):
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis.
 
-    >>> qf.stack([qf.ones(3), qf.zeros(3)], axis=1).shape
+    >>> qf.ops.join.stack([qf.ones(3), qf.zeros(3)], axis=1).shape
     (3, 2)
     """
     tensors = _seq("stack", tensors)
@@ -197,7 +198,7 @@ def split(x, indices_or_sections, axis=0):
     """Split into a list of views along ``axis`` (NumPy's rule: an int must divide
     the axis evenly; a list gives the split points).
 
-    >>> [p.shape for p in qf.split(qf.ones((4, 2)), [1, 3])]
+    >>> [p.shape for p in qf.ops.join.split(qf.ones((4, 2)), [1, 3])]
     [(1, 2), (2, 2), (1, 2)]
     """
     shape = _shape(x)
@@ -298,7 +299,7 @@ class Flip(Op):
 def flip(x, axis=None):
     """Reverse along ``axis`` (int, tuple, or None for all axes).
 
-    >>> qf.flip(qf.tensor([1, 2, 3])).tolist()
+    >>> qf.ops.join.flip(qf.tensor([1, 2, 3])).tolist()
     [3, 2, 1]
     """
     return apply(Flip(normalize_axis("flip", axis, len(_shape(x)))), x)

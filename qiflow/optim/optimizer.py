@@ -176,11 +176,12 @@ class Optimizer:
         return Tensor._wrap(np.zeros((), np.float64))
 
     def _decayed(self, p, g, group):
-        """g + weight_decay * p (negated when maximizing): a new tensor, g is left alone."""
-        if group["weight_decay"]:
-            g = g + p * self.hyper(group, "weight_decay", p)
+        """(-g when maximizing) + weight_decay * p, in PyTorch's order: the decay is added
+        after the negation, so it still pulls p towards 0.  A new tensor, g is left alone."""
         if group.get("maximize"):
             g = -g
+        if group["weight_decay"]:
+            g = g + p * self.hyper(group, "weight_decay", p)
         return g
 
     # ------------------------------------------------------------ state dicts

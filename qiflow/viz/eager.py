@@ -99,7 +99,7 @@ def _backward_graph(g, order, roots, ids, gvals, names, max_values):
     bwd = ("backward",)
     g.cluster(bwd, "backward")
     root_name = display_name(roots[0], names) or "L"
-    if len(roots) > 1 or roots[0].size != 1:
+    if len(roots) > 1 or roots[0].numel() != 1:
         root_name = "L"
         g.notes.append("L = sum of the drawn outputs")
     gnode = {}

@@ -43,6 +43,6 @@ def test_no_class_is_patched_and_the_interpreter_is_popped_after_an_error():
 def test_static_forward_ops_are_timed_and_still_work():
     a = qf.tensor([1.0, 2.0])
     with profile() as prof:
-        out = qf.equal(a, a)
+        out = qf.eq(a, a)          # elementwise (qf.equal is one bool, as in PyTorch)
     assert out.tolist() == [True, True]
     assert ("Equal", "forward") in prof.totals()

@@ -58,7 +58,7 @@ def _same_weights(a, b):
         sy = y["state"] if name == "best.npz" else y["model_state"]
         assert sorted(sx) == sorted(sy)
         for k in sx:
-            assert sx[k].numpy().tobytes() == sy[k].numpy().tobytes(), f"{name} {k} differs"
+            assert sx[k].detach().numpy().tobytes() == sy[k].detach().numpy().tobytes(), f"{name} {k} differs"
 
 
 @pytest.fixture(scope="module")

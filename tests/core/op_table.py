@@ -29,6 +29,9 @@ import qiflow as qf
 from qiflow import functional as QF
 from qiflow.ops import join as J
 from qiflow.ops.linalg import einsum
+# the primitives' own functions (NumPy's meanings, shared with qiflow.sym); the eager
+# dialect's qf.max/qf.std/qf.transpose ... follow PyTorch and are tested in tests/torchcompat
+from qiflow.ops import elementwise as _E, reduce as _R, movement as _Mv, linalg as _L
 
 
 class _LazyTorch:
@@ -154,9 +157,9 @@ def _rows_unary():
         ("gelu/tanh", lambda x: qf.gelu(x, approximate="tanh"),
          lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))), "real",
          lambda x: th.nn.functional.gelu(x, approximate="tanh")),
-        ("clip", lambda x: qf.clip(x, -1.0, 1.1), lambda x: np.clip(x, -1.0, 1.1), "real",
+        ("clip", lambda x: _E.clip(x, -1.0, 1.1), lambda x: np.clip(x, -1.0, 1.1), "real",
          lambda x: th.clamp(x, -1.0, 1.1)),
-        ("clip/lo", lambda x: qf.clip(x, lo=0.5), lambda x: np.maximum(x, 0.5), "real",
+        ("clip/lo", lambda x: _E.clip(x, lo=0.5), lambda x: np.maximum(x, 0.5), "real",
          lambda x: th.clamp(x, min=0.5)),
         ("floor", qf.floor, np.floor, "offint", lambda x: th.floor(x)),
         ("ceil", qf.ceil, np.ceil, "offint", lambda x: th.ceil(x)),
@@ -179,10 +182,10 @@ def _rows_unary():
 def _rows_binary():
     R = []
     b = [
-        ("add", qf.add, np.add, "real", lambda a, b: a + b),
-        ("subtract", qf.subtract, np.subtract, "real", lambda a, b: a - b),
-        ("multiply", qf.multiply, np.multiply, "real", lambda a, b: a * b),
-        ("divide", qf.divide, np.divide, "real", lambda a, b: a / b),
+        ("add", _E.add, np.add, "real", lambda a, b: a + b),
+        ("subtract", _E.subtract, np.subtract, "real", lambda a, b: a - b),
+        ("multiply", _E.multiply, np.multiply, "real", lambda a, b: a * b),
+        ("divide", _E.divide, np.divide, "real", lambda a, b: a / b),
         ("power", qf.power, np.power, ("pos", "real"), lambda a, b: a ** b),
         ("maximum", qf.maximum, np.maximum, "distinct", lambda a, b: th.maximum(a, b)),
         ("minimum", qf.minimum, np.minimum, "distinct", lambda a, b: th.minimum(a, b)),
@@ -190,20 +193,20 @@ def _rows_binary():
     for name, f, ref, dom, tf in b:
         R.append(Row(name, f, ref, ((2, 3), (3,)), dom, torch=tf, broadcast=True))
     R += [
-        Row("mod", qf.mod, np.mod, ((2, 3), (2, 3)), _mod_domain, torch=lambda a, b: th.remainder(a, b)),
+        Row("mod", _E.mod, np.mod, ((2, 3), (2, 3)), _mod_domain, torch=lambda a, b: th.remainder(a, b)),
         Row("where", lambda a, b: qf.where(_COND, a, b), lambda a, b: np.where(_COND, a, b),
             ((2, 3), (2, 1)), torch=lambda a, b: th.where(th.tensor(_COND), a, b)),
-        Row("floor_divide", qf.floor_divide, np.floor_divide, ((2, 3), (3,)), order=0),
+        Row("floor_divide", _E.floor_divide, np.floor_divide, ((2, 3), (3,)), order=0),
     ]
     # integer arithmetic and comparisons: forward only
-    for name, f, ref in [("add/int", qf.add, np.add), ("multiply/int", qf.multiply, np.multiply),
-                         ("floor_divide/int", qf.floor_divide, np.floor_divide),
-                         ("mod/int", qf.mod, np.mod)]:
+    for name, f, ref in [("add/int", _E.add, np.add), ("multiply/int", _E.multiply, np.multiply),
+                         ("floor_divide/int", _E.floor_divide, np.floor_divide),
+                         ("mod/int", _E.mod, np.mod)]:
         R.append(Row(name, f, ref, ((2, 3), (3,)), "int", dtypes=("int32", "int64"), order=0))
-    for name, f, ref in [("equal", qf.equal, np.equal), ("not_equal", qf.not_equal, np.not_equal),
-                         ("less", qf.less, np.less), ("less_equal", qf.less_equal, np.less_equal),
-                         ("greater", qf.greater, np.greater),
-                         ("greater_equal", qf.greater_equal, np.greater_equal)]:
+    for name, f, ref in [("equal", _E.equal, np.equal), ("not_equal", _E.not_equal, np.not_equal),
+                         ("less", _E.less, np.less), ("less_equal", _E.less_equal, np.less_equal),
+                         ("greater", _E.greater, np.greater),
+                         ("greater_equal", _E.greater_equal, np.greater_equal)]:
         R.append(Row(name, f, ref, ((2, 3), (3,)), "int", dtypes=("float32", "int64"), order=0,
                      out_dtype="bool"))
     return R
@@ -216,16 +219,16 @@ def _rows_reduce():
         tag = f"axis={axis},keepdims={keep}"
         tdim = axis if axis is not None else tuple(range(3))
         R += [
-            Row(f"sum/{tag}", lambda x, a=axis, k=keep: qf.sum(x, a, k),
+            Row(f"sum/{tag}", lambda x, a=axis, k=keep: _R.sum(x, a, k),
                 lambda x, a=axis, k=keep: np.sum(x, a, keepdims=k), S,
                 torch=lambda x, d=tdim, k=keep: th.sum(x, d, keepdim=k)),
-            Row(f"mean/{tag}", lambda x, a=axis, k=keep: qf.mean(x, a, k),
+            Row(f"mean/{tag}", lambda x, a=axis, k=keep: _R.mean(x, a, k),
                 lambda x, a=axis, k=keep: np.mean(x, a, keepdims=k), S,
                 torch=lambda x, d=tdim, k=keep: th.mean(x, d, keepdim=k)),
-            Row(f"max/{tag}", lambda x, a=axis, k=keep: qf.max(x, a, k),
+            Row(f"max/{tag}", lambda x, a=axis, k=keep: _R.max(x, a, k),
                 lambda x, a=axis, k=keep: np.max(x, a, keepdims=k), S, "distinct",
                 torch=lambda x, d=tdim, k=keep: th.amax(x, d, keepdim=k)),
-            Row(f"min/{tag}", lambda x, a=axis, k=keep: qf.min(x, a, k),
+            Row(f"min/{tag}", lambda x, a=axis, k=keep: _R.min(x, a, k),
                 lambda x, a=axis, k=keep: np.min(x, a, keepdims=k), S, "distinct",
                 torch=lambda x, d=tdim, k=keep: th.amin(x, d, keepdim=k)),
             Row(f"logsumexp/{tag}", lambda x, a=axis, k=keep: QF.logsumexp(x, a, k),
@@ -234,23 +237,23 @@ def _rows_reduce():
         ]
         for ddof in (0, 1):
             R += [
-                Row(f"var/{tag},ddof={ddof}", lambda x, a=axis, k=keep, dd=ddof: qf.var(x, a, k, dd),
+                Row(f"var/{tag},ddof={ddof}", lambda x, a=axis, k=keep, dd=ddof: _R.var(x, a, k, dd),
                     lambda x, a=axis, k=keep, dd=ddof: np.var(x, a, keepdims=k, ddof=dd), S,
                     torch=lambda x, d=tdim, k=keep, dd=ddof: th.var(x, d, keepdim=k, correction=dd)),
-                Row(f"std/{tag},ddof={ddof}", lambda x, a=axis, k=keep, dd=ddof: qf.std(x, a, k, dd),
+                Row(f"std/{tag},ddof={ddof}", lambda x, a=axis, k=keep, dd=ddof: _R.std(x, a, k, dd),
                     lambda x, a=axis, k=keep, dd=ddof: np.std(x, a, keepdims=k, ddof=dd), S,
                     torch=lambda x, d=tdim, k=keep, dd=ddof: th.std(x, d, keepdim=k, correction=dd)),
             ]
     R += [
-        Row("prod/all", lambda x: qf.prod(x), np.prod, S, torch=lambda x: th.prod(x)),
-        Row("prod/axis=1", lambda x: qf.prod(x, 1), lambda x: np.prod(x, 1), S,
+        Row("prod/all", lambda x: _R.prod(x), np.prod, S, torch=lambda x: th.prod(x)),
+        Row("prod/axis=1", lambda x: _R.prod(x, 1), lambda x: np.prod(x, 1), S,
             torch=lambda x: th.prod(x, 1)),
-        Row("prod/zero", lambda x: qf.prod(qf.where(_ZERO, 0.0, x), 1),
+        Row("prod/zero", lambda x: _R.prod(qf.where(_ZERO, 0.0, x), 1),
             lambda x: np.prod(np.where(_ZERO, 0.0, x), 1), S,
             torch=lambda x: th.prod(th.where(th.tensor(_ZERO), 0.0, x), 1)),
-        Row("argmax", lambda x: qf.argmax(x, 1), lambda x: np.argmax(x, 1), S, "distinct", order=0,
+        Row("argmax", lambda x: _R.argmax(x, 1), lambda x: np.argmax(x, 1), S, "distinct", order=0,
             out_dtype="int64"),
-        Row("argmin/all", lambda x: qf.argmin(x), np.argmin, S, "distinct", order=0, out_dtype="int64"),
+        Row("argmin/all", lambda x: _R.argmin(x), np.argmin, S, "distinct", order=0, out_dtype="int64"),
     ]
     return R
 
@@ -264,15 +267,15 @@ def _rows_shape():
     return [
         Row("reshape", lambda x: qf.reshape(x, (3, -1)), lambda x: x.reshape(3, -1), x232,
             torch=lambda x: x.reshape(3, -1)),
-        Row("transpose", lambda x: qf.transpose(x), np.transpose, x232, torch=lambda x: x.permute(2, 1, 0)),
-        Row("transpose/axes", lambda x: qf.transpose(x, (1, 0, 2)), lambda x: np.transpose(x, (1, 0, 2)),
+        Row("transpose", lambda x: _Mv.transpose(x), np.transpose, x232, torch=lambda x: x.permute(2, 1, 0)),
+        Row("transpose/axes", lambda x: _Mv.transpose(x, (1, 0, 2)), lambda x: np.transpose(x, (1, 0, 2)),
             x232, torch=lambda x: x.permute(1, 0, 2)),
-        Row("permute", lambda x: qf.permute(x, 2, 0, 1), lambda x: np.transpose(x, (2, 0, 1)), x232),
-        Row("swapaxes", lambda x: qf.swapaxes(x, 0, -1), lambda x: np.swapaxes(x, 0, -1), x232),
+        Row("permute", lambda x: _Mv.permute(x, 2, 0, 1), lambda x: np.transpose(x, (2, 0, 1)), x232),
+        Row("swapaxes", lambda x: _Mv.swapaxes(x, 0, -1), lambda x: np.swapaxes(x, 0, -1), x232),
         Row("expand_dims", lambda x: qf.expand_dims(x, (0, 3)), lambda x: np.expand_dims(x, (0, 3)), x23),
-        Row("unsqueeze", lambda x: qf.unsqueeze(x, -1), lambda x: x[..., None], x23),
-        Row("squeeze", lambda x: qf.squeeze(x, 1), lambda x: np.squeeze(x, 1), ((2, 1, 3),)),
-        Row("squeeze/all", lambda x: qf.squeeze(x), np.squeeze, ((1, 3, 1),)),
+        Row("unsqueeze", lambda x: _Mv.unsqueeze(x, -1), lambda x: x[..., None], x23),
+        Row("squeeze", lambda x: _Mv.squeeze(x, 1), lambda x: np.squeeze(x, 1), ((2, 1, 3),)),
+        Row("squeeze/all", lambda x: _Mv.squeeze(x), np.squeeze, ((1, 3, 1),)),
         Row("broadcast_to", lambda x: qf.broadcast_to(x, (4, 2, 3)), lambda x: np.broadcast_to(x, (4, 2, 3)),
             ((2, 1),), torch=lambda x: x.expand(4, 2, 3)),
         Row("expand", lambda x: qf.expand(x, 2, -1, 3), lambda x: np.broadcast_to(x, (2, 2, 3)), ((2, 1),)),
@@ -321,15 +324,15 @@ def _rows_shape():
 def _rows_linalg():
     mm = lambda a, b: a @ b  # noqa: E731
     return [
-        Row("matmul", qf.matmul, np.matmul, ((2, 3), (3, 4)), torch=mm),
-        Row("matmul/vec_mat", qf.matmul, np.matmul, ((3,), (3, 2)), torch=mm),
-        Row("matmul/mat_vec", qf.matmul, np.matmul, ((2, 3), (3,)), torch=mm),
-        Row("matmul/vec_vec", qf.matmul, np.matmul, ((3,), (3,)), torch=mm),
-        Row("matmul/batched", qf.matmul, np.matmul, ((2, 1, 2, 3), (3, 3, 2)), torch=mm),
+        Row("matmul", _L.matmul, np.matmul, ((2, 3), (3, 4)), torch=mm),
+        Row("matmul/vec_mat", _L.matmul, np.matmul, ((3,), (3, 2)), torch=mm),
+        Row("matmul/mat_vec", _L.matmul, np.matmul, ((2, 3), (3,)), torch=mm),
+        Row("matmul/vec_vec", _L.matmul, np.matmul, ((3,), (3,)), torch=mm),
+        Row("matmul/batched", _L.matmul, np.matmul, ((2, 1, 2, 3), (3, 3, 2)), torch=mm),
         Row("matmul/operator", lambda a, b: a @ b, np.matmul, ((2, 2, 3), (3, 2)), torch=mm),
-        Row("dot", qf.dot, np.dot, ((2, 3), (3, 2)), torch=mm),
-        Row("dot/tensor3_matrix", qf.dot, np.dot, ((2, 2, 3), (3, 2)), torch=mm),
-        Row("dot/matrix_tensor3", qf.dot, np.dot, ((2, 3), (2, 3, 2)),
+        Row("dot", _L.dot, np.dot, ((2, 3), (3, 2)), torch=mm),
+        Row("dot/tensor3_matrix", _L.dot, np.dot, ((2, 2, 3), (3, 2)), torch=mm),
+        Row("dot/matrix_tensor3", _L.dot, np.dot, ((2, 3), (2, 3, 2)),
             torch=lambda a, b: th.tensordot(a, b, dims=([-1], [-2]))),
         Row("outer", qf.outer, np.outer, ((3,), (2,)), torch=lambda a, b: th.outer(a, b)),
         Row("inner", qf.inner, np.inner, ((2, 3), (4, 3)), torch=lambda a, b: th.inner(a, b)),
@@ -488,8 +491,55 @@ def _rows_logic():
     ]
 
 
+# scatter/gather/sort (qiflow/ops/scatter.py, ops/sorting.py, through the eager dialect's functions)
+_SC_IDX = np.array([[0, 2, 1, 0], [2, 0, 2, 1]])          # distinct per column: no write races
+_GA_IDX = np.array([[2, 0, 0], [1, 1, 3]])                 # fewer rows than the input (PyTorch allows)
+
+
+def _np_scatter(x, idx, src, add=False):
+    out = x.copy()
+    cols = np.broadcast_to(np.arange(idx.shape[1]), idx.shape)
+    if add:
+        np.add.at(out, (idx, cols), src)
+    else:
+        out[idx, cols] = src
+    return out
+
+
+def _rows_sorting():
+    x34, x24 = (3, 4), (2, 4)
+    one = (x34,)
+    return [
+        Row("scatter", lambda x, s: qf.scatter(x, 0, _SC_IDX, s), lambda x, s: _np_scatter(x, _SC_IDX, s),
+            (x34, x24), torch=lambda x, s: th.scatter(x, 0, th.tensor(_SC_IDX), s), symbolic=True),
+        Row("scatter/value", lambda x: qf.scatter(x, 0, _SC_IDX, value=0.5),
+            lambda x: _np_scatter(x, _SC_IDX, 0.5), (x34,),
+            torch=lambda x: th.scatter(x, 0, th.tensor(_SC_IDX), 0.5), symbolic=True),
+        Row("scatter_add", lambda x, s: qf.scatter_add(x, 0, np.array([[0, 2, 0, 0]]), s),
+            lambda x, s: _np_scatter(x, np.array([[0, 2, 0, 0]]), s, add=True), (x34, (1, 4)),
+            torch=lambda x, s: th.scatter_add(x, 0, th.tensor([[0, 2, 0, 0]]), s), symbolic=True),
+        Row("scatter_add/repeats", lambda x, s: qf.index_add(x, 1, np.array([0, 0, 3]), s),
+            lambda x, s: x + np.stack([s[:, 0] + s[:, 1], 0 * s[:, 0], 0 * s[:, 0], s[:, 2]], 1),
+            (x34, (3, 3)), torch=lambda x, s: x.index_add(1, th.tensor([0, 0, 3]), s), symbolic=False),
+        Row("gather", lambda x: qf.gather(x, 1, _GA_IDX), lambda x: np.take_along_axis(x[:2], _GA_IDX, 1),
+            (x34,), torch=lambda x: th.gather(x, 1, th.tensor(_GA_IDX)), symbolic=True),
+        Row("sort", lambda x: qf.sort(x, 1).values, lambda x: np.sort(x, 1), one, "distinct",
+            torch=lambda x: th.sort(x, 1).values, symbolic=False),
+        Row("sort/descending", lambda x: qf.sort(x, 0, descending=True).values,
+            lambda x: -np.sort(-x, 0), one, "distinct",
+            torch=lambda x: th.sort(x, 0, descending=True).values, symbolic=False),
+        Row("argsort", lambda x: qf.argsort(x, -1), lambda x: np.argsort(x, -1), one, "distinct",
+            order=0, out_dtype="int64", symbolic=False),
+        Row("cumsum", lambda x: qf.cumsum(x, 1), lambda x: np.cumsum(x, 1), one,
+            torch=lambda x: th.cumsum(x, 1)),
+        Row("cumsum/dim0", lambda x: qf.ops.cumulative.cumsum(x, -2), lambda x: np.cumsum(x, 0), one),
+        Row("topk", lambda x: qf.topk(x, 2, dim=1).values, lambda x: -np.sort(-x, 1)[:, :2], one,
+            "distinct", torch=lambda x: th.topk(x, 2, dim=1).values, symbolic=False),
+    ]
+
+
 ROWS = (_rows_unary() + _rows_binary() + _rows_reduce() + _rows_shape() + _rows_linalg()
-        + _rows_functional() + _rows_nn() + _rows_inplace() + _rows_logic())
+        + _rows_functional() + _rows_nn() + _rows_inplace() + _rows_logic() + _rows_sorting())
 
 def registered_primitives():
     """Every primitive class of ``qiflow.ops`` (all its modules imported), from the op

@@ -99,11 +99,11 @@ def test_backward_releases_saved_activations():
 def test_second_and_third_derivative_of_cube():
     x = f64([-1.5, 0.5, 2.0])
     (g,) = qf.grad((x ** 3).sum(), x, create_graph=True)
-    np.testing.assert_allclose(g.numpy(), 3 * x.numpy() ** 2)
+    np.testing.assert_allclose(g.detach().numpy(), 3 * x.detach().numpy() ** 2)
     (h,) = qf.grad(g.sum(), x, create_graph=True)
-    np.testing.assert_allclose(h.numpy(), 6 * x.numpy())       # d2/dx2 x^3 = 6x
+    np.testing.assert_allclose(h.detach().numpy(), 6 * x.detach().numpy())       # d2/dx2 x^3 = 6x
     (t,) = qf.grad(h.sum(), x)
-    np.testing.assert_allclose(t.numpy(), [6, 6, 6])
+    np.testing.assert_allclose(t.detach().numpy(), [6, 6, 6])
 
 
 def test_backward_create_graph_then_differentiate_the_gradient():
@@ -131,7 +131,7 @@ def test_hvp_matches_finite_differences():
     assert val.item() == pytest.approx(f_np(x0))
     eps = 1e-5
     num = (fd_grad(f_np, x0 + eps * v) - fd_grad(f_np, x0 - eps * v)) / (2 * eps)
-    np.testing.assert_allclose(hv.numpy(), num, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(hv.detach().numpy(), num, rtol=1e-4, atol=1e-6)
 
 
 def test_jvp_matches_finite_differences():
@@ -146,8 +146,8 @@ def test_jvp_matches_finite_differences():
     y, jv = qf.jvp(f, [f64(a0, False), f64(b0, False)], [f64(ta, False), f64(tb, False)])
     eps = 1e-6
     num = (f_np(a0 + eps * ta, b0 + eps * tb) - f_np(a0 - eps * ta, b0 - eps * tb)) / (2 * eps)
-    np.testing.assert_allclose(y.numpy(), f_np(a0, b0))
-    np.testing.assert_allclose(jv.numpy(), num, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(y.detach().numpy(), f_np(a0, b0))
+    np.testing.assert_allclose(jv.detach().numpy(), num, rtol=1e-6, atol=1e-8)
 
 
 # --------------------------------------------------------------------- qf.grad
@@ -159,8 +159,8 @@ def test_grad_of_non_leaves_and_unused_inputs():
     m = x * x
     y = (m * 3).sum()
     gm, gx, gu = qf.grad(y, [m, x, unused], allow_unused=True)
-    np.testing.assert_allclose(gm.numpy(), [3, 3])
-    np.testing.assert_allclose(gx.numpy(), [6, 12])
+    np.testing.assert_allclose(gm.detach().numpy(), [3, 3])
+    np.testing.assert_allclose(gx.detach().numpy(), [6, 12])
     assert gu is None
     assert x.grad is None and m.grad is None        # qf.grad leaves .grad untouched
     y2 = (x * 2).sum()
@@ -172,9 +172,9 @@ def test_grad_with_grad_outputs_and_several_outputs():
     x = qf.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = x * x
     (g,) = qf.grad(y, x, grad_outputs=qf.tensor([1.0, 0.0, 2.0]))
-    np.testing.assert_allclose(g.numpy(), [2, 0, 12])
+    np.testing.assert_allclose(g.detach().numpy(), [2, 0, 12])
     (g,) = qf.grad([x.sum(), (x * x).sum()], [x])
-    np.testing.assert_allclose(g.numpy(), [3, 5, 7])
+    np.testing.assert_allclose(g.detach().numpy(), [3, 5, 7])
     with pytest.raises(RuntimeError, match="does not require grad"):
         qf.grad(x.sum(), qf.tensor([1.0]))
 
@@ -198,7 +198,7 @@ def test_non_scalar_backward_without_grad_is_a_clear_error():
 def test_hooks_see_and_may_replace_gradients():
     x = qf.tensor([1.0, 2.0], requires_grad=True)
     seen = []
-    h1 = x.register_hook(lambda g: seen.append(g.numpy().copy()))
+    h1 = x.register_hook(lambda g: seen.append(g.detach().numpy().copy()))
     h2 = x.register_hook(lambda g: g * 10)
     (x * 3).sum().backward()
     np.testing.assert_allclose(seen[0], [3, 3])
@@ -301,7 +301,7 @@ def test_in_place_on_a_leaf_that_requires_grad_is_refused():
         w.mul_(2)
     with pytest.raises(RuntimeError, match="in-place"):
         w[0] = 5.0
-    np.testing.assert_allclose(w.numpy(), [1, 2])
+    np.testing.assert_allclose(w.detach().numpy(), [1, 2])
 
 
 def test_in_place_on_a_non_leaf_is_recorded_as_in_pytorch():
@@ -316,7 +316,7 @@ def test_in_place_on_a_non_leaf_is_recorded_as_in_pytorch():
         assert h2 is h and h.requires_grad and not h.is_leaf   # the same tensor, a new history
         (h * h).sum().backward()
         (th * th).sum().backward()
-        np.testing.assert_allclose(h.numpy(), th.detach().numpy())
+        np.testing.assert_allclose(h.detach().numpy(), th.detach().numpy())
         np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy())
 
 
@@ -327,7 +327,7 @@ def test_in_place_allowed_where_no_gradient_is_recorded():
         w -= 0.1 * w.grad              # what an optimizer does
         w.add_(1.0)
         w[1] = 0.0
-    np.testing.assert_allclose(w.numpy(), [1.8, 0.0])
+    np.testing.assert_allclose(w.detach().numpy(), [1.8, 0.0])
     assert w.requires_grad and w.is_leaf
     t = qf.tensor([1.0, 2.0])          # outside any graph: always allowed
     t += 1

@@ -123,7 +123,7 @@ def test_to_overloads_match_torch(call):
 def test_copies_keep_the_dtype(dt):
     x = qf.tensor([1, 0, 1]).to(dt)
     for c in (x.clone(), x.to(x.dtype, copy=True), x.to("cpu", copy=True)):
-        assert c.dtype == x.dtype and c is not x and not np.shares_memory(c.numpy(), x.numpy())
+        assert c.dtype == x.dtype and c is not x and not np.shares_memory(c.detach().numpy(), x.detach().numpy())
         np.testing.assert_array_equal(c.numpy(), x.numpy())
 
 
@@ -136,7 +136,7 @@ def test_to_is_differentiable_and_keeps_identity_when_nothing_changes():
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
     assert x.grad.dtype == np.float32
     c = x.to(qf.float32, copy=True)          # a copy that stays in the graph
-    assert c is not x and not np.shares_memory(c.numpy(), x.numpy()) and c.requires_grad
+    assert c is not x and not np.shares_memory(c.detach().numpy(), x.detach().numpy()) and c.requires_grad
 
 
 @pytest.mark.parametrize("bad,err", [
@@ -157,6 +157,34 @@ def test_to_rejects_unknown_keywords_and_memory_format():
         qf.ones(2).to(qf.float64, blocking=True)
     with pytest.raises(TypeError, match="memory format"):
         qf.ones(2).to(memory_format="channels_last")
+
+
+@pytest.mark.parametrize("method", ["float", "double", "half"])
+@pytest.mark.parametrize("default", ["float32", "float64"])
+@pytest.mark.parametrize("src", ["int64", "float16", "float32", "float64"])
+def test_float_double_half_have_fixed_widths_whatever_the_default(method, default, src):
+    old_q, old_t = qf.get_default_dtype(), torch.get_default_dtype()
+    qf.set_default_dtype(getattr(qf, default))
+    torch.set_default_dtype(getattr(torch, default))
+    try:
+        q = qf.tensor([1, 2, 3]).to(getattr(qf, src))
+        t = torch.tensor([1, 2, 3]).to(getattr(torch, src))
+        qo, to = getattr(q, method)(), getattr(t, method)()
+        assert str(qo.dtype) == str(to.dtype).replace("torch.", "")
+        assert (qo is q) == (to is t)                   # self when the dtype is already right
+        np.testing.assert_array_equal(qo.numpy(), to.numpy())
+    finally:
+        qf.set_default_dtype(old_q)
+        torch.set_default_dtype(old_t)
+
+
+def test_half_is_differentiable():
+    x = qf.tensor([1.0, 2.0], requires_grad=True)
+    y = x.half()
+    assert y.dtype == np.float16 and y.requires_grad
+    (y.float() * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    assert x.grad.dtype == np.float32
 
 
 def test_is_floating_point():

@@ -45,7 +45,7 @@ def test_forward_and_gradient_match_numpy(name):
     y = x[index]
     want = A[index]
     assert y.shape == want.shape and y.dtype == np.float64
-    np.testing.assert_array_equal(y.numpy(), want)
+    np.testing.assert_array_equal(y.detach().numpy(), want)
     w = np.random.default_rng(0).standard_normal(want.shape)
     (y * w).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), _numpy_scatter_grad(index, w))
@@ -71,15 +71,15 @@ def test_repeated_indices_scatter_add():
 def test_index_parts_may_be_tensors_lists_or_arrays():
     x = qf.tensor(A)
     for idx in ([1, 0], np.array([1, 0]), qf.tensor([1, 0])):
-        np.testing.assert_array_equal(x[idx].numpy(), A[[1, 0]])
-    np.testing.assert_array_equal(x[qf.tensor(MASK)].numpy(), A[MASK])
-    np.testing.assert_array_equal(x[qf.tensor(1)].numpy(), A[1])
+        np.testing.assert_array_equal(x[idx].detach().numpy(), A[[1, 0]])
+    np.testing.assert_array_equal(x[qf.tensor(MASK)].detach().numpy(), A[MASK])
+    np.testing.assert_array_equal(x[qf.tensor(1)].detach().numpy(), A[1])
 
 
 def test_views_of_views_and_slices_of_results():
     x = qf.tensor(A, requires_grad=True)
     y = x[:, ::-1][1][..., 1:][[0, 2]]
-    np.testing.assert_array_equal(y.numpy(), A[:, ::-1][1][..., 1:][[0, 2]])
+    np.testing.assert_array_equal(y.detach().numpy(), A[:, ::-1][1][..., 1:][[0, 2]])
     y.sum().backward()
     expect = np.zeros_like(A)
     expect[1, [2, 0], 1:] = 1

@@ -12,8 +12,12 @@ RNG = np.random.default_rng(11)
 
 
 def test_top_level_names_resolve():
-    for name in ("concatenate", "stack", "split", "pad", "flip", "repeat", "tile"):
+    for name in ("pad", "repeat", "tile"):
         assert getattr(qf, name) is getattr(J, name)
+    # the eager dialect's cat/stack/split/flip take PyTorch's arguments (tests/torchcompat)
+    from qiflow import torchfn
+    for name in ("concatenate", "cat", "stack", "split", "flip"):
+        assert getattr(qf, name) is getattr(torchfn, name)
     assert qf.einsum is einsum
 
 
@@ -33,7 +37,7 @@ def test_split_matches_numpy(points, axis):
     want = np.split(a, points, axis)
     assert len(got) == len(want)
     for g, w in zip(got, want):
-        np.testing.assert_array_equal(g.numpy(), w)
+        np.testing.assert_array_equal(g.detach().numpy(), w)
 
 
 def test_split_pieces_share_one_gradient():
@@ -47,17 +51,17 @@ def test_split_pieces_share_one_gradient():
 @pytest.mark.parametrize("mode", ["constant", "edge", "reflect", "symmetric", "wrap"])
 def test_pad_width_forms_match_numpy(width, mode):
     a = RNG.standard_normal((3, 4))
-    np.testing.assert_array_equal(J.pad(qf.tensor(a), width, mode=mode).numpy(), np.pad(a, width, mode=mode))
+    np.testing.assert_array_equal(J.pad(qf.tensor(a), width, mode=mode).detach().numpy(), np.pad(a, width, mode=mode))
 
 
 def test_repeat_tile_flip_match_numpy_on_more_arguments():
     a = RNG.standard_normal((2, 3, 2))
     for reps, axis in [(2, None), (2, -1), (np.array([1, 3]), 0), (np.array([2]), 1), (0, 2)]:
-        np.testing.assert_array_equal(J.repeat(qf.tensor(a), reps, axis).numpy(), np.repeat(a, reps, axis))
+        np.testing.assert_array_equal(J.repeat(qf.tensor(a), reps, axis).detach().numpy(), np.repeat(a, reps, axis))
     for reps in [1, (2,), (1, 1, 1, 2), (3, 1, 1)]:
-        np.testing.assert_array_equal(J.tile(qf.tensor(a), reps).numpy(), np.tile(a, reps))
+        np.testing.assert_array_equal(J.tile(qf.tensor(a), reps).detach().numpy(), np.tile(a, reps))
     for axis in [None, 0, -1, (0, 2)]:
-        np.testing.assert_array_equal(J.flip(qf.tensor(a), axis).numpy(), np.flip(a, axis))
+        np.testing.assert_array_equal(J.flip(qf.tensor(a), axis).detach().numpy(), np.flip(a, axis))
     assert J.repeat(qf.tensor([1.0, 2.0]), qf.tensor([2, 1])).tolist() == [1.0, 1.0, 2.0]
 
 
@@ -77,7 +81,7 @@ def test_einsum_matches_numpy_and_gradchecks(spec, shapes):
     y = einsum(spec, *xs)
     want = np.einsum(spec, *arrays)
     assert y.shape == want.shape
-    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(y.detach().numpy(), want, rtol=1e-12)
     assert qf.gradcheck(lambda *t: einsum(spec, *t), xs)
     assert qf.gradgradcheck(lambda *t: einsum(spec, *t), xs)
 
@@ -88,7 +92,7 @@ def test_einsum_matches_pytorch_gradients():
     xs = [qf.tensor(v, requires_grad=True) for v in (a, b)]
     ts = [torch.tensor(v, requires_grad=True) for v in (a, b)]
     y, ty = einsum("iij,jk->ik", *xs), torch.einsum("iij,jk->ik", *ts)
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
     y.sum().backward()
     ty.sum().backward()
     for x, t in zip(xs, ts):

@@ -194,11 +194,11 @@ def _qf_step(params):
 
 def test_000_hand_derived_backward_equals_automatic():
     params = [qf.tensor(p, requires_grad=True) for p in (W1_0, B1_0, W2_0, B2_0)]
-    assert sum(p.size for p in params) == 26
+    assert sum(p.numel() for p in params) == 26
     os2, _ = _qf_step(params)
     hand_out, hand = _hand_step(W1_0, B1_0, W2_0, B2_0)
-    np.testing.assert_allclose(os2.numpy(), hand_out, rtol=1e-12)
-    np.testing.assert_allclose(os2.numpy(), [0.72, -0.88], atol=0.01)   # the article's first output
+    np.testing.assert_allclose(os2.detach().numpy(), hand_out, rtol=1e-12)
+    np.testing.assert_allclose(os2.detach().numpy(), [0.72, -0.88], atol=0.01)   # the article's first output
     for p, h in zip(params, hand):
         np.testing.assert_allclose(p.grad.numpy(), -h, rtol=1e-12, atol=1e-15)
 
@@ -215,7 +215,7 @@ def test_000_training_follows_the_hand_written_updates_towards_y():
         losses.append(loss.item())
         _sgd(params, alpha)
     for p, h in zip(params, hand):
-        np.testing.assert_allclose(p.numpy(), h, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p.detach().numpy(), h, rtol=1e-10, atol=1e-12)
     assert losses[-1] < 0.1 * losses[0]
     final, _ = _hand_step(*hand)
     assert np.abs(final - Y000).max() < np.abs(np.array([0.72, -0.88]) - Y000).max() / 3

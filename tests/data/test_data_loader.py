@@ -11,7 +11,7 @@ def _ds(n=10):
 
 
 def _order(loader):
-    return np.concatenate([yb.numpy() for _, yb in loader])
+    return np.concatenate([yb.detach().numpy() for _, yb in loader])
 
 
 def test_batches_cover_rows_in_order_without_shuffle():
@@ -20,13 +20,13 @@ def test_batches_cover_rows_in_order_without_shuffle():
     assert len(loader) == 3 and [len(b[1]) for b in batches] == [4, 4, 2]
     assert _order(loader).tolist() == list(range(10))
     xb, yb = batches[1]
-    assert isinstance(xb, qf.Tensor) and xb.numpy().tolist() == [[8, 9], [10, 11], [12, 13], [14, 15]]
+    assert isinstance(xb, qf.Tensor) and xb.detach().numpy().tolist() == [[8, 9], [10, 11], [12, 13], [14, 15]]
 
 
 def test_unshuffled_batches_are_views_of_the_stored_arrays():
     ds = _ds(12)
     for xb, _ in DataLoader(ds, batch_size=5):
-        assert np.shares_memory(xb.numpy(), ds.arrays[0])
+        assert np.shares_memory(xb.detach().numpy(), ds.arrays[0])
 
 
 def test_one_gather_per_batch_not_one_per_row(monkeypatch):
@@ -42,7 +42,7 @@ def test_one_gather_per_batch_not_one_per_row(monkeypatch):
     loader = DataLoader(_ds(100), batch_size=32, shuffle=True, generator=qf.Generator(3))
     ys = [yb for _, yb in loader]
     assert len(calls) == 4 and all(isinstance(c, np.ndarray) for c in calls)
-    assert sorted(np.concatenate([y.numpy() for y in ys]).tolist()) == list(range(100))
+    assert sorted(np.concatenate([y.detach().numpy() for y in ys]).tolist()) == list(range(100))
 
 
 def test_shuffle_is_deterministic_under_a_seeded_generator():
@@ -66,7 +66,7 @@ def test_shuffle_uses_the_global_seed_when_no_generator_is_given():
 
 def test_rows_and_labels_stay_paired_when_shuffled():
     for xb, yb in DataLoader(_ds(30), batch_size=7, shuffle=True, generator=qf.Generator(0)):
-        assert np.array_equal(xb.numpy()[:, 0], 2 * yb.numpy())
+        assert np.array_equal(xb.detach().numpy()[:, 0], 2 * yb.detach().numpy())
 
 
 def test_drop_last():
@@ -78,7 +78,7 @@ def test_drop_last():
 def test_collate_fn_transforms_gathered_batches():
     loader = DataLoader(_ds(6), batch_size=3, collate_fn=lambda b: (b[0] * 2, b[1]))
     xb, yb = next(iter(loader))
-    assert xb.numpy().tolist() == [[0, 2], [4, 6], [8, 10]]
+    assert xb.detach().numpy().tolist() == [[0, 2], [4, 6], [8, 10]]
 
 
 class Rows(Dataset):
@@ -91,7 +91,7 @@ class Rows(Dataset):
 
 def test_row_only_datasets_are_collated():
     xb, yb = list(DataLoader(Rows(), batch_size=2))[2]
-    assert xb.shape == (1, 3) and yb.numpy().tolist() == [4]
+    assert xb.shape == (1, 3) and yb.detach().numpy().tolist() == [4]
     seen = []
     loader = DataLoader(Rows(), batch_size=2, collate_fn=lambda rows: seen.append(len(rows)) or rows)
     list(loader)
@@ -100,7 +100,7 @@ def test_row_only_datasets_are_collated():
 
 def test_default_collate_nested():
     out = default_collate([{"a": np.ones(2), "b": (1, 2.0)}, {"a": np.zeros(2), "b": (3, 4.0)}])
-    assert out["a"].shape == (2, 2) and out["b"][0].numpy().tolist() == [1, 3]
+    assert out["a"].shape == (2, 2) and out["b"][0].detach().numpy().tolist() == [1, 3]
     assert out["b"][1].dtype == np.float32
 
 
@@ -114,14 +114,14 @@ def test_random_split_sizes_disjoint_and_deterministic():
     a, b = random_split(ds, [0.75, 0.25], generator=qf.Generator(0))
     assert len(a) + len(b) == 23 and len(a) == 18
     xb, yb = next(iter(DataLoader(parts[0], batch_size=4)))
-    assert yb.numpy().tolist() == parts[0].indices[:4].tolist()
-    assert np.array_equal(xb.numpy()[:, 0], 2 * yb.numpy())
+    assert yb.detach().numpy().tolist() == parts[0].indices[:4].tolist()
+    assert np.array_equal(xb.detach().numpy()[:, 0], 2 * yb.detach().numpy())
 
 
 def test_subset_of_row_only_dataset():
     sub = Subset(Rows(), [4, 1])
     xb, yb = next(iter(DataLoader(sub, batch_size=2)))
-    assert yb.numpy().tolist() == [4, 1]
+    assert yb.detach().numpy().tolist() == [4, 1]
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -65,7 +65,7 @@ def test_the_dataloader_reads_its_shard_through_the_sampler():
         s = DistributedSampler(ds, num_replicas=3, rank=r, seed=1)
         loader = DataLoader(ds, batch_size=3, sampler=s)
         assert len(loader) == 2                                # 4 samples -> batches of 3 and 1
-        rows = [(xb.numpy(), yb.numpy()) for xb, yb in loader]
+        rows = [(xb.detach().numpy(), yb.detach().numpy()) for xb, yb in loader]
         ys = np.concatenate([y for _, y in rows])
         np.testing.assert_array_equal(ys, s.indices())
         np.testing.assert_array_equal(np.concatenate([x for x, _ in rows]), X[s.indices()])

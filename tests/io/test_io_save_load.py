@@ -27,7 +27,7 @@ def _sample():
 def _same(a, b):
     if isinstance(a, qf.Tensor):
         assert isinstance(b, qf.Tensor) and a.requires_grad == b.requires_grad
-        a, b = a.numpy(), b.numpy()
+        a, b = a.detach().numpy(), b.detach().numpy()
     if isinstance(a, (np.ndarray, np.generic)):
         assert type(a) is type(b) and a.dtype == b.dtype and a.shape == b.shape
         assert np.array_equal(a, b)
@@ -211,7 +211,7 @@ def test_module_and_optimizer_state_round_trip(tmp_path):
     step(net, opt, x)
     qf.save({"model": net.state_dict(), "optimizer": opt.state_dict()}, tmp_path / "s.npz")
     step(net, opt, x)
-    expected = {k: v.numpy().copy() for k, v in net.state_dict().items()}
+    expected = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
 
     net2, opt2 = make()
     state = qf.load(tmp_path / "s.npz")
@@ -219,7 +219,7 @@ def test_module_and_optimizer_state_round_trip(tmp_path):
     opt2.load_state_dict(state["optimizer"])
     step(net2, opt2, x)
     for k, v in net2.state_dict().items():
-        np.testing.assert_array_equal(v.numpy(), expected[k], err_msg=k)
+        np.testing.assert_array_equal(v.detach().numpy(), expected[k], err_msg=k)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")

@@ -32,7 +32,7 @@ def compare(qfn, tfn, *inputs, rtol=1e-4, atol=1e-5, pick=first, qm=None, tm=Non
           for x in inputs]
     qy, ty = pick(qfn(*qx)), pick(tfn(*tx))
     assert tuple(qy.shape) == tuple(ty.shape), (qy.shape, ty.shape)
-    np.testing.assert_allclose(qy.numpy(), ty.detach().numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(qy.detach().numpy(), ty.detach().numpy(), rtol=rtol, atol=atol)
     if not grad:
         return qy, ty
     g = np.random.default_rng(1).standard_normal(tuple(ty.shape)).astype(ty.detach().numpy().dtype)
@@ -50,7 +50,7 @@ def compare(qfn, tfn, *inputs, rtol=1e-4, atol=1e-5, pick=first, qm=None, tm=Non
             tg = tgrads[name].grad
             assert (p.grad is None) == (tg is None), name
             if tg is not None:
-                np.testing.assert_allclose(p.grad.numpy(), tg.numpy(), rtol=rtol, atol=atol, err_msg=name)
+                np.testing.assert_allclose(p.grad.numpy(), tg.detach().numpy(), rtol=rtol, atol=atol, err_msg=name)
     return qy, ty
 
 

@@ -62,7 +62,7 @@ def test_sdpa_fully_masked_rows_give_zeros_like_pytorch():
     compare(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, qf.tensor(m)),
             lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, torch.tensor(m)), q, k, v)
     out = F.scaled_dot_product_attention(*_tensors(q, k, v)[0], attn_mask=qf.tensor(m))
-    assert (out.numpy()[:, 1] == 0).all()
+    assert (out.detach().numpy()[:, 1] == 0).all()
 
 
 def test_sdpa_grouped_query_attention_matches_pytorch():
@@ -76,12 +76,12 @@ def test_sdpa_dropout_zeroes_or_scales_each_weight():
     q, k = rand(1, 2, 6, 4), rand(1, 2, 6, 4, seed=1)
     v = np.broadcast_to(np.eye(6, dtype=np.float32), (1, 2, 6, 6)).copy()
     (tq, tk, tv), _ = _tensors(q, k, v)
-    plain = F.scaled_dot_product_attention(tq, tk, tv).numpy()
-    dropped = F.scaled_dot_product_attention(tq, tk, tv, dropout_p=0.4, generator=qf.Generator(0)).numpy()
+    plain = F.scaled_dot_product_attention(tq, tk, tv).detach().numpy()
+    dropped = F.scaled_dot_product_attention(tq, tk, tv, dropout_p=0.4, generator=qf.Generator(0)).detach().numpy()
     kept = dropped != 0
     assert 0.4 < kept.mean() < 0.8
     np.testing.assert_allclose(dropped[kept], plain[kept] / 0.6, rtol=1e-5)
-    assert (F.scaled_dot_product_attention(tq, tk, tv, dropout_p=1.0).numpy() == 0).all()
+    assert (F.scaled_dot_product_attention(tq, tk, tv, dropout_p=1.0).detach().numpy() == 0).all()
 
 
 def test_sdpa_gradcheck():
@@ -214,8 +214,8 @@ def test_mha_fully_masked_rows_follow_pytorch():
     for need in (True, False):
         a = _run(qm, "qf", *_tensors(q, k, v)[0], masks, need_weights=need)
         b = _run(tm, "t", *_tensors(q, k, v)[1], masks, need_weights=need)
-        np.testing.assert_allclose(a[0].numpy(), b[0].detach().numpy(), rtol=1e-4, atol=1e-5)
-        assert np.isnan(a[0].numpy()[:, 1]).all() == need
+        np.testing.assert_allclose(a[0].detach().numpy(), b[0].detach().numpy(), rtol=1e-4, atol=1e-5)
+        assert np.isnan(a[0].detach().numpy()[:, 1]).all() == need
 
 
 def test_mha_dropout_only_while_training():
@@ -225,8 +225,8 @@ def test_mha_dropout_only_while_training():
     compare(lambda q, k, v: qm(q, k, v), lambda q, k, v: tm(q, k, v), q, k, v)
     qm.train()
     (a, b, c), _ = _tensors(q, k, v)
-    w = qm(a, b, c, average_attn_weights=False)[1].numpy()
-    plain = qm.eval()(a, b, c, average_attn_weights=False)[1].numpy()
+    w = qm(a, b, c, average_attn_weights=False)[1].detach().numpy()
+    plain = qm.eval()(a, b, c, average_attn_weights=False)[1].detach().numpy()
     kept = w != 0
     assert 0.3 < kept.mean() < 0.7
     np.testing.assert_allclose(w[kept], 2 * plain[kept], rtol=1e-5)
@@ -234,14 +234,14 @@ def test_mha_dropout_only_while_training():
 
 def test_mha_initialisation_is_pytorchs():
     m = nn.MultiheadAttention(64, 4)
-    w = m.in_proj_weight.numpy()
+    w = m.in_proj_weight.detach().numpy()
     bound = math.sqrt(6 / (64 + 3 * 64))     # xavier_uniform over the (3E, E) matrix
     assert np.abs(w).max() <= bound and w.std() > 0.5 * bound / math.sqrt(3)
-    assert (m.in_proj_bias.numpy() == 0).all() and (m.out_proj.bias.numpy() == 0).all()
-    ow = m.out_proj.weight.numpy()
+    assert (m.in_proj_bias.detach().numpy() == 0).all() and (m.out_proj.bias.detach().numpy() == 0).all()
+    ow = m.out_proj.weight.detach().numpy()
     assert np.abs(ow).max() <= 1 / math.sqrt(64)
     kv = nn.MultiheadAttention(8, 2, add_bias_kv=True)
-    assert kv.bias_k.shape == (1, 1, 8) and kv.bias_k.numpy().std() > 0
+    assert kv.bias_k.shape == (1, 1, 8) and kv.bias_k.detach().numpy().std() > 0
 
 
 def test_mha_gradcheck():
@@ -286,7 +286,7 @@ def test_safe_softmax_rows_of_minus_inf():
     y = safe_softmax(t, -1)
     got = y.detach().numpy()
     assert (got[1] == 0).all() and np.isfinite(got).all()
-    np.testing.assert_allclose(got[2], torch.softmax(torch.tensor(x[2]), -1).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(got[2], torch.softmax(torch.tensor(x[2]), -1).detach().numpy(), rtol=1e-6)
     (y * qf.tensor(rand(3, 4, seed=1))).sum().backward()
     assert (t.grad.numpy()[1] == 0).all() and np.isfinite(t.grad.numpy()).all()
 
@@ -300,5 +300,5 @@ def test_safe_softmax_runs_symbolically():
     y, g = f(a)
     t = qf.tensor(a, requires_grad=True)
     (safe_softmax(t, -1) * np.arange(4.0)).sum().backward()
-    np.testing.assert_allclose(y, safe_softmax(qf.tensor(a), -1).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(y, safe_softmax(qf.tensor(a), -1).detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-12)

@@ -44,7 +44,7 @@ def test_cell_names_shapes_and_init(name):
         [(n, tuple(p.shape)) for n, p in tm.named_parameters()]
     bound = 1 / math.sqrt(9)
     for p in qm.parameters():
-        assert np.abs(p.numpy()).max() <= bound and p.numpy().std() > 0.4 * bound
+        assert np.abs(p.detach().numpy()).max() <= bound and p.detach().numpy().std() > 0.4 * bound
 
 
 @pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
@@ -65,7 +65,7 @@ def test_gru_cell_steps_equal_the_gru_layer():
     h = None
     for t in range(6):
         h = cell(x[t], h)
-        np.testing.assert_allclose(h.numpy(), out[t].numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(h.detach().numpy(), out[t].detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_cell_errors():

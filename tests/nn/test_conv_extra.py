@@ -86,7 +86,7 @@ def test_initialisation_bounds_are_pytorchs(cls, args, fan_in):
     m, ref = getattr(nn, cls)(*args), getattr(torch.nn, cls)(*args)
     bound = 1 / math.sqrt(fan_in)
     for name, p in m.named_parameters():
-        v = p.numpy()
+        v = p.detach().numpy()
         tv = dict(ref.named_parameters())[name].detach().numpy()
         assert v.shape == tv.shape
         assert np.abs(v).max() <= bound and np.abs(tv).max() <= bound

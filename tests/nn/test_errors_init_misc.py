@@ -52,24 +52,24 @@ def test_init_bounds_statistics_and_generator():
     w = nn.Parameter(qf.empty(200, 300))
     nn.init.xavier_uniform_(w, generator=qf.Generator(1))
     a = math.sqrt(6 / 500)
-    assert np.abs(w.numpy()).max() <= a and np.abs(w.numpy()).max() > 0.95 * a
-    first = w.numpy().copy()
+    assert np.abs(w.detach().numpy()).max() <= a and np.abs(w.detach().numpy()).max() > 0.95 * a
+    first = w.detach().numpy().copy()
     nn.init.xavier_uniform_(w, generator=qf.Generator(1))
-    np.testing.assert_array_equal(w.numpy(), first)
+    np.testing.assert_array_equal(w.detach().numpy(), first)
     nn.init.xavier_normal_(w)
-    assert abs(w.numpy().std() - math.sqrt(2 / 500)) < 0.05 * math.sqrt(2 / 500)
+    assert abs(w.detach().numpy().std() - math.sqrt(2 / 500)) < 0.05 * math.sqrt(2 / 500)
     nn.init.kaiming_normal_(w, nonlinearity="relu")
-    assert abs(w.numpy().std() - math.sqrt(2 / 300)) < 0.05 * math.sqrt(2 / 300)
+    assert abs(w.detach().numpy().std() - math.sqrt(2 / 300)) < 0.05 * math.sqrt(2 / 300)
     nn.init.kaiming_uniform_(w, mode="fan_out", nonlinearity="relu")
-    assert np.abs(w.numpy()).max() <= math.sqrt(6 / 200)
+    assert np.abs(w.detach().numpy()).max() <= math.sqrt(6 / 200)
     nn.init.normal_(w, 2.0, 0.5)
-    assert abs(w.numpy().mean() - 2.0) < 0.01
+    assert abs(w.detach().numpy().mean() - 2.0) < 0.01
     nn.init.uniform_(w, -3, -2)
-    assert w.numpy().min() >= -3 and w.numpy().max() < -2
+    assert w.detach().numpy().min() >= -3 and w.detach().numpy().max() < -2
     nn.init.zeros_(w)
-    assert not w.numpy().any()
+    assert not w.detach().numpy().any()
     nn.init.ones_(w)
-    assert (w.numpy() == 1).all()
+    assert (w.detach().numpy() == 1).all()
     assert nn.init.glorot_uniform_ is nn.init.xavier_uniform_ and nn.init.he_normal is nn.init.kaiming_normal_
     assert w.dtype == np.float32
 
@@ -86,29 +86,29 @@ def test_init_gains_and_fans_match_torch():
 def test_default_initialisation_ranges_like_pytorch():
     lin = nn.Linear(400, 30)
     bound = 1 / math.sqrt(400)
-    assert np.abs(lin.weight.numpy()).max() <= bound and np.abs(lin.weight.numpy()).max() > 0.9 * bound
-    assert np.abs(lin.bias.numpy()).max() <= bound
+    assert np.abs(lin.weight.detach().numpy()).max() <= bound and np.abs(lin.weight.detach().numpy()).max() > 0.9 * bound
+    assert np.abs(lin.bias.detach().numpy()).max() <= bound
     conv = nn.Conv2d(20, 50, 5)
     bound = 1 / math.sqrt(20 * 25)
-    assert np.abs(conv.weight.numpy()).max() <= bound and np.abs(conv.bias.numpy()).max() <= bound
+    assert np.abs(conv.weight.detach().numpy()).max() <= bound and np.abs(conv.bias.detach().numpy()).max() <= bound
     qf.manual_seed(3)
-    a = nn.Linear(5, 5).weight.numpy().copy()
+    a = nn.Linear(5, 5).weight.detach().numpy().copy()
     qf.manual_seed(3)
-    np.testing.assert_array_equal(nn.Linear(5, 5).weight.numpy(), a)
+    np.testing.assert_array_equal(nn.Linear(5, 5).weight.detach().numpy(), a)
 
 
 def test_dropout_seeded_scaled_and_off_in_eval():
     x = qf.ones((200, 50))
     d = nn.Dropout(0.3, generator=qf.Generator(5))
-    y1 = d(x).numpy()
+    y1 = d(x).detach().numpy()
     assert set(np.unique(y1)) == {0.0, np.float32(1 / 0.7)}
     assert abs((y1 == 0).mean() - 0.3) < 0.02
-    y2 = nn.Dropout(0.3, generator=qf.Generator(5))(x).numpy()
+    y2 = nn.Dropout(0.3, generator=qf.Generator(5))(x).detach().numpy()
     np.testing.assert_array_equal(y1, y2)
     xg = qf.ones((4, 4), requires_grad=True)
     out = nn.Dropout(0.5, generator=qf.Generator(0))(xg)
     out.sum().backward()
-    np.testing.assert_array_equal(xg.grad.numpy(), out.numpy())   # gradient = mask / (1 - p)
+    np.testing.assert_array_equal(xg.grad.numpy(), out.detach().numpy())   # gradient = mask / (1 - p)
     d.eval()
     assert d(x) is x
     assert y1.dtype == np.float32

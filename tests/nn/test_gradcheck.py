@@ -61,7 +61,7 @@ def test_recurrent_bptt_by_gradcheck(mode):
             return run(x)
         finally:
             m._parameters["weight_hh_l0"] = saved
-    assert qf.gradcheck(with_weight, [qf.tensor(m.weight_hh_l0.numpy().copy(), requires_grad=True)])
+    assert qf.gradcheck(with_weight, [qf.tensor(m.weight_hh_l0.detach().numpy().copy(), requires_grad=True)])
 
 
 def test_lstm_grad_through_time_reaches_first_step():
@@ -97,7 +97,7 @@ def test_conv_im2col_memo_never_mixes_inputs():
     F.conv2d(buf, w)
     buf[...] = xb
     F.conv2d(buf, w).sum().backward()
-    ref = qf.tensor(w.numpy().copy(), requires_grad=True)
+    ref = qf.tensor(w.detach().numpy().copy(), requires_grad=True)
     F.conv2d(qf.tensor(xb), ref).sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), ref.grad.numpy(), rtol=1e-12)
 
@@ -109,8 +109,8 @@ def test_sequence_primitives_second_order(kind):
     x, h0, c0 = t64(3, 2, 2), t64(2, 2, seed=1), t64(2, 2, seed=2)
     w_ih, w_hh, b = t64(G * 2, 2, seed=3), t64(G * 2, 2, seed=4), t64(G * 2, seed=5)
     if kind == "relu":
-        x = qf.tensor(np.abs(x.numpy()) + 0.5, requires_grad=True)   # keep away from the kink
-        b = qf.tensor(np.abs(b.numpy()), requires_grad=True)
+        x = qf.tensor(np.abs(x.detach().numpy()) + 0.5, requires_grad=True)   # keep away from the kink
+        b = qf.tensor(np.abs(b.detach().numpy()), requires_grad=True)
     if kind == "lstm":
         args = [x, h0, c0, w_ih, w_hh, b]
         f = lstm_seq

@@ -24,7 +24,7 @@ def test_gru_seq_first_and_second_order():
 
 
 def test_gru_seq_matches_pytorch_single_layer_equations():
-    x, h0, w_ih, w_hh, b_ih, b_hh = [a.numpy() for a in _args(T=4, N=3, I=2, H=5)]
+    x, h0, w_ih, w_hh, b_ih, b_hh = [a.detach().numpy() for a in _args(T=4, N=3, I=2, H=5)]
     ref = torch.nn.GRU(2, 5).double()
     with torch.no_grad():
         for name, v in zip(["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"], [w_ih, w_hh, b_ih, b_hh]):
@@ -41,7 +41,7 @@ def test_first_order_and_create_graph_backward_agree():
     fast = qf.grad((y * g).sum(), args)
     slow = qf.grad((gru_seq(*args) * g).sum(), args, create_graph=True)
     for a, b in zip(fast, slow):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
 def test_gru_layer_is_one_primitive_per_layer_and_direction():
@@ -78,7 +78,7 @@ def test_gru_float64_tight_and_unbatched():
 
 
 def test_gru_seq_shape_errors_name_the_op():
-    x, h0, w_ih, w_hh, b, _ = [a.numpy() for a in _args()]
+    x, h0, w_ih, w_hh, b, _ = [a.detach().numpy() for a in _args()]
     with pytest.raises(qf.QiflowError, match=r"GRUSeq: shapes do not fit: input \(3, 2, 2\), h0 \(2, 3\), w_ih \(8, 2\)"):
         gru_seq(x, h0, w_ih[:8], w_hh, b, b)
     with pytest.raises(qf.QiflowError, match=r"GRUSeq: b_hh must have shape \(9,\)"):
@@ -90,7 +90,7 @@ def test_gru_seq_shape_errors_name_the_op():
 
 def test_reverse_loop_primitive_recomputes_the_gates_exactly():
     from qiflow.ops.gru import GRUSeqGrad, _gru_forward
-    x, h0, w_ih, w_hh, b_ih, b_hh = [a.numpy() for a in _args(T=4)]
+    x, h0, w_ih, w_hh, b_ih, b_hh = [a.detach().numpy() for a in _args(T=4)]
     S, gates = _gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh)
     dS = np.random.default_rng(3).standard_normal(S.shape)
     saved = GRUSeqGrad().forward(x, h0, w_ih, w_hh, b_ih, b_hh, S, dS, gates)
@@ -102,12 +102,12 @@ def test_symbolic_gradient_with_unknown_length_matches_eager():
     from qiflow import sym as T
     args = _args(T=5)
     xs = T.tensor3("x", dtype="float64")           # the sequence length is not known to the graph
-    rest = [T.shared(a.numpy()) for a in args[1:]]
+    rest = [T.shared(a.detach().numpy()) for a in args[1:]]
     y = gru_seq(xs, *rest)
     g = np.random.default_rng(4).standard_normal((5, 2, 3))
     cost = (y * g).sum()
     f = T.function([xs], T.grad(cost, [xs] + rest))
-    got = f(args[0].numpy())
+    got = f(args[0].detach().numpy())
     want = qf.grad((gru_seq(*args) * qf.tensor(g)).sum(), args)
     for a, b in zip(got, want):
-        np.testing.assert_allclose(a, b.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-10, atol=1e-12)

@@ -20,7 +20,7 @@ def compare(qm, tm, *inputs, rtol=1e-4, atol=1e-5, grad_inputs=True, out_index=N
     qy, ty = qm(*qx), tm(*tx)
     if out_index is not None:
         qy, ty = _pick(qy, out_index), _pick(ty, out_index)
-    np.testing.assert_allclose(qy.numpy(), ty.detach().numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(qy.detach().numpy(), ty.detach().numpy(), rtol=rtol, atol=atol)
     g = np.random.default_rng(1).standard_normal(ty.shape).astype(ty.detach().numpy().dtype)
     qy.backward(qf.tensor(g))
     ty.backward(torch.tensor(g))
@@ -32,7 +32,7 @@ def compare(qm, tm, *inputs, rtol=1e-4, atol=1e-5, grad_inputs=True, out_index=N
         tg = tgrads[name].grad
         assert (p.grad is None) == (tg is None), name
         if tg is not None:
-            np.testing.assert_allclose(p.grad.numpy(), tg.numpy(), rtol=rtol, atol=atol, err_msg=name)
+            np.testing.assert_allclose(p.grad.numpy(), tg.detach().numpy(), rtol=rtol, atol=atol, err_msg=name)
     return qy, ty
 
 
@@ -115,7 +115,7 @@ def test_batch_norm_training_running_stats_and_eval(cls, shape, momentum):
     for step in range(3):
         compare(qm, tm, rand(*shape, seed=step) * 2 + 1)
     for name in ("running_mean", "running_var", "num_batches_tracked"):
-        np.testing.assert_allclose(getattr(qm, name).numpy(), getattr(tm, name).numpy(), rtol=1e-5, atol=1e-6,
+        np.testing.assert_allclose(getattr(qm, name).detach().numpy(), getattr(tm, name).detach().numpy(), rtol=1e-5, atol=1e-6,
                                    err_msg=name)
     tm.eval(), qm.eval()
     compare(qm, tm, rand(*shape, seed=9))
@@ -142,7 +142,7 @@ def test_embedding_with_padding_idx():
     copy_weights(qm, tm)
     idx = np.array([[0, 2, 2], [6, 1, 0]])
     compare(qm, tm, idx, grad_inputs=False)
-    assert (qm.weight.numpy()[2] == 0).all()
+    assert (qm.weight.detach().numpy()[2] == 0).all()
 
 
 @pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
@@ -162,10 +162,10 @@ def test_recurrent_layers(mode, batch_first, bidirectional, layers):
         tm_, qm_ = (lambda x, h, c: tm(x, (h, c))), (lambda x, h, c: qm(x, (h, c)))
         qy = qm_(qf.tensor(x), qf.tensor(h0), qf.tensor(c0))
         ty = tm_(torch.tensor(x), torch.tensor(h0), torch.tensor(c0))
-        np.testing.assert_allclose(qy[1][1].numpy(), ty[1][1].detach().numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(qy[1][1].detach().numpy(), ty[1][1].detach().numpy(), rtol=1e-4, atol=1e-5)
     else:
         qy, ty = qm(qf.tensor(x), qf.tensor(h0)), tm(torch.tensor(x), torch.tensor(h0))
-        np.testing.assert_allclose(qy[1].numpy(), ty[1].detach().numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(qy[1].detach().numpy(), ty[1].detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_lstm_unbatched_input():
@@ -175,7 +175,7 @@ def test_lstm_unbatched_input():
     qy, (qh, qc) = qm(qf.tensor(x))
     ty, (th, tc) = tm(torch.tensor(x))
     assert qy.shape == tuple(ty.shape) and qh.shape == tuple(th.shape)
-    np.testing.assert_allclose(qy.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(qy.detach().numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name,args", [("ReLU", ()), ("LeakyReLU", (0.2,)), ("Sigmoid", ()), ("Tanh", ()),
@@ -210,7 +210,7 @@ def test_losses(name, reduction):
     qx, tx = qf.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     ql = getattr(nn, name)(reduction=reduction)(qx, qf.tensor(t))
     tl = getattr(torch.nn, name)(reduction=reduction)(tx, torch.tensor(t))
-    np.testing.assert_allclose(ql.numpy(), tl.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ql.detach().numpy(), tl.detach().numpy(), rtol=1e-5, atol=1e-6)
     ql.sum().backward()
     tl.sum().backward()
     np.testing.assert_allclose(qx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
@@ -230,7 +230,7 @@ def test_cross_entropy_label_smoothing_and_weights():
 def test_functional_reexports_match_modules():
     F = nn.functional
     x = qf.tensor(rand(3, 4))
-    np.testing.assert_allclose(F.log_softmax(x, axis=1).numpy(), nn.LogSoftmax(1)(x).numpy())
+    np.testing.assert_allclose(F.log_softmax(x, axis=1).detach().numpy(), nn.LogSoftmax(1)(x).detach().numpy())
     for name in ("cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
                  "binary_cross_entropy_with_logits", "conv2d", "max_pool2d", "avg_pool2d", "linear",
                  "dropout", "batch_norm", "layer_norm", "embedding", "relu", "gelu", "softplus"):

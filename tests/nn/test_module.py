@@ -74,21 +74,21 @@ def test_state_dict_round_trip_with_arrays_and_tensors():
     sd = a.state_dict()
     assert int(sd["bn.num_batches_tracked"].item()) == 1
     assert list(sd)[:2] == ["scale", "steps"]
-    mixed = OrderedDict((k, v.numpy() if i % 2 else v) for i, (k, v) in enumerate(sd.items()))
+    mixed = OrderedDict((k, v.detach().numpy() if i % 2 else v) for i, (k, v) in enumerate(sd.items()))
     b_weight = b.head.weight
     res = b.load_state_dict(mixed)
     assert res.missing_keys == [] and res.unexpected_keys == []
     assert b.head.weight is b_weight    # copied into the existing parameter
     for (k, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items()):
-        np.testing.assert_array_equal(va.numpy(), vb.numpy(), err_msg=k)
+        np.testing.assert_array_equal(va.detach().numpy(), vb.detach().numpy(), err_msg=k)
     x = qf.randn(3, 4)
     a.eval(), b.eval()
-    np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
+    np.testing.assert_array_equal(a(x).detach().numpy(), b(x).detach().numpy())
 
 
 def test_load_state_dict_errors_name_keys_and_shapes():
     net = Net()
-    sd = {k: v.numpy().copy() for k, v in net.state_dict().items()}
+    sd = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
     del sd["head.bias"]
     sd["extra.weight"] = np.zeros(2)
     with pytest.raises(qf.QiflowError) as e:
@@ -96,20 +96,20 @@ def test_load_state_dict_errors_name_keys_and_shapes():
     assert "missing keys: 'head.bias'" in str(e.value) and "unexpected keys: 'extra.weight'" in str(e.value)
     res = net.load_state_dict(sd, strict=False)
     assert res.missing_keys == ["head.bias"] and res.unexpected_keys == ["extra.weight"]
-    sd = {k: v.numpy().copy() for k, v in net.state_dict().items()}
-    before = net.head.weight.numpy().copy()
+    sd = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+    before = net.head.weight.detach().numpy().copy()
     sd["head.weight"] = np.zeros((3, 3), np.float32)
     sd["head.bias"] = np.full(2, 7.0, np.float32)
     with pytest.raises(qf.QiflowError, match=r"size mismatch for 'head.weight'.*\(3, 3\).*\(2, 3\)"):
         net.load_state_dict(sd)
-    np.testing.assert_array_equal(net.head.weight.numpy(), before)   # nothing half-loaded
-    assert not (net.head.bias.numpy() == 7.0).any()
+    np.testing.assert_array_equal(net.head.weight.detach().numpy(), before)   # nothing half-loaded
+    assert not (net.head.bias.detach().numpy() == 7.0).any()
 
 
 def test_apply_repr_and_hooks():
     net = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Sequential(nn.Linear(2, 1)))
     net.apply(lambda m: nn.init.zeros_(m.weight) if isinstance(m, nn.Linear) else None)
-    assert all((m.weight.numpy() == 0).all() for m in net.modules() if isinstance(m, nn.Linear))
+    assert all((m.weight.detach().numpy() == 0).all() for m in net.modules() if isinstance(m, nn.Linear))
     text = repr(net)
     assert text == ("Sequential(\n  (0): Linear(in_features=3, out_features=2, bias=True)\n  (1): ReLU()\n"
                     "  (2): Sequential(\n    (0): Linear(in_features=2, out_features=1, bias=True)\n  )\n)")

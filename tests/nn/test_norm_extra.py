@@ -22,7 +22,7 @@ def test_group_norm_layer_matches_pytorch(groups, shape):
 
 
 def test_group_norm_init_no_affine_and_no_bias():
-    assert (nn.GroupNorm(2, 4).weight.numpy() == 1).all() and (nn.GroupNorm(2, 4).bias.numpy() == 0).all()
+    assert (nn.GroupNorm(2, 4).weight.detach().numpy() == 1).all() and (nn.GroupNorm(2, 4).bias.detach().numpy() == 0).all()
     tm, qm = torch.nn.GroupNorm(2, 4, affine=False), nn.GroupNorm(2, 4, affine=False)
     assert list(qm.state_dict()) == list(tm.state_dict()) == []
     compare(qm, tm, rand(2, 4, 3))

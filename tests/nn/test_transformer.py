@@ -26,7 +26,7 @@ def _randomise_norms(tm):
 def _masks(batch_first, N=3, S=6, causal=True):
     kpm = np.zeros((N, S), bool)
     kpm[0, -2:] = True
-    mask = nn.Transformer.generate_square_subsequent_mask(S).numpy() if causal else None
+    mask = nn.Transformer.generate_square_subsequent_mask(S).detach().numpy() if causal else None
     return mask, kpm
 
 
@@ -65,7 +65,7 @@ def test_decoder_layer_matches_pytorch(kw):
     tmask, tkpm = _masks(bf, S=5)
     _, mkpm = _masks(bf, S=6, causal=False)
     q = dict(tgt_mask=qf.tensor(tmask), tgt_key_padding_mask=qf.tensor(tkpm), memory_key_padding_mask=qf.tensor(mkpm))
-    t = {k: torch.tensor(v.numpy()) for k, v in q.items()}
+    t = {k: torch.tensor(v.detach().numpy()) for k, v in q.items()}
     compare(lambda a, b: qm(a, b, **q), lambda a, b: tm(a, b, **t), tgt, mem, qm=qm, tm=tm)
 
 
@@ -93,14 +93,14 @@ def test_full_transformer_matches_pytorch_and_initialises_like_it():
     tm, qm = torch.nn.Transformer(**kw), nn.Transformer(**kw)
     assert [(n, tuple(p.shape)) for n, p in qm.named_parameters()] == \
         [(n, tuple(p.shape)) for n, p in tm.named_parameters()]
-    w = qm.encoder.layers[0].linear1.weight.numpy()
+    w = qm.encoder.layers[0].linear1.weight.detach().numpy()
     assert np.abs(w).max() <= np.sqrt(6 / (8 + 12))          # Xavier-uniform everywhere
-    assert not np.allclose(w, qm.encoder.layers[1].linear1.weight.numpy())
+    assert not np.allclose(w, qm.encoder.layers[1].linear1.weight.detach().numpy())
     copy_weights(qm, tm)
     src, tgt = rand(6, 2, 8), rand(5, 2, 8, seed=1)
     m = nn.Transformer.generate_square_subsequent_mask(5)
-    np.testing.assert_array_equal(m.numpy(), torch.nn.Transformer.generate_square_subsequent_mask(5).numpy())
-    compare(lambda s, t: qm(s, t, tgt_mask=m), lambda s, t: tm(s, t, tgt_mask=torch.tensor(m.numpy())), src, tgt,
+    np.testing.assert_array_equal(m.detach().numpy(), torch.nn.Transformer.generate_square_subsequent_mask(5).detach().numpy())
+    compare(lambda s, t: qm(s, t, tgt_mask=m), lambda s, t: tm(s, t, tgt_mask=torch.tensor(m.detach().numpy())), src, tgt,
             qm=qm, tm=tm)
 
 
@@ -111,7 +111,7 @@ def test_eval_mode_drops_nothing_and_training_mode_drops():
     x = rand(6, 3, 8)
     compare(qm, tm, x)
     qm.train()
-    a, b = qm(qf.tensor(x)).numpy(), qm(qf.tensor(x)).numpy()
+    a, b = qm(qf.tensor(x)).detach().numpy(), qm(qf.tensor(x)).detach().numpy()
     assert not np.allclose(a, b)
 
 
@@ -132,7 +132,7 @@ def test_tiny_language_model_trains_step_for_step_like_pytorch():
     for step in range(5):
         x, y = tokens[:, :-1], tokens[:, 1:]
         tl = torch.nn.functional.cross_entropy(
-            tm["head"](tm["enc"](tm["emb"](torch.tensor(x)), mask=torch.tensor(mask.numpy()))).reshape(-1, V),
+            tm["head"](tm["enc"](tm["emb"](torch.tensor(x)), mask=torch.tensor(mask.detach().numpy()))).reshape(-1, V),
             torch.tensor(y).reshape(-1))
         ql = F.cross_entropy(qm["head"](qm["enc"](qm["emb"](qf.tensor(x)), mask=mask)).reshape(-1, V),
                              qf.tensor(y).reshape(-1))

@@ -45,6 +45,14 @@ CASES = [
     ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.01), dict(alpha=0.9)),
     ("Adagrad", dict(lr=0.1), None),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.05, initial_accumulator_value=0.1), None),
+    ("Adadelta", dict(), None),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1), dict(rho=0.95)),
+    # maximize with weight decay: the decay is added after the gradient's negation
+    ("SGD", dict(lr=0.1, momentum=0.5, weight_decay=0.3, maximize=True), None),
+    ("Adam", dict(lr=0.01, weight_decay=0.3, maximize=True), None),
+    ("RMSprop", dict(lr=0.01, weight_decay=0.3, maximize=True), None),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.3, maximize=True), None),
+    ("Adadelta", dict(weight_decay=0.3, maximize=True), None),
 ]
 
 
@@ -62,17 +70,17 @@ def test_matches_pytorch_for_ten_steps(name, kw, group2):
         loss_t(tp, torch.tensor(x), torch.tensor(y)).backward()
         qo.step(), to.step()
         for i, (a, b) in enumerate(zip(qp, tp)):
-            np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=2e-5, atol=2e-6,
+            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=2e-5, atol=2e-6,
                                        err_msg=f"{name} step {step} param {i}")
 
 
 def test_update_is_in_place_and_float32():
     p = nn.Parameter(qf.ones(3))
-    buf = p.numpy()
+    buf = p.detach().numpy()
     opt = optim.Adam([p], lr=0.1)
     (p * p).sum().backward()
     opt.step()
-    assert p.numpy() is buf and p.dtype == np.float32
+    assert p.detach().numpy() is buf and p.dtype == np.float32
     assert opt.state[p]["exp_avg"].dtype == np.float32
 
 
@@ -86,7 +94,7 @@ def test_zero_grad_sets_none_and_skips_params_without_grad():
     assert a.grad is None
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"])
 def test_state_dict_round_trip_continues_identically(name):
     kw = dict(lr=0.05, momentum=0.9) if name in ("SGD", "RMSprop") else dict(lr=0.05)
     (pa, _), (pb, _) = make_pair(), make_pair()
@@ -105,13 +113,13 @@ def test_state_dict_round_trip_continues_identically(name):
         for o, ps in ((oa, pa), (ob, pb)):
             o.zero_grad(), loss_q(ps, x, y).backward(), o.step()
     for a, b in zip(pa, pb):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
     # the saved state is a copy, not a view of the live buffers
     if sd["state"]:
         key = next(iter(sd["state"][0]))
         val = sd["state"][0][key]
         if isinstance(val, qf.Tensor):
-            assert not np.shares_memory(val.numpy(), next(iter(oa.state.values()))[key])
+            assert not np.shares_memory(val.detach().numpy(), next(iter(oa.state.values()))[key])
 
 
 def test_errors():

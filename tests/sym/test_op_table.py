@@ -20,7 +20,7 @@ def _outputs(res):
 def _eager(row, arrays, weights):
     ts = [qf.tensor(a, requires_grad=row.order > 0 and a.dtype.kind == "f") for a in arrays]
     outs = _outputs(row.fn(*ts))
-    vals = [o.numpy() for o in outs]
+    vals = [o.detach().numpy() for o in outs]
     if row.order == 0:
         return vals, None
     total = None
@@ -28,7 +28,7 @@ def _eager(row, arrays, weights):
         term = (o * qf.tensor(w)).sum()
         total = term if total is None else total + term
     grads = qf.grad(total, ts, allow_unused=True)
-    return vals, [None if g is None else g.numpy() for g in grads]
+    return vals, [None if g is None else g.detach().numpy() for g in grads]
 
 
 def _symbolic(row, arrays, weights, mode, static):

@@ -101,7 +101,7 @@ def test_compiled_training_step_equals_eager(update):
         assert isinstance(lc, qf.Tensor) and lc.dtype == np.float32
         np.testing.assert_allclose(lc.item(), le.item(), rtol=1e-6)
     for a, b in zip(pe, pc):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-7)
         assert b.grad is None and a.grad is None
     assert fc.traces == 1
 
@@ -114,18 +114,18 @@ def test_retrace_on_new_signature_and_changed_capture():
         return qf.tanh(x @ w)
     for n in (1, 4, 1):
         x = qf.tensor(np.ones((n, 3)))
-        np.testing.assert_allclose(f(x).numpy(), np.tanh(x.numpy() @ w.numpy()))
+        np.testing.assert_allclose(f(x).detach().numpy(), np.tanh(x.detach().numpy() @ w.detach().numpy()))
     assert f.traces == 2
     with qf.no_grad():
         w *= 0.5          # an eager update: the compiled function reads the current value
     x = qf.tensor(np.ones((1, 3)))
-    np.testing.assert_allclose(f(x).numpy(), np.tanh(x.numpy() @ w.numpy()))
+    np.testing.assert_allclose(f(x).detach().numpy(), np.tanh(x.detach().numpy() @ w.detach().numpy()))
     assert f.traces == 2
     w.data = np.ones((3, 5))          # a new shape: never run the stale graph
-    np.testing.assert_allclose(f(x).numpy(), np.tanh(x.numpy() @ w.numpy()))
+    np.testing.assert_allclose(f(x).detach().numpy(), np.tanh(x.detach().numpy() @ w.detach().numpy()))
     assert f.traces == 3
-    np.testing.assert_allclose(f(x.numpy().astype(np.float32)).numpy(),
-                               np.tanh(x.numpy().astype(np.float32) @ w.numpy()))
+    np.testing.assert_allclose(f(x.detach().numpy().astype(np.float32)).detach().numpy(),
+                               np.tanh(x.detach().numpy().astype(np.float32) @ w.detach().numpy()))
     assert f.traces == 4
 
 
@@ -134,10 +134,10 @@ def test_structures_and_python_values():
     def f(x, scale, flag=True):
         return {"a": x * scale, "b": (x + 1, "tag")}
     out = f(qf.tensor([1.0, 2.0]), 3.0)
-    np.testing.assert_allclose(out["a"].numpy(), [3.0, 6.0])
-    np.testing.assert_allclose(out["b"][0].numpy(), [2.0, 3.0])
+    np.testing.assert_allclose(out["a"].detach().numpy(), [3.0, 6.0])
+    np.testing.assert_allclose(out["b"][0].detach().numpy(), [2.0, 3.0])
     assert out["b"][1] == "tag"
-    np.testing.assert_allclose(f(qf.tensor([1.0, 2.0]), 4.0)["a"].numpy(), [4.0, 8.0])
+    np.testing.assert_allclose(f(qf.tensor([1.0, 2.0]), 4.0)["a"].detach().numpy(), [4.0, 8.0])
     assert f.traces == 2
 
 
@@ -146,7 +146,7 @@ def test_model_and_loss_with_nn():
     model = qf.nn.Sequential(qf.nn.Linear(4, 8), qf.nn.ReLU(), qf.nn.Linear(8, 3))
     ref = qf.nn.Sequential(qf.nn.Linear(4, 8), qf.nn.ReLU(), qf.nn.Linear(8, 3))
     for a, b in zip(ref.parameters(), model.parameters()):
-        a.data[...] = b.numpy()
+        a.data[...] = b.detach().numpy()
     loss_fn = qf.nn.CrossEntropyLoss()
     opt = qf.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     opt_ref = qf.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
@@ -164,7 +164,7 @@ def test_model_and_loss_with_nn():
         yb = qf.tensor(rng.integers(0, 3, 5))
         np.testing.assert_allclose(cstep(xb, yb).item(), step(ref, opt_ref, xb, yb).item(), rtol=1e-5)
     for a, b in zip(ref.parameters(), model.parameters()):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_untraceable_code_falls_back_to_eager():
@@ -178,7 +178,7 @@ def test_untraceable_code_falls_back_to_eager():
     c = qcompile(f)
     with pytest.warns(UserWarning, match="running it eagerly"):
         out = c(qf.tensor([2.0, 1.0]))
-    np.testing.assert_allclose(out.numpy(), [2.0, -1.0])
+    np.testing.assert_allclose(out.detach().numpy(), [2.0, -1.0])
     with pytest.raises(TypeError):
         qcompile(f, strict=True)(qf.tensor([2.0, 1.0]))
 
@@ -190,7 +190,7 @@ def test_random_numbers_inside_fall_back():
     with pytest.warns(UserWarning, match="random numbers"):
         a = c(qf.ones(100))
     b = c(qf.ones(100))
-    assert not np.array_equal(a.numpy(), b.numpy())      # a fresh mask each call, as eagerly
+    assert not np.array_equal(a.detach().numpy(), b.detach().numpy())      # a fresh mask each call, as eagerly
 
 
 def test_backward_outside_compile_is_an_error():
@@ -212,16 +212,16 @@ def test_batch_norm_eval_and_training_both_compile():
     model.eval()
     ref.eval()
     f = qcompile(lambda t: model(t), strict=True)
-    np.testing.assert_allclose(f(x).numpy(), ref(x).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(f(x).detach().numpy(), ref(x).detach().numpy(), rtol=1e-6)
     model.train()
     ref.train()
     # training mode updates the running statistics in place: traced as updates
     g = qcompile(lambda t: model(t), strict=True)
     for k in range(3):
         xk = x * (k + 1.0)
-        np.testing.assert_allclose(g(xk).numpy(), ref(xk).numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(g(xk).detach().numpy(), ref(xk).detach().numpy(), rtol=1e-5, atol=1e-6)
         for name in ("running_mean", "running_var", "num_batches_tracked"):
-            np.testing.assert_allclose(getattr(model[1], name).numpy(), getattr(ref[1], name).numpy(),
+            np.testing.assert_allclose(getattr(model[1], name).detach().numpy(), getattr(ref[1], name).detach().numpy(),
                                        rtol=1e-6, err_msg=name)
     assert g.traces == 1
 

@@ -46,7 +46,7 @@ def test_gradients_accumulate_over_micro_batches_as_eagerly():
             pe.grad = pc.grad = None
     # one trace for ".grad is None" (first micro-batch), one for "accumulate"
     assert comp.traces == 2
-    np.testing.assert_allclose(wc.numpy(), we.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(wc.detach().numpy(), we.detach().numpy(), rtol=1e-13)
 
 
 def test_tensor_arguments_that_require_grad_get_their_grad():
@@ -61,15 +61,15 @@ def test_tensor_arguments_that_require_grad_get_their_grad():
     fn(xe)
     comp(xc)
     np.testing.assert_allclose(xc.grad.numpy(), xe.grad.numpy(), rtol=1e-13)
-    t = np.tanh(xe.numpy() * w.numpy())
-    np.testing.assert_allclose(xc.grad.numpy(), 2 * t * (1 - t ** 2) * w.numpy(), rtol=1e-13)
+    t = np.tanh(xe.detach().numpy() * w.detach().numpy())
+    np.testing.assert_allclose(xc.grad.numpy(), 2 * t * (1 - t ** 2) * w.detach().numpy(), rtol=1e-13)
     fn(xe)
     comp(xc)                                      # accumulates on the argument too
     np.testing.assert_allclose(xc.grad.numpy(), xe.grad.numpy(), rtol=1e-13)
     other = t64([3.0, -1.0])
     comp(other)                                   # a new argument gets its own gradient
-    t = np.tanh(other.numpy() * w.numpy())
-    np.testing.assert_allclose(other.grad.numpy(), 2 * t * (1 - t ** 2) * w.numpy(), rtol=1e-13)
+    t = np.tanh(other.detach().numpy() * w.detach().numpy())
+    np.testing.assert_allclose(other.grad.numpy(), 2 * t * (1 - t ** 2) * w.detach().numpy(), rtol=1e-13)
     np.testing.assert_allclose(xc.grad.numpy(), xe.grad.numpy(), rtol=1e-13)
 
 
@@ -90,7 +90,7 @@ def test_no_grad_code_on_captured_tensors_is_not_frozen():
     eager, comp = make(we), qf.compile(make(wc), strict=True)
     for x in XS * 2:
         assert comp(qf.tensor(x)).item() == pytest.approx(eager(qf.tensor(x)).item(), rel=1e-13)
-    np.testing.assert_allclose(wc.numpy(), we.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(wc.detach().numpy(), we.detach().numpy(), rtol=1e-13)
     assert comp.traces == 1 and wc.grad is None
 
 
@@ -103,10 +103,10 @@ def test_captured_state_changed_between_calls_is_read_live():
         return x * qf.exp(buf.data)
 
     x = qf.tensor(np.ones(2))
-    np.testing.assert_allclose(f(x).numpy(), np.exp([0.5, 1.0]))
+    np.testing.assert_allclose(f(x).detach().numpy(), np.exp([0.5, 1.0]))
     buf.data = np.array([4.0, 8.0])                  # rebound between calls
-    np.testing.assert_allclose(f(x).numpy(), np.exp([2.0, 4.0]))
-    np.testing.assert_allclose(buf.numpy(), [2.0, 4.0])
+    np.testing.assert_allclose(f(x).detach().numpy(), np.exp([2.0, 4.0]))
+    np.testing.assert_allclose(buf.detach().numpy(), [2.0, 4.0])
     assert f.traces == 1
 
 
@@ -125,7 +125,7 @@ def test_gradients_computed_outside_are_read_at_call_time():
             w.grad = None
             qf.tanh(qf.tensor(x) @ w).sum().backward()      # a new .grad tensor each time
             f()
-    np.testing.assert_allclose(wc.numpy(), we.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(wc.detach().numpy(), we.detach().numpy(), rtol=1e-13)
     assert comp.traces == 1
 
 
@@ -137,9 +137,9 @@ def test_reading_a_captured_value_in_python_falls_back_to_eager():
     comp = qf.compile(fn)
     x = qf.tensor([1.0, 2.0])
     with pytest.warns(UserWarning, match="reads the value"):
-        np.testing.assert_allclose(comp(x).numpy(), [0.5, 1.0])
+        np.testing.assert_allclose(comp(x).detach().numpy(), [0.5, 1.0])
     lr.data = np.array(2.0, np.float32)
-    np.testing.assert_allclose(comp(x).numpy(), [2.0, 4.0])       # eager: the current value
+    np.testing.assert_allclose(comp(x).detach().numpy(), [2.0, 4.0])       # eager: the current value
     with pytest.raises(TraceError, match="reads the value"):
         qf.compile(fn, strict=True)(x)
     with pytest.raises(TraceError, match="reads the value"):
@@ -154,8 +154,8 @@ def test_tensors_inside_lists_and_keywords_are_inputs():
         return pair[0] * pair[1] + scale
 
     a, b, c = (qf.tensor(np.full(2, v)) for v in (1.0, 2.0, 3.0))
-    np.testing.assert_allclose(f([a, b], scale=c).numpy(), [5.0, 5.0])
-    np.testing.assert_allclose(f([c, c], scale=a).numpy(), [10.0, 10.0])   # not the first call's
+    np.testing.assert_allclose(f([a, b], scale=c).detach().numpy(), [5.0, 5.0])
+    np.testing.assert_allclose(f([c, c], scale=a).detach().numpy(), [10.0, 10.0])   # not the first call's
     assert f.traces == 1
 
 
@@ -190,7 +190,7 @@ def test_detach_and_zero_grad_variants_inside():
     for x in XS * 2:
         assert comp(qf.tensor(x)).item() == pytest.approx(eager(qf.tensor(x)).item(), rel=1e-13)
         np.testing.assert_allclose(wc.grad.numpy(), we.grad.numpy(), rtol=1e-13)
-    np.testing.assert_allclose(wc.numpy(), we.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(wc.detach().numpy(), we.detach().numpy(), rtol=1e-13)
     assert comp.traces == 2                 # .grad None on the first call, then zeroed in place
 
 
@@ -203,14 +203,14 @@ def test_batch_norm_eval_follows_running_statistics_updated_outside():
     model.eval()
     ref.eval()
     f = qf.compile(lambda t: model(t), strict=True)
-    np.testing.assert_allclose(f(x).numpy(), ref(x).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(f(x).detach().numpy(), ref(x).detach().numpy(), rtol=1e-6)
     for m in (model, ref):                  # a training epoch in between, eagerly
         m.train()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m(x * 3.0 + 1.0)
         m.eval()
-    np.testing.assert_allclose(f(x).numpy(), ref(x).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(f(x).detach().numpy(), ref(x).detach().numpy(), rtol=1e-5, atol=1e-6)
     assert f.traces == 1
 
 
@@ -223,7 +223,7 @@ def test_tensors_made_inside_are_fresh_unless_kept():
 
     x = qf.tensor(np.arange(3.0))
     for _ in range(3):
-        np.testing.assert_allclose(scratch(x).numpy(), [0.0, 2.0, 4.0])
+        np.testing.assert_allclose(scratch(x).detach().numpy(), [0.0, 2.0, 4.0])
 
     class Acc:
         def __init__(self):
@@ -239,6 +239,6 @@ def test_tensors_made_inside_are_fresh_unless_kept():
 
     acc = Acc()
     for k in (1, 2, 3):
-        np.testing.assert_allclose(acc.add(x).numpy(), k * x.numpy())
-    np.testing.assert_allclose(acc.total.numpy(), 3 * x.numpy())
+        np.testing.assert_allclose(acc.add(x).detach().numpy(), k * x.detach().numpy())
+    np.testing.assert_allclose(acc.total.detach().numpy(), 3 * x.detach().numpy())
     assert Acc.add.traces == 1 and scratch.traces == 1

@@ -4,12 +4,12 @@ and the same synthetic data, in float64: the losses of the first steps must agre
 
 The programs are this project's own (in the spirit of PyTorch's example programs:
 an MNIST-style CNN trained with Adadelta and StepLR, a small VAE, a word-level LSTM
-(and GRU) language model on generated text); nothing is copied from those examples.  Each
-program takes the library as its ``torch`` argument and touches nothing else, so
+(and GRU) language model and a causal Transformer one on generated text); nothing is
+copied from those examples.  Each program takes the library as its ``torch`` argument and touches nothing else, so
 the only difference between the two runs is the library.
 
-A program that needs something qiflow does not have yet is marked ``xfail`` with
-the reason (and ``strict=False``, so it turns green by itself when that lands).
+Every program runs as a plain test: the Tensor methods' PyTorch meanings (issue 12
+part 1) and ``optim.Adadelta`` (part 4) they once waited for have landed.
 """
 import numpy as np
 import pytest
@@ -18,9 +18,6 @@ import qiflow
 
 torch = pytest.importorskip("torch")
 
-NEEDS_PART1 = "needs issue 12 part 1 (PyTorch meanings of Tensor methods: t(), transpose, view_as, "\
-              "argmax(dim=, keepdim=), eq ...)"
-NEEDS_ADADELTA = "needs optim.Adadelta (issue 12 part 4)"
 
 
 def _snapshot(model):
@@ -122,13 +119,11 @@ def test_mnist_cnn_sgd_steplr_matches_torch():
     np.testing.assert_allclose(q, t, rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS_ADADELTA)
 def test_mnist_cnn_adadelta_steplr_matches_torch():
     t, q = run_twice(mnist_program, optimizer="Adadelta")
     np.testing.assert_allclose(q, t, rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS_PART1)
 def test_mnist_cnn_with_evaluation_matches_torch():
     t, q = run_twice(mnist_program, optimizer="SGD", with_eval=True)
     np.testing.assert_allclose(q, t, rtol=1e-8, atol=1e-10)
@@ -291,9 +286,64 @@ def test_rnn_language_model_matches_torch(rnn_type):
     np.testing.assert_allclose(q, t, rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS_PART1 + "; narrow, size(0)")
 def test_lstm_language_model_with_torch_batchify_matches_torch():
     t, q = run_twice(lstm_lm_program, batchify_with_torch=True)
+    np.testing.assert_allclose(q, t, rtol=1e-8, atol=1e-10)
+
+
+def transformer_lm_program(torch, init, steps=6):
+    """A causal Transformer language model over the same generated text: batch-first windows,
+    pre-norm encoder layers with a final LayerNorm, a sinusoidal position buffer, Adam."""
+    nn, F = torch.nn, torch.nn.functional
+    words = [w for line in _text().split("\n") for w in line.split() + ["<eos>"]]
+    vocab = sorted(set(words))
+    ids = torch.tensor([vocab.index(w) for w in words], dtype=torch.long)
+    width, n_win = 8, 6
+    windows = torch.stack([ids[k * width:(k + 1) * width + 1] for k in range(n_win * steps)])
+
+    class Causal(nn.Module):
+        def __init__(self, ntoken, d, nhead, ff, nlayers, max_len=32):
+            super().__init__()
+            self.embed = nn.Embedding(ntoken, d)
+            pos = torch.arange(max_len, dtype=torch.float64).unsqueeze(1)
+            freq = torch.exp(torch.arange(0, d, 2, dtype=torch.float64) * (-np.log(1e4) / d))
+            table = torch.zeros(max_len, d, dtype=torch.float64)
+            table[:, 0::2] = torch.sin(pos * freq)
+            table[:, 1::2] = torch.cos(pos * freq)
+            self.register_buffer("table", table)
+            layer = nn.TransformerEncoderLayer(d, nhead, ff, dropout=0.0, batch_first=True, norm_first=True,
+                                               dtype=torch.float64)
+            self.body = nn.TransformerEncoder(layer, nlayers, norm=nn.LayerNorm(d, dtype=torch.float64),
+                                              enable_nested_tensor=False)
+            self.head = nn.Linear(d, ntoken, dtype=torch.float64)
+
+        def forward(self, x):
+            t = x.size(1)
+            mask = torch.triu(torch.full((t, t), float("-inf"), dtype=torch.float64), diagonal=1)
+            h = self.embed(x) * np.sqrt(self.embed.embedding_dim) + self.table[:t]
+            return self.head(self.body(h, mask=mask))
+
+    model = Causal(len(vocab), 16, 4, 32, 2)
+    model.embed.double()
+    _load(torch, model, init)
+    start = _snapshot(model)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for step in range(steps):
+        batch = windows[step * n_win:(step + 1) * n_win]
+        inp, target = batch[:, :-1], batch[:, 1:]
+        opt.zero_grad()
+        logits = model(inp)
+        loss = F.cross_entropy(logits.reshape(-1, len(vocab)), target.reshape(-1))
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses, start
+
+
+def test_transformer_language_model_matches_torch():
+    t, q = run_twice(transformer_lm_program)
+    assert t[-1] < t[0]
     np.testing.assert_allclose(q, t, rtol=1e-8, atol=1e-10)
 
 

@@ -31,7 +31,7 @@ def test_parameter_count_matches_the_built_models():
     for name, config in [("logreg", {}), ("mlp", {"hidden": 7}), ("lenet", {"n_out": 3}),
                          ("logreg", {"n_in": 5, "n_out": 2})]:
         model = models.build(name, **config)
-        assert models.parameter_count(name, config) == sum(p.data.size for p in model.parameters())
+        assert models.parameter_count(name, config) == sum(p.numel() for p in model.parameters())
 
 
 def test_check_config_completes_the_defaults():

@@ -91,7 +91,7 @@ def _net():
 
 
 def _params(model):
-    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
 
 
 def _scripted(trainer, values):
@@ -118,7 +118,7 @@ def test_best_weights_restored_when_the_epoch_limit_ends_training(tmp_path):
     saved = qf.load(tmp_path / "best.npz")
     assert saved["kind"] == "qiflow-model" and saved["metrics"]["epoch"] == 2
     for k in final:                                           # ... which are also on disk
-        assert np.array_equal(saved["state"][k].numpy(), final[k])
+        assert np.array_equal(saved["state"][k].detach().numpy(), final[k])
 
 
 def test_early_stop_then_restore(tmp_path):

@@ -17,17 +17,17 @@ def _fit(tmp_path, epochs, resume=None):
     trainer = Trainer(model, opt, early_stopping=EarlyStopping(patience=15),
                       checkpoint_path=str(tmp_path / "last.npz"), progress=False)
     history = trainer.fit(loader, DataLoader(TensorDataset(X, y), 100), epochs, resume=resume)
-    return {k: v.numpy().copy() for k, v in model.state_dict().items()}, history, trainer
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}, history, trainer
 
 
 def test_resuming_an_early_stopped_run_trains_nothing_more(tmp_path):
     weights, history, trainer = _fit(tmp_path, 10)
     assert history.stopped_early and history.epochs == 2
     assert qf.load(tmp_path / "last.npz")["history"].count('"stopped_early": true') == 1
-    last_weights = {k: v.numpy().copy() for k, v in qf.load(tmp_path / "last.npz")["model_state"].items()}
+    last_weights = {k: v.detach().numpy().copy() for k, v in qf.load(tmp_path / "last.npz")["model_state"].items()}
     again, h2, t2 = _fit(tmp_path, 20, resume=tmp_path / "last.npz")
     assert h2.epochs == 2 and t2.iteration == trainer.iteration
     resumed_last = qf.load(tmp_path / "last.npz")["model_state"]
     for k in weights:
         assert np.array_equal(weights[k], again[k]), k
-        assert np.array_equal(last_weights[k], resumed_last[k].numpy()), k
+        assert np.array_equal(last_weights[k], resumed_last[k].detach().numpy()), k

@@ -14,6 +14,7 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 
 import qiflow as qf
+from qiflow.ops import reduce as _R, movement as _Mv, softmax as _S
 
 
 # ------------------------------------------------------------------ namespaces
@@ -62,12 +63,14 @@ class NP:
 
 
 class QF:
-    """qiflow's public functions (work on Tensors and on symbolic variables)."""
+    """qiflow's functions with NumPy's meanings (the primitives of ``qiflow.ops``, which work
+    on Tensors and on symbolic variables; the eager ``qf.max``/``qf.transpose`` ... follow
+    PyTorch and are tested in tests/torchcompat)."""
     exp, log, sqrt, tanh, sin, cos, abs = qf.exp, qf.log, qf.sqrt, qf.tanh, qf.sin, qf.cos, qf.abs
     maximum, minimum, where = qf.maximum, qf.minimum, qf.where
     sigmoid, softplus, relu = qf.sigmoid, qf.softplus, qf.relu
-    sum, mean, max, min, logsumexp = qf.sum, qf.mean, qf.max, qf.min, qf.logsumexp
-    softmax, log_softmax = qf.softmax, qf.log_softmax
+    sum, mean, max, min, logsumexp = _R.sum, _R.mean, _R.max, _R.min, _S.logsumexp
+    softmax, log_softmax = _S.softmax, _S.log_softmax
 
     @staticmethod
     def const(a): return np.asarray(a, np.float64)
@@ -79,7 +82,7 @@ class QF:
 
     @staticmethod
     def flip0(x): return x[::-1]
-    transpose = qf.transpose
+    transpose = _Mv.transpose
 
     @staticmethod
     def slice_pad(x):
@@ -206,22 +209,22 @@ def _treduce(name, **kw):
 
 
 REDUCE = {
-    "sum": Reduction(qf.sum, lambda a, x, k: np.sum(a, x, keepdims=k), _treduce("sum"),
+    "sum": Reduction(_R.sum, lambda a, x, k: np.sum(a, x, keepdims=k), _treduce("sum"),
                      lambda ns, v, ax: ns.sum(v, ax, True)),
-    "mean": Reduction(qf.mean, lambda a, x, k: np.mean(a, x, keepdims=k), _treduce("mean"),
+    "mean": Reduction(_R.mean, lambda a, x, k: np.mean(a, x, keepdims=k), _treduce("mean"),
                       lambda ns, v, ax: ns.mean(v, ax, True)),
-    "max": Reduction(qf.max, lambda a, x, k: np.max(a, x, keepdims=k), _treduce("amax"),
+    "max": Reduction(_R.max, lambda a, x, k: np.max(a, x, keepdims=k), _treduce("amax"),
                      lambda ns, v, ax: ns.max(v, ax, True)),
-    "min": Reduction(qf.min, lambda a, x, k: np.min(a, x, keepdims=k), _treduce("amin"),
+    "min": Reduction(_R.min, lambda a, x, k: np.min(a, x, keepdims=k), _treduce("amin"),
                      lambda ns, v, ax: ns.min(v, ax, True)),
-    "prod": Reduction(qf.prod, lambda a, x, k: np.prod(a, x, keepdims=k), _tprod),
-    "logsumexp": Reduction(qf.logsumexp, lambda a, x, k: NP.logsumexp(a, x, k), _treduce("logsumexp"),
+    "prod": Reduction(_R.prod, lambda a, x, k: np.prod(a, x, keepdims=k), _tprod),
+    "logsumexp": Reduction(_S.logsumexp, lambda a, x, k: NP.logsumexp(a, x, k), _treduce("logsumexp"),
                            lambda ns, v, ax: ns.logsumexp(v, ax, True)),
-    "var": Reduction(qf.var, lambda a, x, k: np.var(a, x, keepdims=k), _treduce("var", correction=0)),
-    "var/ddof1": Reduction(lambda t, x, k: qf.var(t, x, k, ddof=1),
+    "var": Reduction(_R.var, lambda a, x, k: np.var(a, x, keepdims=k), _treduce("var", correction=0)),
+    "var/ddof1": Reduction(lambda t, x, k: _R.var(t, x, k, ddof=1),
                            lambda a, x, k: np.var(a, x, keepdims=k, ddof=1),
                            _treduce("var", correction=1), min_count=2),
-    "std": Reduction(qf.std, lambda a, x, k: np.std(a, x, keepdims=k), _treduce("std", correction=0),
+    "std": Reduction(_R.std, lambda a, x, k: np.std(a, x, keepdims=k), _treduce("std", correction=0),
                      min_count=2),
     "softmax": Reduction(None, None, None, lambda ns, v, ax: ns.softmax(v, -1 if ax is None else ax)),
     "log_softmax": Reduction(None, None, None,

@@ -163,7 +163,7 @@ def test_round_trip_is_exact(good):
     s = qf.load(good)
     assert s["epoch"] == 7 and s["name"] == "net" and s["lr"] == 0.1
     assert isinstance(s["model"]["w"], qf.Tensor) and s["model"]["w"].dtype == np.float32
-    np.testing.assert_array_equal(s["model"]["w"].numpy(), np.arange(1000, dtype=np.float32))
+    np.testing.assert_array_equal(s["model"]["w"].detach().numpy(), np.arange(1000, dtype=np.float32))
 
 
 @pytest.mark.parametrize("cut", [0, 1, 10, 100, "half", -22, -1])
@@ -358,7 +358,7 @@ def test_resume_after_sigkill_gives_bit_identical_weights(tmp_path):
     assert list(a) == list(b) and len(a) == 4
     for k in a:
         assert a[k].dtype == b[k].dtype
-        assert a[k].numpy().tobytes() == b[k].numpy().tobytes(), f"{k} differs after resume"
+        assert a[k].detach().numpy().tobytes() == b[k].detach().numpy().tobytes(), f"{k} differs after resume"
     # and the check can fail: without restoring the RNG states the run diverges
     bad = _script(tmp_path, "train_norng.py", TRAIN.replace(
         'qf.set_rng_state(s["rng"])', "pass").replace(
@@ -366,7 +366,7 @@ def test_resume_after_sigkill_gives_bit_identical_weights(tmp_path):
     other = str(tmp_path / "norng.npz")
     _run(bad, "resume", ckpt + ".epoch2", other)
     c = qf.load(other)
-    assert any(a[k].numpy().tobytes() != c[k].numpy().tobytes() for k in a)
+    assert any(a[k].detach().numpy().tobytes() != c[k].detach().numpy().tobytes() for k in a)
 
 
 TRAINER = """
@@ -416,4 +416,4 @@ def test_trainer_resume_after_sigkill_gives_bit_identical_weights(tmp_path):
     assert a["history"] == b["history"] and len(a["history"]) == 6
     assert list(a["state"]) == list(b["state"])
     for k in a["state"]:                 # includes BatchNorm buffers (best weights restored in both)
-        assert a["state"][k].numpy().tobytes() == b["state"][k].numpy().tobytes(), k
+        assert a["state"][k].detach().numpy().tobytes() == b["state"][k].detach().numpy().tobytes(), k

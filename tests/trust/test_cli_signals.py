@@ -77,7 +77,7 @@ def _same_run(a, b):
     for name, key in (("best.npz", "state"), ("last.npz", "model_state")):
         x, y = qf.load(a / name), qf.load(b / name)
         for k in x[key]:
-            assert x[key][k].numpy().tobytes() == y[key][k].numpy().tobytes(), f"{name}: {k}"
+            assert x[key][k].detach().numpy().tobytes() == y[key][k].detach().numpy().tobytes(), f"{name}: {k}"
     ha, hb = (json.load(open(f / "history.json")) for f in (a, b))
     for h in (ha, hb):
         for r in h["records"]:

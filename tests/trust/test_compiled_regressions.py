@@ -93,7 +93,7 @@ def test_symbolic_second_order_gradients():
     xe = t64(v)
     (ge,) = qf.grad((xe ** 3 + qf.sin(xe) * xe).sum(), xe, create_graph=True)
     (he,) = qf.grad(ge.sum(), xe)
-    np.testing.assert_allclose(he.numpy(), fh, rtol=1e-13)
+    np.testing.assert_allclose(he.detach().numpy(), fh, rtol=1e-13)
 
 
 def test_traced_function_reads_captured_tensors_live_and_retraces_on_their_shape():
@@ -126,7 +126,7 @@ def test_traced_randomness_is_never_replayed():
     with pytest.warns(UserWarning, match="random"):
         a = g(qf.ones(1000))
     b = g(qf.ones(1000))
-    assert (a.numpy() != b.numpy()).any()            # fresh masks, as in eager mode
+    assert (a.detach().numpy() != b.detach().numpy()).any()            # fresh masks, as in eager mode
 
 
 @pytest.mark.parametrize("mode", [None, "no_rewrites"])
@@ -158,7 +158,7 @@ def test_traced_training_step_equals_eager(mode):
         assert float(l2) == pytest.approx(float(l1), rel=1e-12)
     assert fast.traces == 1 and not any(e.eager for e in fast.cache.values())   # really compiled
     for (k, a), b in zip(m1.state_dict().items(), m2.state_dict().values()):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-12, atol=1e-14, err_msg=k)
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-12, atol=1e-14, err_msg=k)
 
 
 def test_traced_backward_accumulates_like_eager():

@@ -47,7 +47,7 @@ def _steps(n, model, opt, X, y, loss_fn, losses, metrics, retain=False):
         opt.step()
         losses.append(loss)                          # the classic: a list of loss tensors
         metrics["loss_sum"] += loss.item()
-        metrics["correct"] += int((out.numpy().argmax(1) == y).sum())
+        metrics["correct"] += int((out.detach().numpy().argmax(1) == y).sum())
 
 
 def test_10000_steps_keep_memory_flat_with_losses_kept_in_a_list():

@@ -79,7 +79,7 @@ def test_binary_broadcast_values_and_summed_gradients(name, shapes, seed):
     x, y = leaf(a), leaf(b)
     out = fn(x, y)
     assert out.shape == shapes.result_shape
-    np.testing.assert_allclose(out.numpy(), ref(a, b), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(out.detach().numpy(), ref(a, b), rtol=1e-14, atol=1e-14)
     w = np.random.default_rng(seed + 1).standard_normal(shapes.result_shape)
     gx, gy = qf.grad((out * w).sum(), [x, y])
     # oracle 1: the same op on explicitly broadcast copies (no broadcasting inside the op),
@@ -89,7 +89,7 @@ def test_binary_broadcast_values_and_summed_gradients(name, shapes, seed):
     GA, GB = qf.grad((fn(A, B) * w).sum(), [A, B])
     for g, G, shape in ((gx, GA, a.shape), (gy, GB, b.shape)):
         assert g.shape == shape and g.dtype == np.float64
-        np.testing.assert_allclose(g.numpy(), _sum_to(G.numpy(), shape), rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(g.detach().numpy(), _sum_to(G.detach().numpy(), shape), rtol=1e-13, atol=1e-13)
     # oracle 2: PyTorch
     torch = _torch()
     if torch is not None:
@@ -97,9 +97,9 @@ def test_binary_broadcast_values_and_summed_gradients(name, shapes, seed):
         tb = torch.tensor(b, requires_grad=True)
         tout = _torch_binary(torch, name, ta, tb)
         (tout * torch.tensor(w)).sum().backward()
-        np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-13, atol=1e-13)
-        np.testing.assert_allclose(gx.numpy(), ta.grad.numpy(), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(gy.numpy(), tb.grad.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(gx.detach().numpy(), ta.grad.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(gy.detach().numpy(), tb.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def _torch_binary(torch, name, a, b):
@@ -127,12 +127,12 @@ def test_where_broadcasts_three_ways(shapes, seed):
     a, b = rng.standard_normal(sa), rng.standard_normal(sb)
     x, y = leaf(a), leaf(b)
     out = qf.where(c, x, y)
-    np.testing.assert_array_equal(out.numpy(), np.where(c, a, b))
+    np.testing.assert_array_equal(out.detach().numpy(), np.where(c, a, b))
     w = rng.standard_normal(shapes.result_shape)
     gx, gy = qf.grad((out * w).sum(), [x, y])
     cb = np.broadcast_to(c, shapes.result_shape)
-    np.testing.assert_allclose(gx.numpy(), _sum_to(np.where(cb, w, 0), sa), rtol=1e-14, atol=1e-14)
-    np.testing.assert_allclose(gy.numpy(), _sum_to(np.where(cb, 0, w), sb), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(gx.detach().numpy(), _sum_to(np.where(cb, w, 0), sa), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(gy.detach().numpy(), _sum_to(np.where(cb, 0, w), sb), rtol=1e-14, atol=1e-14)
 
 
 @FAST
@@ -147,7 +147,7 @@ def test_matmul_batch_broadcast(batch, n, k, m, vec, seed):
     x, y = leaf(a), leaf(b)
     out = x @ y
     want = np.matmul(a, b)
-    np.testing.assert_allclose(out.numpy(), want, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(out.detach().numpy(), want, rtol=1e-13, atol=1e-13)
     w = rng.standard_normal(want.shape)
     gx, gy = qf.grad((out * w).sum(), [x, y])
     assert gx.shape == sa and gy.shape == sb
@@ -156,8 +156,8 @@ def test_matmul_batch_broadcast(batch, n, k, m, vec, seed):
     if torch is not None:
         ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
         ((ta @ tb) * torch.tensor(w)).sum().backward()
-        np.testing.assert_allclose(gx.numpy(), ta.grad.numpy(), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(gy.numpy(), tb.grad.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(gx.detach().numpy(), ta.grad.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(gy.detach().numpy(), tb.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 # ------------------------------------------------------------------ reductions
@@ -199,7 +199,7 @@ def test_random_reductions_values_and_gradients(case):
     out = spec.qf(x, axis, keepdims)
     want = spec.np(a, axis, keepdims)
     assert out.shape == np.shape(want)
-    np.testing.assert_allclose(out.numpy(), want, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(out.detach().numpy(), want, rtol=1e-13, atol=1e-13)
     assert qf.gradcheck(lambda t: spec.qf(t, axis, keepdims), [leaf(a)])
     torch = _torch()
     if torch is not None and spec.torch is not None and axis != ():  # torch reads dim=() as "all"
@@ -208,8 +208,8 @@ def test_random_reductions_values_and_gradients(case):
         w = rng.standard_normal(np.shape(want))
         (g,) = qf.grad((out * w).sum(), x)
         (tout * torch.tensor(w)).sum().backward()
-        np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-13, atol=1e-13)
-        np.testing.assert_allclose(g.numpy(), ta.grad.numpy(), rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(g.detach().numpy(), ta.grad.numpy(), rtol=1e-11, atol=1e-12)
 
 
 # -------------------------------------------------------------------- indexing
@@ -259,18 +259,18 @@ def test_random_indexing_values_and_scatter_add_gradients(case):
         assume(False)
     x = leaf(a)
     out = x[index]
-    np.testing.assert_array_equal(out.numpy(), want)
+    np.testing.assert_array_equal(out.detach().numpy(), want)
     w = rng.standard_normal(want.shape)
     (g,) = qf.grad((out * w).sum(), x)
     expect = np.zeros(shape)
     np.add.at(expect, index, w)       # repeated indices accumulate
-    np.testing.assert_allclose(g.numpy(), expect, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(g.detach().numpy(), expect, rtol=1e-14, atol=1e-14)
     # with create_graph the scatter is recorded; differentiating it w.r.t. w gives the gather back
     wt = leaf(w)
     (gg,) = qf.grad((x[index] * wt).sum(), x, create_graph=True)
     v = rng.standard_normal(shape)
     (back,) = qf.grad((gg * v).sum(), wt)
-    np.testing.assert_allclose(back.numpy(), v[index], rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(back.detach().numpy(), v[index], rtol=1e-14, atol=1e-14)
 
 
 # ---------------------------------------------------------- expression graphs
@@ -306,7 +306,7 @@ def test_random_expression_graphs_eager_vs_numpy_and_torch(case):
     xs = [leaf(v) for v in values]
     out = run_program(prog, qf, xs)
     want = run_program(prog, NP, values)
-    np.testing.assert_allclose(out.numpy(), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), want, rtol=1e-12, atol=1e-12)
     grads = qf.grad(out, xs, allow_unused=True)
     torch = _torch()
     if torch is None:
@@ -315,12 +315,12 @@ def test_random_expression_graphs_eager_vs_numpy_and_torch(case):
     ts = [torch.tensor(v, requires_grad=True) for v in values]
     tout = run_program(prog, torch_ns(torch), ts)
     tg = torch.autograd.grad(tout, ts, allow_unused=True)
-    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-12, atol=1e-12)
     for g, t in zip(grads, tg):
         if t is None:
-            assert g is None or np.all(g.numpy() == 0)
+            assert g is None or np.all(g.detach().numpy() == 0)
         else:
-            np.testing.assert_allclose(g.numpy(), t.numpy(), rtol=1e-10, atol=1e-11)
+            np.testing.assert_allclose(g.detach().numpy(), t.detach().numpy(), rtol=1e-10, atol=1e-11)
 
 
 @settings(max_examples=_n(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -355,18 +355,18 @@ def test_random_expression_graphs_compiled_with_and_without_rewrites_equal_eager
     sym_grads = T.grad(sym_out, vs)
     # as written: the same ops in the same order as eager, so (nearly) the same rounding
     plain = T.function(vs, [sym_out] + list(sym_grads), mode="no_rewrites")(*values)
-    np.testing.assert_allclose(plain[0], out.numpy(), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(plain[0], out.detach().numpy(), rtol=1e-13, atol=1e-13)
     for got, want in zip(plain[1:], grads):
-        np.testing.assert_allclose(got, want.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-12, atol=1e-12)
     # rewritten (merged, simplified, stabilised, fused): equal up to rounding
     fast = T.function(vs, [sym_out] + list(sym_grads))(*values)
-    np.testing.assert_allclose(fast[0], out.numpy(), rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(fast[0], out.detach().numpy(), rtol=1e-10, atol=1e-11)
     for got, want in zip(fast[1:], grads):
-        np.testing.assert_allclose(got, want.numpy(), rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-9, atol=1e-10)
 
 
 NONDIFF_BINARY = {
-    "equal": (qf.equal, np.equal), "not_equal": (qf.not_equal, np.not_equal), "less": (qf.less, np.less),
+    "equal": (qf.eq, np.equal), "not_equal": (qf.not_equal, np.not_equal), "less": (qf.less, np.less),
     "less_equal": (qf.less_equal, np.less_equal), "greater": (qf.greater, np.greater),
     "greater_equal": (qf.greater_equal, np.greater_equal), "floor_divide": (qf.floor_divide, np.floor_divide),
     "logical_and": (qf.logical_and, np.logical_and), "logical_or": (qf.logical_or, np.logical_or),
@@ -384,7 +384,7 @@ def test_comparison_and_logic_broadcast_record_no_graph(name, shapes, seed):
     a = rng.integers(-2, 3, shapes.input_shapes[0]).astype(np.float64)   # small ints: ties happen
     b = rng.integers(1, 3, shapes.input_shapes[1]).astype(np.float64)
     out = fn(leaf(a), leaf(b))
-    np.testing.assert_array_equal(out.numpy(), ref(a, b))
+    np.testing.assert_array_equal(out.detach().numpy(), ref(a, b))
     assert out.shape == shapes.result_shape
     assert not out.requires_grad and out._op is None and out._inputs is None
 
@@ -399,5 +399,5 @@ def test_random_expression_graphs_traced_equal_eager_on_fresh_values(case):
         values = _leaf_values(prog, seed + k)
         got = f(*[qf.tensor(v) for v in values])
         want = run_program(prog, qf, [qf.tensor(v) for v in values])
-        np.testing.assert_allclose(np.asarray(got.numpy()), want.numpy(), rtol=1e-10, atol=1e-11)
+        np.testing.assert_allclose(np.asarray(got.detach().numpy()), want.detach().numpy(), rtol=1e-10, atol=1e-11)
     assert f.traces == 1

@@ -41,7 +41,7 @@ def test_diamond_graph():
     x = t64([0.3, -1.2, 2.0])
     y = (qf.sin(x) * qf.exp(x)).sum()
     y.backward()
-    v = x.numpy()
+    v = x.detach().numpy()
     np.testing.assert_allclose(x.grad.numpy(), np.exp(v) * (np.cos(v) + np.sin(v)), rtol=1e-14)
 
 
@@ -162,10 +162,10 @@ def test_softmax_family_large_logits_and_neg_inf(fn):
          "log_softmax": (lambda a: qf.log_softmax(a, -1), lambda a: torch.log_softmax(a, -1)),
          "logsumexp": (lambda a: qf.logsumexp(a, -1), lambda a: torch.logsumexp(a, -1))}[fn]
     y, ty = f[0](x), f[1](tx)
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12)
-    assert not np.isnan(y.numpy()).any()
-    w = np.arange(y.size, dtype=np.float64).reshape(y.shape) - 3
-    finite = np.isfinite(y.numpy())
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
+    assert not np.isnan(y.detach().numpy()).any()
+    w = np.arange(y.numel(), dtype=np.float64).reshape(y.shape) - 3
+    finite = np.isfinite(y.detach().numpy())
     (qf.where(finite, y, 0.0) * w).sum().backward()
     (torch.where(torch.tensor(finite), ty, 0.0) * torch.tensor(w)).sum().backward()
     assert np.isfinite(x.grad.numpy()).all()
@@ -174,9 +174,9 @@ def test_softmax_family_large_logits_and_neg_inf(fn):
 
 def test_softmax_row_of_all_neg_inf_stays_in_its_row():
     x = t64([[-np.inf, -np.inf], [0.0, 1.0]])
-    assert qf.logsumexp(x, 1).numpy()[0] == -np.inf
+    assert qf.logsumexp(x, 1).detach().numpy()[0] == -np.inf
     p = qf.softmax(x, -1)
-    np.testing.assert_allclose(p.numpy()[1], [1 / (1 + np.e), np.e / (1 + np.e)], rtol=1e-15)
+    np.testing.assert_allclose(p.detach().numpy()[1], [1 / (1 + np.e), np.e / (1 + np.e)], rtol=1e-15)
     p[1].sum().backward()
     np.testing.assert_allclose(x.grad.numpy()[1], [0.0, 0.0], atol=1e-16)
 
@@ -191,8 +191,8 @@ def test_cross_entropy_large_logits_and_masked_classes():
         tx = torch.tensor(logits, requires_grad=True)
         y = losses.cross_entropy(x, target, reduction=red)
         ty = torch.nn.functional.cross_entropy(tx, torch.tensor(target), reduction=red)
-        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12)
-        assert np.isfinite(y.numpy()).all()
+        np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
+        assert np.isfinite(y.detach().numpy()).all()
         y.sum().backward()
         ty.sum().backward()
         np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-300)
@@ -225,7 +225,7 @@ def test_where_nan_leak_from_unselected_branch_and_safe_pattern():
     assert x.grad.numpy()[1] == 0.25
     x.grad = None
     safe = qf.where(x > 0, qf.sqrt(qf.where(x > 0, x, 1.0)), 0.0)
-    np.testing.assert_array_equal(safe.numpy(), [0.0, 2.0])
+    np.testing.assert_array_equal(safe.detach().numpy(), [0.0, 2.0])
     safe.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.25])
     torch = pytest.importorskip("torch")
@@ -237,7 +237,7 @@ def test_where_nan_leak_from_unselected_branch_and_safe_pattern():
 def test_where_log_at_negative_input_safe_pattern():
     x = t64([-1.0, 0.0, 2.0])
     y = qf.where(x > 0, qf.log(qf.where(x > 0, x, 1.0)), 0.0)
-    assert np.isfinite(y.numpy()).all()
+    assert np.isfinite(y.detach().numpy()).all()
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.5])
 
@@ -293,7 +293,7 @@ def test_ties_in_max_and_min_share_the_gradient_evenly():
     np.testing.assert_allclose(x.grad.numpy(), [1 / 3, 0.0, 1 / 3, 1 / 3], rtol=1e-15)
     assert x.grad.numpy().sum() == pytest.approx(1.0, abs=1e-15)
     m = t64([[2.0, 2.0, 1.0], [0.0, 5.0, 0.0]])
-    m.min(axis=1).sum().backward()
+    m.min(axis=1).values.sum().backward()   # PyTorch's (values, indices)
     np.testing.assert_array_equal(m.grad.numpy(), [[0.0, 0.0, 1.0], [0.5, 0.0, 0.5]])
     np.testing.assert_allclose(m.grad.numpy().sum(axis=1), [1.0, 1.0])
     a, b = t64([1.0, 2.0, 3.0]), t64([1.0, 5.0, 0.0])
@@ -318,9 +318,9 @@ def test_reflected_operators():
                  "radd": np.ones(2), "rmul": 2 * np.ones(2), "ndarray_rsub": -np.ones(2)}
     for k, y in ys.items():
         assert isinstance(y, qf.Tensor), k
-        np.testing.assert_allclose(y.numpy(), want_val[k], rtol=1e-15, err_msg=k)
+        np.testing.assert_allclose(y.detach().numpy(), want_val[k], rtol=1e-15, err_msg=k)
         (g,) = qf.grad(y.sum(), x)
-        np.testing.assert_allclose(g.numpy(), want_grad[k], rtol=1e-15, err_msg=k)
+        np.testing.assert_allclose(g.detach().numpy(), want_grad[k], rtol=1e-15, err_msg=k)
 
 
 # ------------------------------------------------- in-place after saving
@@ -400,10 +400,10 @@ def test_second_order_gradients():
     x = t64([0.7, -1.3])
     y = (x ** 3 + qf.sin(x) * x).sum()
     (g,) = qf.grad(y, x, create_graph=True)
-    v = x.numpy()
-    np.testing.assert_allclose(g.numpy(), 3 * v ** 2 + np.cos(v) * v + np.sin(v), rtol=1e-14)
+    v = x.detach().numpy()
+    np.testing.assert_allclose(g.detach().numpy(), 3 * v ** 2 + np.cos(v) * v + np.sin(v), rtol=1e-14)
     (h,) = qf.grad(g.sum(), x)
-    np.testing.assert_allclose(h.numpy(), 6 * v - np.sin(v) * v + 2 * np.cos(v), rtol=1e-14)
+    np.testing.assert_allclose(h.detach().numpy(), 6 * v - np.sin(v) * v + 2 * np.cos(v), rtol=1e-14)
     # mixed partials: d/dy (d/dx (x^2 y^3)) = 6 x y^2
     a, b = t64(1.5), t64(-2.0)
     (ga,) = qf.grad(a * a * b ** 3, a, create_graph=True)
@@ -424,14 +424,14 @@ def test_second_order_through_max_ties_and_softmax_matches_pytorch():
     v = np.array([[0.3, 1.2, -0.4], [2.0, 2.0, 0.1]])
     x, tx = t64(v), torch.tensor(v, requires_grad=True)
     f = lambda s, amax, sm: (sm(s * s) * s).sum() + amax(s * s)  # noqa: E731
-    y = f(x, lambda s: s.max(axis=1).sum(), lambda s: qf.softmax(s, -1))
+    y = f(x, lambda s: s.max(axis=1).values.sum(), lambda s: qf.softmax(s, -1))
     ty = f(tx, lambda s: torch.amax(s, 1).sum(), lambda s: torch.softmax(s, -1))
     (g,) = qf.grad(y, x, create_graph=True)
     (tg,) = torch.autograd.grad(ty, tx, create_graph=True)
-    np.testing.assert_allclose(g.numpy(), tg.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(g.detach().numpy(), tg.detach().numpy(), rtol=1e-12)
     (h,) = qf.grad((g * g).sum(), x)
     (th,) = torch.autograd.grad((tg * tg).sum(), tx)
-    np.testing.assert_allclose(h.numpy(), th.numpy(), rtol=1e-11)
+    np.testing.assert_allclose(h.detach().numpy(), th.detach().numpy(), rtol=1e-11)
 
 
 # ------------------------------------------------------------ BatchNorm
@@ -443,12 +443,12 @@ def test_batchnorm_running_statistics():
     for b in batches:
         y = bn(qf.tensor(b))
         # training normalises with the batch's *biased* variance ...
-        np.testing.assert_allclose(y.numpy(), (b - b.mean(0)) / np.sqrt(b.var(0) + 1e-5), rtol=1e-12)
+        np.testing.assert_allclose(y.detach().numpy(), (b - b.mean(0)) / np.sqrt(b.var(0) + 1e-5), rtol=1e-12)
         # ... and keeps the *unbiased* one in the running average (PyTorch's momentum convention)
         rm = 0.9 * rm + 0.1 * b.mean(0)
         rv = 0.9 * rv + 0.1 * b.var(0, ddof=1)
-    np.testing.assert_allclose(bn.running_mean.numpy(), rm, rtol=1e-13)
-    np.testing.assert_allclose(bn.running_var.numpy(), rv, rtol=1e-13)
+    np.testing.assert_allclose(bn.running_mean.detach().numpy(), rm, rtol=1e-13)
+    np.testing.assert_allclose(bn.running_var.detach().numpy(), rv, rtol=1e-13)
     assert int(bn.num_batches_tracked.item()) == 5
     # the buffers hold values, never a graph
     for buf in (bn.running_mean, bn.running_var):
@@ -457,16 +457,16 @@ def test_batchnorm_running_statistics():
     bn.eval()
     x = rng.standard_normal((4, 3))
     want = (x - rm) / np.sqrt(rv + 1e-5)
-    np.testing.assert_allclose(bn(qf.tensor(x)).numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(bn(qf.tensor(x)).detach().numpy(), want, rtol=1e-12)
     with qf.no_grad():
         bn(qf.tensor(x))
-    np.testing.assert_allclose(bn.running_mean.numpy(), rm, rtol=1e-13)
+    np.testing.assert_allclose(bn.running_mean.detach().numpy(), rm, rtol=1e-13)
     assert int(bn.num_batches_tracked.item()) == 5
     # a fresh layer loaded from the state dict behaves identically
     other = qf.nn.BatchNorm1d(3, dtype="float64")
     other.load_state_dict(bn.state_dict())
     other.eval()
-    np.testing.assert_array_equal(other(qf.tensor(x)).numpy(), bn(qf.tensor(x)).numpy())
+    np.testing.assert_array_equal(other(qf.tensor(x)).detach().numpy(), bn(qf.tensor(x)).detach().numpy())
 
 
 def test_batchnorm_cumulative_average_and_2d_counts():
@@ -475,14 +475,14 @@ def test_batchnorm_cumulative_average_and_2d_counts():
     batches = [rng.standard_normal((5, 2)) + k for k in range(4)]
     for b in batches:
         bn(qf.tensor(b))
-    np.testing.assert_allclose(bn.running_mean.numpy(), np.mean([b.mean(0) for b in batches], 0), rtol=1e-13)
-    np.testing.assert_allclose(bn.running_var.numpy(), np.mean([b.var(0, ddof=1) for b in batches], 0),
+    np.testing.assert_allclose(bn.running_mean.detach().numpy(), np.mean([b.mean(0) for b in batches], 0), rtol=1e-13)
+    np.testing.assert_allclose(bn.running_var.detach().numpy(), np.mean([b.var(0, ddof=1) for b in batches], 0),
                                rtol=1e-13)
     # 2-d: statistics per channel over N, H and W; the unbiased correction uses N*H*W
     bn2 = qf.nn.BatchNorm2d(3, momentum=1.0, dtype="float64")
     x = rng.standard_normal((2, 3, 4, 5))
     bn2(qf.tensor(x))
-    np.testing.assert_allclose(bn2.running_var.numpy(), x.var((0, 2, 3), ddof=1), rtol=1e-13)
+    np.testing.assert_allclose(bn2.running_var.detach().numpy(), x.var((0, 2, 3), ddof=1), rtol=1e-13)
     torch = pytest.importorskip("torch")
     tbn = torch.nn.BatchNorm2d(3, momentum=0.3).double()
     qbn = qf.nn.BatchNorm2d(3, momentum=0.3, dtype="float64")
@@ -494,8 +494,8 @@ def test_batchnorm_cumulative_average_and_2d_counts():
         (tbn(tv) * torch.tensor(w)).sum().backward()
         (qbn(qv) * w).sum().backward()
         np.testing.assert_allclose(qv.grad.numpy(), tv.grad.numpy(), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(qbn.running_mean.numpy(), tbn.running_mean.numpy(), rtol=1e-13)
-    np.testing.assert_allclose(qbn.running_var.numpy(), tbn.running_var.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(qbn.running_mean.detach().numpy(), tbn.running_mean.detach().numpy(), rtol=1e-13)
+    np.testing.assert_allclose(qbn.running_var.detach().numpy(), tbn.running_var.detach().numpy(), rtol=1e-13)
 
 
 # ------------------------------------------------------- early stopping
@@ -516,7 +516,7 @@ def _es_run(epochs, valid=True, early_stopping=None):
 
 
 def _weights(model):
-    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
 
 
 def test_early_stopping_restores_best_weights_when_the_epoch_limit_ends_training():

@@ -29,8 +29,8 @@ class SyncBatchNorm(_BatchNorm):
     _dims = (2, 3, 4, 5)
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 process_group=None, dtype=None):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
+                 process_group=None, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device=device, dtype=dtype)
         self.process_group = process_group
 
     def _synced(self):

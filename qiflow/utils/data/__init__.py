@@ -14,14 +14,16 @@ AttributeError saying so.
 from ...data import Dataset, TensorDataset, Subset, random_split, default_collate
 from ...data.distributed import DistributedSampler
 from .dataloader import DataLoader
+from .sampler import (Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler,
+                      WeightedRandomSampler, BatchSampler)
 from . import distributed
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "default_collate", "DataLoader",
-           "DistributedSampler", "distributed"]
+           "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
+           "WeightedRandomSampler", "BatchSampler", "DistributedSampler", "distributed"]
 
-_NOT_YET = ("IterableDataset", "ConcatDataset", "ChainDataset", "StackDataset", "Sampler",
-            "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
-            "BatchSampler", "get_worker_info", "default_convert")
+_NOT_YET = ("IterableDataset", "ConcatDataset", "ChainDataset", "StackDataset", "get_worker_info",
+            "default_convert")
 
 
 def __getattr__(name):

@@ -8,14 +8,17 @@ calling process: ``num_workers``, ``pin_memory``, ``prefetch_factor``,
 speed (the order of the samples comes from the sampler or the generator in
 the main process, as in PyTorch).  A ``collate_fn`` receives the list of
 samples, as in PyTorch, also for qiflow's own ``TensorDataset`` (which qiflow's
-loader otherwise gathers in one step).  ``batch_sampler`` and a
-``worker_init_fn`` for worker processes are not supported (clear errors).
+loader otherwise gathers in one step).  ``batch_sampler`` (an iterable
+of lists of indices, e.g. a ``BatchSampler``) gives the batches; a ``worker_init_fn``
+for worker processes is not supported (a clear error).
 
 >>> from qiflow.utils.data import DataLoader, TensorDataset
 >>> ds = TensorDataset(qf.arange(6), qf.arange(6) * 10)
 >>> [b for b in DataLoader(ds, 4, collate_fn=lambda rows: len(rows))]
 [4, 2]
 """
+import numpy as np
+
 from ...data import DataLoader as _Loader, TensorDataset, Subset
 
 
@@ -33,8 +36,9 @@ class DataLoader(_Loader):
                  worker_init_fn=None, multiprocessing_context=None, generator=None, *,
                  prefetch_factor=None, persistent_workers=False, pin_memory_device="", in_order=True):
         if batch_sampler is not None:
-            raise NotImplementedError("DataLoader: batch_sampler is not supported by qiflow yet; "
-                                      "pass batch_size (and sampler or shuffle) instead")
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
+                                 "batch_size, shuffle, sampler, and drop_last")
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be a non-negative int, got {num_workers!r}")
         if worker_init_fn is not None and num_workers > 0:
@@ -45,7 +49,18 @@ class DataLoader(_Loader):
                                       "supported by qiflow yet")
         super().__init__(dataset, batch_size=batch_size, shuffle=bool(shuffle), drop_last=drop_last,
                          collate_fn=collate_fn, generator=generator, sampler=sampler)
+        self.batch_sampler = batch_sampler
         self.num_workers = num_workers
         self.pin_memory = bool(pin_memory)
         if collate_fn is not None and _builtin(dataset):
             self._batched = False      # PyTorch's TensorDataset hands collate_fn a list of samples
+
+    def __len__(self):
+        return super().__len__() if self.batch_sampler is None else len(self.batch_sampler)
+
+    def __iter__(self):
+        if self.batch_sampler is None:
+            yield from super().__iter__()
+            return
+        for index in self.batch_sampler:      # each item a list of indices: one batch
+            yield self._fetch(np.asarray(list(index), dtype=np.int64))

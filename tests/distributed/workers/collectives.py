@@ -23,7 +23,7 @@ for op, key in ((ReduceOp.SUM, "sum"), (ReduceOp.AVG, "mean"), (ReduceOp.MAX, "m
                 (ReduceOp.MIN, "min"), (ReduceOp.PRODUCT, "product")):
     t = qf.tensor(data(r))
     assert dist.all_reduce(t, op=op) is None
-    np.testing.assert_array_equal(t.numpy(), expect[key], err_msg=f"all_reduce {op} on a tensor")
+    np.testing.assert_array_equal(t.detach().numpy(), expect[key], err_msg=f"all_reduce {op} on a tensor")
     a = data(r)
     dist.all_reduce(a, op=key if key != "mean" else "mean")
     np.testing.assert_array_equal(a, expect[key], err_msg=f"all_reduce {key} on an array")
@@ -33,7 +33,7 @@ base = np.zeros((2, 6)); view = base[:, ::2]; view[...] = data(r)
 dist.all_reduce(view)
 np.testing.assert_array_equal(base[:, ::2], expect["sum"]); assert not base[:, 1::2].any()
 f32 = qf.tensor(data(r, dtype="float32")); dist.all_reduce(f32, op="mean")
-assert f32.dtype == np.float32; np.testing.assert_allclose(f32.numpy(), expect["mean"], rtol=1e-6)
+assert f32.dtype == np.float32; np.testing.assert_allclose(f32.detach().numpy(), expect["mean"], rtol=1e-6)
 i64 = np.arange(4) * (r + 1); dist.all_reduce(i64, op="max")
 np.testing.assert_array_equal(i64, np.arange(4) * n)
 s0 = np.array(float(r + 1)); dist.all_reduce(s0); assert s0 == n * (n + 1) / 2
@@ -41,7 +41,7 @@ s0 = np.array(float(r + 1)); dist.all_reduce(s0); assert s0 == n * (n + 1) / 2
 # async: a Work handle; the result is there after wait()
 t = qf.tensor(data(r)); w = dist.all_reduce(t, op="sum", async_op=True)
 assert isinstance(w, dist.Work) and w.wait() is True and w.is_completed()
-np.testing.assert_array_equal(t.numpy(), expect["sum"])
+np.testing.assert_array_equal(t.detach().numpy(), expect["sum"])
 works = [dist.all_reduce(a, async_op=True) for a in [data(r), data(r)]]
 for w in works:
     w.wait()
@@ -53,7 +53,7 @@ np.testing.assert_array_equal(a, expect["mean"])
 # broadcast from each source rank, blocking and async
 for src in range(n):
     t = qf.tensor(data(r)); dist.broadcast(t, src=src)
-    np.testing.assert_array_equal(t.numpy(), data(src))
+    np.testing.assert_array_equal(t.detach().numpy(), data(src))
     a = data(r); dist.broadcast(a, src, async_op=True).wait()
     np.testing.assert_array_equal(a, data(src))
 
@@ -61,18 +61,18 @@ for src in range(n):
 outs = [qf.zeros(2, 3, dtype="float64") for _ in range(n)]
 dist.all_gather(outs, qf.tensor(data(r)))
 for k in range(n):
-    np.testing.assert_array_equal(outs[k].numpy(), data(k))
+    np.testing.assert_array_equal(outs[k].detach().numpy(), data(k))
 cat = np.zeros((2 * n, 3)); dist.all_gather_into_tensor(cat, data(r))
 np.testing.assert_array_equal(cat, np.concatenate(every))
 stk = qf.zeros(n, 2, 3, dtype="float64"); dist.all_gather_into_tensor(stk, data(r), async_op=True).wait()
-np.testing.assert_array_equal(stk.numpy(), np.stack(every))
+np.testing.assert_array_equal(stk.detach().numpy(), np.stack(every))
 
 # reduce_scatter: rank k gets the sum over ranks of their k-th input
 out = np.zeros((2, 3)); dist.reduce_scatter(out, [data(r) * (k + 1) for k in range(n)])
 np.testing.assert_array_equal(out, expect["sum"] * (r + 1))
 out = qf.zeros(2, 3, dtype="float64")
 dist.reduce_scatter_tensor(out, np.concatenate([data(r) * (k + 1) for k in range(n)]), op="mean")
-np.testing.assert_array_equal(out.numpy(), expect["mean"] * (r + 1))
+np.testing.assert_array_equal(out.detach().numpy(), expect["mean"] * (r + 1))
 
 # reduce to one rank (the others keep their input); gather and scatter
 for dst in range(n):

@@ -41,7 +41,7 @@ def global_batches(n_rows, world, epoch=0, seed=5):
 
 
 def params_of(model):
-    return [p.numpy().copy() for p in model.parameters()]
+    return [p.detach().numpy().copy() for p in model.parameters()]
 
 
 def same_on_every_rank(arrays, what):

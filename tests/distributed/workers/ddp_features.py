@@ -106,12 +106,12 @@ loss(ddp, mine[0]).backward()
 bn_net = qf.nn.Sequential(qf.nn.Linear(12, 4), qf.nn.BatchNorm1d(4))
 bn_ddp = DDP(bn_net)
 bn_ddp(qf.tensor(X[mine[0]]))                # each rank's running_mean now from its own batch
-rm = bn_net[1].running_mean.numpy().copy()
+rm = bn_net[1].running_mean.detach().numpy().copy()
 hi, lo = rm.copy(), rm.copy(); dist.all_reduce(hi, op="max"); dist.all_reduce(lo, op="min")
 assert not np.array_equal(hi, lo), "per-rank batch statistics differ before the next forward"
 bn_ddp(qf.tensor(X[mine[1]]))                # starts by broadcasting rank 0's buffers
 rank0_rm = rm.copy(); dist.broadcast(rank0_rm, src=0)
-mean1 = X[mine[1]] @ bn_net[0].weight.numpy().T + bn_net[0].bias.numpy()
-np.testing.assert_allclose(bn_net[1].running_mean.numpy(), 0.9 * rank0_rm + 0.1 * mean1.mean(0),
+mean1 = X[mine[1]] @ bn_net[0].weight.detach().numpy().T + bn_net[0].bias.detach().numpy()
+np.testing.assert_allclose(bn_net[1].running_mean.detach().numpy(), 0.9 * rank0_rm + 0.1 * mean1.mean(0),
                            rtol=1e-12)
 print(f"ddp features ok on rank {r}")

@@ -31,7 +31,7 @@ def run(model, rows, steps=STEPS):
         opt.zero_grad()
         out = model(qf.tensor(X[s][rows]))
         ((out - qf.tensor(T[s][rows])) ** 2).mean().backward()
-        outs.append(out.numpy().copy())
+        outs.append(out.detach().numpy().copy())
         opt.step()
     return outs
 
@@ -41,7 +41,7 @@ model = qf.nn.SyncBatchNorm.convert_sync_batchnorm(net(seed=0))
 assert sum(isinstance(m, qf.nn.SyncBatchNorm) for m in model.modules()) == 2
 synced = DDP(model)
 outs = run(synced, mine)
-stats = [b.numpy().copy() for _, b in model.named_buffers()]
+stats = [b.detach().numpy().copy() for _, b in model.named_buffers()]
 same_on_every_rank(params_of(model) + stats, "parameters and statistics with SyncBatchNorm")
 
 per_rank = net(seed=0)
@@ -52,9 +52,9 @@ if r == 0:
     ref_outs = run(ref, np.arange(n * B))
     assert_close([o for o in outs], [o[:B] for o in ref_outs], 1e-10, "SyncBatchNorm forward (rank 0's rows)")
     assert_close(params_of(model), params_of(ref), 1e-10, "parameters after SGD steps")
-    assert_close(stats, [b.numpy() for _, b in ref.named_buffers()], 1e-10, "running statistics")
+    assert_close(stats, [b.detach().numpy() for _, b in ref.named_buffers()], 1e-10, "running statistics")
     gap = max(float(np.abs(a - b).max()) for a, b in zip(params_of(per_rank), params_of(ref)))
     assert gap > 1e-6, "plain BatchNorm under DDP should use per-rank statistics"
     model.eval(); ref.eval()
-    np.testing.assert_allclose(model(qf.tensor(X[0])).numpy(), ref(qf.tensor(X[0])).numpy(), rtol=1e-10)
+    np.testing.assert_allclose(model(qf.tensor(X[0])).detach().numpy(), ref(qf.tensor(X[0])).detach().numpy(), rtol=1e-10)
     print(f"sync batchnorm ok (per-rank BatchNorm differs by {gap:.2e})")

@@ -1,0 +1,1 @@
+from ..norm import BatchNorm1d, BatchNorm2d  # noqa: F401

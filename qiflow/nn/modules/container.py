@@ -1,0 +1,1 @@
+from ..containers import Sequential, ModuleList, ModuleDict, ParameterList  # noqa: F401

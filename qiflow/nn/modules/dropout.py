@@ -1,0 +1,2 @@
+from ..dropout import Dropout  # noqa: F401
+from ..dropout_extra import Dropout1d, Dropout2d  # noqa: F401

@@ -1,0 +1,1 @@
+from ..loss import *  # noqa: F401,F403

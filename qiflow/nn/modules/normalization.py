@@ -1,0 +1,2 @@
+from ..norm import LayerNorm  # noqa: F401
+from ..norm_extra import GroupNorm  # noqa: F401
