@@ -56,6 +56,15 @@ class TorchMethods(TensorMethods):
     def __rpow__(self, o): return E.power(*F.promote(o, self))
     __hash__ = TensorMethods.__hash__
 
+    # & | ^ ~ are logical on bool tensors; on integers PyTorch's are bitwise (not yet here)
+    def __and__(self, o): return E.logical_and(*_bools("&", self, o))
+    def __rand__(self, o): return E.logical_and(*_bools("&", o, self))
+    def __or__(self, o): return E.logical_or(*_bools("|", self, o))
+    def __ror__(self, o): return E.logical_or(*_bools("|", o, self))
+    def __xor__(self, o): return E.logical_xor(*_bools("^", self, o))
+    def __rxor__(self, o): return E.logical_xor(*_bools("^", o, self))
+    def __invert__(self): return E.logical_not(*_bools("~", self))
+
     def add(self, o, *, alpha=1): return F.add(self, o, alpha=alpha)
     def sub(self, o, *, alpha=1): return F.sub(self, o, alpha=alpha)
     def mul(self, o): return F.mul(self, o)
@@ -294,6 +303,17 @@ class TorchMethods(TensorMethods):
         if self.ndim == 0:
             return format(self.item(), spec)
         return object.__format__(self, spec)
+
+
+def _bools(symbol, *xs):
+    for x in xs:
+        kind = x.dtype.kind if hasattr(x, "dtype") else ("b" if isinstance(x, bool) else "?")
+        if kind != "b":
+            raise NotImplementedError(
+                f"'{symbol}' on a {getattr(x, 'dtype', type(x).__name__)} operand: PyTorch's meaning "
+                f"there is bitwise, which qiflow does not support yet; qiflow's '{symbol}' works on "
+                f"bool tensors (compare first, e.g. (x > 0) {symbol} (y > 0))")
+    return xs
 
 
 def _size(size):

@@ -269,6 +269,7 @@ CASES = {
     "equal/shape": lambda m: m.equal(a(m), a(m).view(-1)),
     "allclose": lambda m: m.allclose(a(m), a(m) + 1e-9),
     "isclose": lambda m: m.isclose(a(m), a(m) + 1e-9),
+    "and/or/xor/invert": lambda m: ((a(m) > 0) & (a(m) < 1), (a(m) > 0) | (a(m) < -1), (a(m) > 0) ^ True, ~(a(m) > 0)),
     "isnan": lambda m: m.isnan(m.tensor([1.0, float("nan")])),
     "isinf": lambda m: m.isinf(m.tensor([1.0, float("inf")])),
     "isfinite": lambda m: m.isfinite(m.tensor([1.0, float("inf")])),

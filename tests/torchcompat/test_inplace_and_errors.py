@@ -120,6 +120,8 @@ ERRORS = [
     (lambda: qf.sum(qf.ones(2), dim=0, axis=0), TypeError, r"sum: got both dim=0 and axis=0"),
     (lambda: qf.tensor(X, requires_grad=True).numpy(), RuntimeError, r"Can't call numpy\(\) on a tensor that requires grad"),
     (lambda: "{:.2f}".format(qf.ones(2)), TypeError, r"format"),
+    (lambda: qf.tensor([6]) & qf.tensor([3]), NotImplementedError, r"'&' on a int64 operand: PyTorch's meaning there is bitwise"),
+    (lambda: ~qf.tensor([1]), NotImplementedError, r"'~' on a int64 operand"),
 ]
 
 
