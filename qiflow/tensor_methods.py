@@ -115,9 +115,7 @@ class TorchMethods(TensorMethods):
 
     def type_as(self, other): return E.cast(self, other.dtype)
 
-    def float(self):
-        from .backend import get_default_dtype
-        return E.cast(self, get_default_dtype())
+    def float(self): return E.cast(self, "float32")       # always float32, as in PyTorch
 
     def double(self): return E.cast(self, "float64")
     def half(self): return E.cast(self, "float16")

@@ -275,6 +275,7 @@ CASES = {
     "isfinite": lambda m: m.isfinite(m.tensor([1.0, float("inf")])),
     # casts and conversions
     "float": lambda m: m.tensor([1, 2]).float(),
+    "float/default_float64": lambda m: (lambda old: [m.set_default_dtype(m.float64), m.tensor([1]).float(), m.set_default_dtype(old)][1])(m.get_default_dtype()),
     "double": lambda m: a(m).double(),
     "long": lambda m: a(m).long(),
     "int": lambda m: a(m).int(),
