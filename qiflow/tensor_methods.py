@@ -128,6 +128,8 @@ class TorchMethods(TensorMethods):
     def element_size(self): return self.dtype.itemsize
     def contiguous(self): return self
     def nelement(self): return self.numel()
+    def ndimension(self): return self.ndim
+    def is_contiguous(self): return True
 
     # shape queries
     def size(self, dim=None):
