@@ -81,6 +81,12 @@ def test_data_is_a_tensor_sharing_storage():
     np.testing.assert_allclose(p.detach().numpy(), X + 1)
 
 
+def test_manual_seed_reseeds_the_default_generator_in_place():
+    g = qf.manual_seed(5)
+    a = qf.randn(3)
+    assert qf.manual_seed(5) is g and qf.equal(qf.randn(3), a)
+
+
 def test_generator_manual_seed_and_sampling_are_reproducible():
     g = qf.Generator().manual_seed(7)
     a = qf.randn(5, generator=g)
