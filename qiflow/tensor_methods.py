@@ -82,7 +82,7 @@ class TorchMethods(TensorMethods):
     clip = clamp
     def maximum(self, o): return E.maximum(*F.promote(self, o))
     def minimum(self, o): return E.minimum(*F.promote(self, o))
-    def where(self, condition, other): return E.where(condition, self, other)
+    def where(self, condition, other): return F.where(condition, self, other)
     def lerp(self, end, weight): return self + weight * (end - self)
 
     # comparisons (methods; the operators are in methods.py)

@@ -57,6 +57,18 @@ def _tensors(a, b, da, db):
     return a, b
 
 
+def promote_all(tensors):
+    """A list of tensors cast to PyTorch's common dtype (cat, stack): the highest category
+    wins, and NumPy's rule picks among the dtypes of that category."""
+    ts = list(tensors)
+    dts = [t.dtype for t in ts if is_tensor(t)]
+    if len(dts) != len(ts) or len(set(dts)) <= 1:
+        return ts
+    top = max(_cat(d.kind) for d in dts)
+    target = np.result_type(*[d for d in dts if _cat(d.kind) == top])
+    return [t if t.dtype == target else E.cast(t, target) for t in ts]
+
+
 def _floatify(a, b):
     """Operands of a true division: integers and bools divide to the default float."""
     a, b = promote(a, b)
@@ -130,6 +142,19 @@ def fmod(input, other):
     r = E.mod(a, b)
     fix = E.logical_and(E.not_equal(r, 0), E.not_equal(E.less(r, 0), E.less(a, 0)))
     return E.where(fix, E.subtract(r, b), r)
+
+
+def maximum(input, other):
+    return E.maximum(*promote(input, other))
+
+
+def minimum(input, other):
+    return E.minimum(*promote(input, other))
+
+
+def where(condition, input, other):
+    """``input`` where ``condition``, else ``other`` (PyTorch's promotion of the two)."""
+    return E.where(condition, *promote(input, other))
 
 
 def clamp(input, min=None, max=None):
