@@ -54,6 +54,8 @@ class TorchMethods(TensorMethods):
     def __rmod__(self, o): return E.mod(*F.promote(o, self))
     def __pow__(self, o): return E.power(*F.promote(self, o))
     def __rpow__(self, o): return E.power(*F.promote(o, self))
+    def __matmul__(self, o): return F.matmul(self, o)
+    def __rmatmul__(self, o): return F.matmul(o, self)
     __hash__ = TensorMethods.__hash__
 
     # & | ^ ~ are logical on bool tensors; on integers PyTorch's are bitwise (not yet here)

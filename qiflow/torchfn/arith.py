@@ -208,12 +208,21 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     return bool(np.allclose(_values(input), _values(other), rtol, atol, equal_nan))
 
 
+def _same_dtype(opname, a, b):
+    """PyTorch's products refuse operands of different dtypes (NumPy would widen silently)."""
+    if is_tensor(a) and is_tensor(b) and a.dtype != b.dtype:
+        raise RuntimeError(f"{opname}: expected both operands to have the same dtype, but got "
+                           f"{a.dtype} and {b.dtype} (shapes {tuple(a.shape)} and {tuple(b.shape)}); "
+                           f"cast one, e.g. with .to(other.dtype) or .type_as(other)")
+    return a, b
+
+
 def mm(input, mat2):
     """Matrix product of two 2-d tensors (no broadcasting, as in PyTorch)."""
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: both arguments must be 2-d, got shapes {tuple(input.shape)} and "
                            f"{tuple(mat2.shape)}; use matmul to broadcast")
-    return L.matmul(input, mat2)
+    return L.matmul(*_same_dtype("mm", input, mat2))
 
 
 def bmm(input, mat2):
@@ -221,7 +230,7 @@ def bmm(input, mat2):
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
         raise RuntimeError(f"bmm: expected 3-d tensors with the same batch size, got shapes "
                            f"{tuple(input.shape)} and {tuple(mat2.shape)}")
-    return L.matmul(input, mat2)
+    return L.matmul(*_same_dtype("bmm", input, mat2))
 
 
 def mv(input, vec):
@@ -229,15 +238,16 @@ def mv(input, vec):
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"mv: expected a 2-d and a 1-d tensor, got shapes {tuple(input.shape)} "
                            f"and {tuple(vec.shape)}")
-    return L.matmul(input, vec)
+    return L.matmul(*_same_dtype("mv", input, vec))
 
 
 def matmul(input, other):
-    return L.matmul(*promote(input, other))
+    """Matrix product with NumPy's broadcasting; operands of different dtypes are refused."""
+    return L.matmul(*_same_dtype("matmul", input, other))
 
 
 def dot(input, other):
     """Dot product of two 1-d tensors."""
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"dot: 1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
-    return L.matmul(input, other)
+    return L.matmul(*_same_dtype("dot", input, other))
