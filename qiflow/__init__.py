@@ -34,7 +34,8 @@ from .torchfn import (
     concat, concatenate, stack, hstack, vstack, flip, repeat_interleave, squeeze, unsqueeze, tril,
     triu, narrow, roll, diag, diagonal, meshgrid, nonzero, argwhere, unique, masked_select,
     gather, take_along_dim, scatter, scatter_add, index_select, index_add, masked_fill,
-    argsort, sort, topk, kthvalue, add, sub, subtract, mul, multiply, div, divide, true_divide, pow,
+    argsort, sort, topk, kthvalue, median, add, sub, subtract, mul, multiply, div, divide,
+    true_divide, pow,
     floor_divide, remainder, fmod, clamp, clip, eq, ne, lt, le, gt, ge, not_equal, less, less_equal,
     greater, greater_equal, equal, isclose, allclose, mm, bmm, mv, matmul, dot, multinomial,
     bernoulli, maximum, minimum, where)

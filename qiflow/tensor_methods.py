@@ -156,7 +156,8 @@ class TorchMethods(TensorMethods):
     def any(self, *a, **k): return F.any(self, *a, **k)
     def all(self, *a, **k): return F.all(self, *a, **k)
     def count_nonzero(self, dim=None): return F.count_nonzero(self, dim)
-    def norm(self, p="fro", dim=None, keepdim=False, dtype=None): return F.norm(self, p, dim, keepdim, dtype)
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        return F.norm(self, p, dim, keepdim, dtype)
     def cumsum(self, *a, **k): return F.cumsum(self, *a, **k)
     def logsumexp(self, *a, **k): return F.logsumexp(self, *a, **k)
     def softmax(self, *a, **k): return F.softmax(self, *a, **k)
@@ -217,6 +218,7 @@ class TorchMethods(TensorMethods):
     def argsort(self, dim=-1, descending=False, *, stable=False): return F.argsort(self, dim, descending)
     def topk(self, k, dim=-1, largest=True, sorted=True): return F.topk(self, k, dim, largest, sorted)
     def kthvalue(self, k, dim=-1, keepdim=False): return F.kthvalue(self, k, dim, keepdim)
+    def median(self, dim=None, keepdim=False): return F.median(self, dim, keepdim)
 
     # products
     def dot(self, o): return F.dot(self, o)
@@ -294,11 +296,16 @@ class TorchMethods(TensorMethods):
         shape[d] = -1
         return self.masked_fill_(mask.reshape(shape), value)
 
-    def normal_(self, mean=0.0, std=1.0, *, generator=None): return F.normal_(self, mean, std, generator=generator)
-    def uniform_(self, a=0.0, b=1.0, *, generator=None): return F.uniform_(self, a, b, generator=generator)
-    def bernoulli_(self, p=0.5, *, generator=None): return F.bernoulli_(self, p, generator=generator)
-    def exponential_(self, lambd=1.0, *, generator=None): return F.exponential_(self, lambd, generator=generator)
-    def random_(self, low=0, high=None, *, generator=None): return F.random_(self, low, high, generator=generator)
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        return F.normal_(self, mean, std, generator=generator)
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
+        return F.uniform_(self, a, b, generator=generator)
+    def bernoulli_(self, p=0.5, *, generator=None):
+        return F.bernoulli_(self, p, generator=generator)
+    def exponential_(self, lambd=1.0, *, generator=None):
+        return F.exponential_(self, lambd, generator=generator)
+    def random_(self, low=0, high=None, *, generator=None):
+        return F.random_(self, low, high, generator=generator)
 
     def __format__(self, spec):
         """``'{:+.2f}'.format(t)`` formats a one-element tensor's value, as in PyTorch."""

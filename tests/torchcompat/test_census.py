@@ -212,6 +212,10 @@ CASES = {
     "argsort": lambda m: m.argsort(a(m), dim=1),
     "topk": lambda m: a(m).topk(2),
     "topk/smallest": lambda m: m.topk(a(m), 2, dim=0, largest=False),
+    "median": lambda m: a(m).median(),
+    "median/even": lambda m: m.median(m.tensor([4.0, 1.0, 3.0, 2.0])),
+    "median/dim": lambda m: m.median(a(m), 1),
+    "median/keepdim": lambda m: a(m).median(dim=0, keepdim=True),
     "kthvalue": lambda m: m.kthvalue(a(m), 2, 1),
     # arithmetic and promotion
     "add": lambda m: m.add(a(m), 1.5),
