@@ -34,6 +34,11 @@ def promote(a, b):
         return a, b
     if ca is T and cb is float:
         return (a, b) if a._data.dtype.kind in "fc" else (E.cast(a, get_default_dtype()), b)
+    # a NumPy scalar counts as the Python number it holds (NumPy 2 would make it widen)
+    if isinstance(a, np.generic):
+        a = a.item()
+    if isinstance(b, np.generic):
+        b = b.item()
     ta, tb = is_tensor(a), is_tensor(b)
     if ta and tb:
         return _tensors(a, b, a.dtype, b.dtype)

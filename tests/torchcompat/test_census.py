@@ -227,6 +227,7 @@ CASES = {
     "div/floor": lambda m: m.div(m.tensor([7, -7]), 2, rounding_mode="floor"),
     "div/trunc": lambda m: m.div(m.tensor([7.0, -7.0]), 2, rounding_mode="trunc"),
     "int_times_float": lambda m: m.tensor([1, 2]) * 2.5,
+    "numpy_scalar_is_a_number": lambda m: (a(m) * np.float64(2.5), a(m) + np.int64(3), m.tensor([1, 2]) * np.float64(0.5)),
     "zero_dim_does_not_widen": lambda m: a(m) + m.tensor(1.0, dtype=m.float64),
     "pow": lambda m: a(m).pow(2),
     "pow/int_tensor": lambda m: a(m).pow(m.tensor([1, 2, 3, 1])),
