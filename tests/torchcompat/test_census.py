@@ -83,6 +83,7 @@ CASES = {
     "sum/dim": lambda m: a(m).sum(dim=1),
     "sum/keepdim": lambda m: a(m).sum(1, keepdim=True),
     "sum/dims": lambda m: m.sum(m.tensor(C), (0, 2)),
+    "sum/empty_dims": lambda m: (a(m).sum(dim=()), a(m).mean(dim=[]), a(m).std(dim=())),
     "sum/int": lambda m: m.tensor([1, 2, 3], dtype=m.int32).sum(),
     "sum/bool": lambda m: (a(m) > 0).sum(),
     "sum/axis": lambda m: a(m).sum(axis=0),
