@@ -24,7 +24,7 @@ from .tensor import Tensor, tensor, as_tensor
 from .ops.base import Op, apply
 from .ops.elementwise import (
     negative, power, mod, exp, log, log1p, expm1, sqrt, square, abs, absolute, sign, sin, cos, tanh,
-    sigmoid, softplus, erf, relu, hardtanh, leaky_relu, elu, gelu, maximum, minimum, where, floor,
+    sigmoid, softplus, erf, relu, hardtanh, leaky_relu, elu, gelu, floor,
     ceil, round, logical_and, logical_or, logical_xor, logical_not, isnan, isfinite, isinf, cast)
 from .ops.movement import (reshape, expand_dims, broadcast_to, expand, flatten, ravel)
 from .ops.indexing import getitem, take_along_axis
@@ -38,10 +38,11 @@ from .torchfn import (
     concat, concatenate, stack, hstack, vstack, flip, repeat_interleave, squeeze, unsqueeze, tril,
     triu, narrow, roll, diag, diagonal, meshgrid, nonzero, argwhere, unique, masked_select,
     gather, take_along_dim, scatter, scatter_add, index_select, index_add, masked_fill,
-    argsort, sort, topk, kthvalue, add, sub, subtract, mul, multiply, div, divide, true_divide, pow,
+    argsort, sort, topk, kthvalue, median, add, sub, subtract, mul, multiply, div, divide,
+    true_divide, pow,
     floor_divide, remainder, fmod, clamp, clip, eq, ne, lt, le, gt, ge, not_equal, less, less_equal,
     greater, greater_equal, equal, isclose, allclose, mm, bmm, mv, matmul, dot, multinomial,
-    bernoulli)
+    bernoulli, maximum, minimum, where)
 from .tensor_methods import Size
 from .creation import (zeros, ones, empty, full, arange, linspace, eye, zeros_like, ones_like,
                        full_like, empty_like, rand, randn, randint, normal, uniform, randperm,

@@ -59,10 +59,8 @@ _global = Generator(0)
 
 
 def manual_seed(seed):
-    """Reseed the global generator; returns it."""
-    global _global
-    _global = Generator(seed)
-    return _global
+    """Reseed the global generator in place (as PyTorch's default generator); returns it."""
+    return _global.manual_seed(seed)
 
 
 def seed():

@@ -54,7 +54,18 @@ class TorchMethods(TensorMethods):
     def __rmod__(self, o): return E.mod(*F.promote(o, self))
     def __pow__(self, o): return E.power(*F.promote(self, o))
     def __rpow__(self, o): return E.power(*F.promote(o, self))
+    def __matmul__(self, o): return F.matmul(self, o)
+    def __rmatmul__(self, o): return F.matmul(o, self)
     __hash__ = TensorMethods.__hash__
+
+    # & | ^ ~ are logical on bool tensors; on integers PyTorch's are bitwise (not yet here)
+    def __and__(self, o): return E.logical_and(*_bools("&", self, o))
+    def __rand__(self, o): return E.logical_and(*_bools("&", o, self))
+    def __or__(self, o): return E.logical_or(*_bools("|", self, o))
+    def __ror__(self, o): return E.logical_or(*_bools("|", o, self))
+    def __xor__(self, o): return E.logical_xor(*_bools("^", self, o))
+    def __rxor__(self, o): return E.logical_xor(*_bools("^", o, self))
+    def __invert__(self): return E.logical_not(*_bools("~", self))
 
     def add(self, o, *, alpha=1): return F.add(self, o, alpha=alpha)
     def sub(self, o, *, alpha=1): return F.sub(self, o, alpha=alpha)
@@ -73,7 +84,7 @@ class TorchMethods(TensorMethods):
     clip = clamp
     def maximum(self, o): return E.maximum(*F.promote(self, o))
     def minimum(self, o): return E.minimum(*F.promote(self, o))
-    def where(self, condition, other): return E.where(condition, self, other)
+    def where(self, condition, other): return F.where(condition, self, other)
     def lerp(self, end, weight): return self + weight * (end - self)
 
     # comparisons (methods; the operators are in methods.py)
@@ -119,6 +130,8 @@ class TorchMethods(TensorMethods):
     def element_size(self): return self.dtype.itemsize
     def contiguous(self): return self
     def nelement(self): return self.numel()
+    def ndimension(self): return self.ndim
+    def is_contiguous(self): return True
 
     # shape queries
     def size(self, dim=None):
@@ -143,7 +156,8 @@ class TorchMethods(TensorMethods):
     def any(self, *a, **k): return F.any(self, *a, **k)
     def all(self, *a, **k): return F.all(self, *a, **k)
     def count_nonzero(self, dim=None): return F.count_nonzero(self, dim)
-    def norm(self, p="fro", dim=None, keepdim=False, dtype=None): return F.norm(self, p, dim, keepdim, dtype)
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        return F.norm(self, p, dim, keepdim, dtype)
     def cumsum(self, *a, **k): return F.cumsum(self, *a, **k)
     def logsumexp(self, *a, **k): return F.logsumexp(self, *a, **k)
     def softmax(self, *a, **k): return F.softmax(self, *a, **k)
@@ -204,6 +218,7 @@ class TorchMethods(TensorMethods):
     def argsort(self, dim=-1, descending=False, *, stable=False): return F.argsort(self, dim, descending)
     def topk(self, k, dim=-1, largest=True, sorted=True): return F.topk(self, k, dim, largest, sorted)
     def kthvalue(self, k, dim=-1, keepdim=False): return F.kthvalue(self, k, dim, keepdim)
+    def median(self, dim=None, keepdim=False): return F.median(self, dim, keepdim)
 
     # products
     def dot(self, o): return F.dot(self, o)
@@ -281,17 +296,33 @@ class TorchMethods(TensorMethods):
         shape[d] = -1
         return self.masked_fill_(mask.reshape(shape), value)
 
-    def normal_(self, mean=0.0, std=1.0, *, generator=None): return F.normal_(self, mean, std, generator=generator)
-    def uniform_(self, a=0.0, b=1.0, *, generator=None): return F.uniform_(self, a, b, generator=generator)
-    def bernoulli_(self, p=0.5, *, generator=None): return F.bernoulli_(self, p, generator=generator)
-    def exponential_(self, lambd=1.0, *, generator=None): return F.exponential_(self, lambd, generator=generator)
-    def random_(self, low=0, high=None, *, generator=None): return F.random_(self, low, high, generator=generator)
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        return F.normal_(self, mean, std, generator=generator)
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
+        return F.uniform_(self, a, b, generator=generator)
+    def bernoulli_(self, p=0.5, *, generator=None):
+        return F.bernoulli_(self, p, generator=generator)
+    def exponential_(self, lambd=1.0, *, generator=None):
+        return F.exponential_(self, lambd, generator=generator)
+    def random_(self, low=0, high=None, *, generator=None):
+        return F.random_(self, low, high, generator=generator)
 
     def __format__(self, spec):
         """``'{:+.2f}'.format(t)`` formats a one-element tensor's value, as in PyTorch."""
         if self.ndim == 0:
             return format(self.item(), spec)
         return object.__format__(self, spec)
+
+
+def _bools(symbol, *xs):
+    for x in xs:
+        kind = x.dtype.kind if hasattr(x, "dtype") else ("b" if isinstance(x, bool) else "?")
+        if kind != "b":
+            raise NotImplementedError(
+                f"'{symbol}' on a {getattr(x, 'dtype', type(x).__name__)} operand: PyTorch's meaning "
+                f"there is bitwise, which qiflow does not support yet; qiflow's '{symbol}' works on "
+                f"bool tensors (compare first, e.g. (x > 0) {symbol} (y > 0))")
+    return xs
 
 
 def _size(size):

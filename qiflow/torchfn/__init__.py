@@ -21,9 +21,10 @@ from .shape import (transpose, swapaxes, swapdims, t, permute, movedim, split, t
                     meshgrid)
 from .shape import diagonal_ as diagonal
 from .index import (gather, take_along_dim, scatter, scatter_add, index_select, index_add,
-                    masked_fill, argsort, sort, topk, kthvalue, nonzero, argwhere, unique,
+                    masked_fill, argsort, sort, topk, kthvalue, median, nonzero, argwhere, unique,
                     masked_select)
-from .arith import (promote, add, sub, subtract, mul, multiply, div, divide, true_divide, pow,
+from .arith import (promote, promote_all, maximum, minimum, where, add, sub, subtract, mul,
+                    multiply, div, divide, true_divide, pow,
                     floor_divide, remainder, fmod, clamp, clip, eq, ne, lt, le, gt, ge, not_equal,
                     less, less_equal, greater, greater_equal, equal, isclose, allclose, mm, bmm,
                     mv, matmul, dot)

@@ -17,6 +17,8 @@ def dim_arg(opname, dim, axis):
         dim = axis
     if isinstance(dim, list):
         dim = tuple(dim)
+    if dim == ():
+        return None           # PyTorch reads an empty dim list as "every dim" (NumPy: none)
     return dim
 
 

@@ -34,6 +34,11 @@ def promote(a, b):
         return a, b
     if ca is T and cb is float:
         return (a, b) if a._data.dtype.kind in "fc" else (E.cast(a, get_default_dtype()), b)
+    # a NumPy scalar counts as the Python number it holds (NumPy 2 would make it widen)
+    if isinstance(a, np.generic):
+        a = a.item()
+    if isinstance(b, np.generic):
+        b = b.item()
     ta, tb = is_tensor(a), is_tensor(b)
     if ta and tb:
         return _tensors(a, b, a.dtype, b.dtype)
@@ -55,6 +60,18 @@ def _tensors(a, b, da, db):
     if b.ndim == 0 and a.ndim > 0:
         return a, E.cast(b, da)
     return a, b
+
+
+def promote_all(tensors):
+    """A list of tensors cast to PyTorch's common dtype (cat, stack): the highest category
+    wins, and NumPy's rule picks among the dtypes of that category."""
+    ts = list(tensors)
+    dts = [t.dtype for t in ts if is_tensor(t)]
+    if len(dts) != len(ts) or len(set(dts)) <= 1:
+        return ts
+    top = max(_cat(d.kind) for d in dts)
+    target = np.result_type(*[d for d in dts if _cat(d.kind) == top])
+    return [t if t.dtype == target else E.cast(t, target) for t in ts]
 
 
 def _floatify(a, b):
@@ -132,6 +149,19 @@ def fmod(input, other):
     return E.where(fix, E.subtract(r, b), r)
 
 
+def maximum(input, other):
+    return E.maximum(*promote(input, other))
+
+
+def minimum(input, other):
+    return E.minimum(*promote(input, other))
+
+
+def where(condition, input, other):
+    """``input`` where ``condition``, else ``other`` (PyTorch's promotion of the two)."""
+    return E.where(condition, *promote(input, other))
+
+
 def clamp(input, min=None, max=None):
     """Limit to [min, max] (either may be None; PyTorch's keywords)."""
     if min is None and max is None:
@@ -183,12 +213,21 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     return bool(np.allclose(_values(input), _values(other), rtol, atol, equal_nan))
 
 
+def _same_dtype(opname, a, b):
+    """PyTorch's products refuse operands of different dtypes (NumPy would widen silently)."""
+    if is_tensor(a) and is_tensor(b) and a.dtype != b.dtype:
+        raise RuntimeError(f"{opname}: expected both operands to have the same dtype, but got "
+                           f"{a.dtype} and {b.dtype} (shapes {tuple(a.shape)} and {tuple(b.shape)}); "
+                           f"cast one, e.g. with .to(other.dtype) or .type_as(other)")
+    return a, b
+
+
 def mm(input, mat2):
     """Matrix product of two 2-d tensors (no broadcasting, as in PyTorch)."""
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: both arguments must be 2-d, got shapes {tuple(input.shape)} and "
                            f"{tuple(mat2.shape)}; use matmul to broadcast")
-    return L.matmul(input, mat2)
+    return L.matmul(*_same_dtype("mm", input, mat2))
 
 
 def bmm(input, mat2):
@@ -196,7 +235,7 @@ def bmm(input, mat2):
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
         raise RuntimeError(f"bmm: expected 3-d tensors with the same batch size, got shapes "
                            f"{tuple(input.shape)} and {tuple(mat2.shape)}")
-    return L.matmul(input, mat2)
+    return L.matmul(*_same_dtype("bmm", input, mat2))
 
 
 def mv(input, vec):
@@ -204,15 +243,16 @@ def mv(input, vec):
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"mv: expected a 2-d and a 1-d tensor, got shapes {tuple(input.shape)} "
                            f"and {tuple(vec.shape)}")
-    return L.matmul(input, vec)
+    return L.matmul(*_same_dtype("mv", input, vec))
 
 
 def matmul(input, other):
-    return L.matmul(*promote(input, other))
+    """Matrix product with NumPy's broadcasting; operands of different dtypes are refused."""
+    return L.matmul(*_same_dtype("matmul", input, other))
 
 
 def dot(input, other):
     """Dot product of two 1-d tensors."""
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"dot: 1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
-    return L.matmul(input, other)
+    return L.matmul(*_same_dtype("dot", input, other))

@@ -222,3 +222,24 @@ def masked_select(input, mask):
     shape = np.broadcast_shapes(tuple(input.shape), m.shape)
     from ..ops.movement import broadcast_to
     return getitem(broadcast_to(input, shape), np.broadcast_to(m, shape))
+
+
+def median(input, dim=None, keepdim=False):
+    """The lower median (PyTorch's: of an even count, the smaller middle value); with
+    ``dim``, the named tuple ``(values, indices)``."""
+    if dim is None:
+        from ..ops.movement import reshape
+        flat = reshape(input, (-1,))
+        n = flat.shape[0]
+        if n == 0:
+            raise RuntimeError("median: cannot compute the median of an empty tensor")
+        idx = _argsort(flat, 0)
+        return take_along_axis(flat, getitem(idx, (slice((n - 1) // 2, (n + 1) // 2),)), 0)[0]
+    d = one_dim("median", dim, input.ndim)
+    n = input.shape[d]
+    idx = getitem(_argsort(input, d), (slice(None),) * d + (slice((n - 1) // 2, (n + 1) // 2),))
+    v = take_along_axis(input, idx, d)
+    if not keepdim:
+        from ..ops.movement import squeeze
+        v, idx = squeeze(v, d), squeeze(idx, d)
+    return return_types.median(v, idx)

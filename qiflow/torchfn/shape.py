@@ -12,6 +12,7 @@ from ..ops import movement as M, join as J, elementwise as E, linalg as L
 from ..ops.indexing import getitem
 from .._state import QiflowError
 from .args import dim_arg, one_dim
+from .arith import promote_all
 
 
 def _ints(opname, sizes):
@@ -150,7 +151,7 @@ def cat(tensors, dim=None, *, axis=None):
     tensors = [t for t in tensors]
     # PyTorch skips empty 1-d tensors when joining others (a legacy rule programs rely on)
     kept = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
-    return J.concatenate(kept, d)
+    return J.concatenate(promote_all(kept), d)
 
 
 concat = concatenate = cat
@@ -159,7 +160,7 @@ concat = concatenate = cat
 def stack(tensors, dim=None, *, axis=None):
     """Join same-shaped tensors along a new ``dim``."""
     d = dim_arg("stack", dim, axis)
-    return J.stack(list(tensors), 0 if d is None else d)
+    return J.stack(promote_all(tensors), 0 if d is None else d)
 
 
 def hstack(tensors):

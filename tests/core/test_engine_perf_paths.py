@@ -39,7 +39,7 @@ def test_accumulated_gradient_is_not_shared_with_a_passed_through_one():
 
 def test_weight_reused_many_times_accumulates_correctly():
     w = qf.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
-    h = qf.ones((1, 2))
+    h = qf.ones((1, 2), dtype="float64")      # same dtype as w: PyTorch refuses mixed products
     total = 0
     for _ in range(5):
         total = total + (h @ w).sum()

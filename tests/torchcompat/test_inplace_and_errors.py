@@ -81,6 +81,12 @@ def test_data_is_a_tensor_sharing_storage():
     np.testing.assert_allclose(p.detach().numpy(), X + 1)
 
 
+def test_manual_seed_reseeds_the_default_generator_in_place():
+    g = qf.manual_seed(5)
+    a = qf.randn(3)
+    assert qf.manual_seed(5) is g and qf.equal(qf.randn(3), a)
+
+
 def test_generator_manual_seed_and_sampling_are_reproducible():
     g = qf.Generator().manual_seed(7)
     a = qf.randn(5, generator=g)
@@ -106,6 +112,9 @@ ERRORS = [
     (lambda: qf.mm(qf.ones(2, 3, 4), qf.ones(4, 2)), RuntimeError, r"mm: both arguments must be 2-d.*\(2, 3, 4\)"),
     (lambda: qf.bmm(qf.ones(2, 3, 4), qf.ones(3, 4, 2)), RuntimeError, r"bmm: .*same batch size.*\(3, 4, 2\)"),
     (lambda: qf.dot(qf.ones(2, 2), qf.ones(2)), RuntimeError, r"dot: 1D tensors expected"),
+    (lambda: qf.ones(2, 3) @ qf.ones(3, 2, dtype="float64"), RuntimeError,
+     r"matmul: expected both operands to have the same dtype, but got float32 and float64"),
+    (lambda: qf.mm(qf.ones(2, 3), qf.ones(3, 2, dtype="int64")), RuntimeError, r"mm: expected both operands"),
     (lambda: qf.ones(3).repeat(2, 2).repeat(2), RuntimeError, r"repeat: the number of repeat sizes \(1\)"),
     (lambda: qf.gather(qf.ones(2, 3), 1, qf.tensor([0, 1])), qf.QiflowError, r"gather: index of shape \(2,\) must have as many dimensions"),
     (lambda: qf.gather(qf.ones(2, 3), 1, qf.tensor([[5]])), IndexError, r"gather: index out of range \[5, 5\] for dim 1 of size 3"),
@@ -120,6 +129,8 @@ ERRORS = [
     (lambda: qf.sum(qf.ones(2), dim=0, axis=0), TypeError, r"sum: got both dim=0 and axis=0"),
     (lambda: qf.tensor(X, requires_grad=True).numpy(), RuntimeError, r"Can't call numpy\(\) on a tensor that requires grad"),
     (lambda: "{:.2f}".format(qf.ones(2)), TypeError, r"format"),
+    (lambda: qf.tensor([6]) & qf.tensor([3]), NotImplementedError, r"'&' on a int64 operand: PyTorch's meaning there is bitwise"),
+    (lambda: ~qf.tensor([1]), NotImplementedError, r"'~' on a int64 operand"),
 ]
 
 
