@@ -215,6 +215,9 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 def _same_dtype(opname, a, b):
     """PyTorch's products refuse operands of different dtypes (NumPy would widen silently)."""
+    T = _base.Tensor
+    if a.__class__ is T and b.__class__ is T and a._data.dtype is b._data.dtype:
+        return a, b                              # the common case, without the checks below
     if is_tensor(a) and is_tensor(b) and a.dtype != b.dtype:
         raise RuntimeError(f"{opname}: expected both operands to have the same dtype, but got "
                            f"{a.dtype} and {b.dtype} (shapes {tuple(a.shape)} and {tuple(b.shape)}); "
