@@ -95,7 +95,10 @@ def dot(a, b):
     last axis of ``a`` and the second-to-last axis of ``b`` (the last when ``b``
     is 1-D), with shape ``a.shape[:-1] + b.shape[:-2] + b.shape[-1:]``.
 
-    >>> qf.dot(qf.ones((5, 2, 3)), qf.ones((3, 4))).shape
+    (``qf.dot`` is PyTorch's 1-D dot product; this is the primitive behind ``T.dot``.)
+
+    >>> from qiflow.ops.linalg import dot
+    >>> dot(qf.ones((5, 2, 3)), qf.ones((3, 4))).shape
     (5, 2, 4)
     """
     na, nb = _ndim(a), _ndim(b)

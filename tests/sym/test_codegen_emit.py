@@ -55,14 +55,14 @@ def test_conv_weight_gradient_reuses_the_forward_im2col(padding, stride):
         return loss
     want = loss_of(x)
     want.backward()
-    eager = [p.grad.numpy().copy() for p in model.parameters()]
+    eager = [p.grad.detach().numpy().copy() for p in model.parameters()]
     for p in model.parameters():
         p.grad = None
     f = qf.compile(step, strict=True)
     got = f(x)
-    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12)
     for p, g in zip(model.parameters(), eager):
-        np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p.grad.detach().numpy(), g, rtol=1e-10, atol=1e-12)
     (entry,) = f.cache.values()
     assert entry.fn.source.count("_cols") >= 4      # both weight gradients took the forward's matrix
 
@@ -98,7 +98,7 @@ def test_compiled_sgd_update_of_a_large_weight_in_place():
         return loss
     step(qf.tensor(x0))
     g = 2 * x0.T @ (x0 @ w0)
-    np.testing.assert_allclose(w.numpy(), w0 - np.float32(0.01) * g, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(w.detach().numpy(), w0 - np.float32(0.01) * g, rtol=1e-5, atol=1e-5)
     assert w._data is buf                      # updated in its own buffer
 
 
@@ -121,16 +121,16 @@ def test_compiled_linear_short_batch_wide_layer_equals_eager(batch, wide):
         loss.backward()
         return loss, logits
     want, want_logits = step(x, y)
-    eager = [p.grad.numpy().copy() for p in model.parameters()]
+    eager = [p.grad.detach().numpy().copy() for p in model.parameters()]
     for p in model.parameters():
         p.grad = None
     f = qf.compile(step, strict=True)
     got, logits = f(x, y)
-    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(logits.numpy(), want_logits.numpy(), rtol=1e-12)
-    assert logits.numpy().flags.c_contiguous
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(logits.detach().numpy(), want_logits.detach().numpy(), rtol=1e-12)
+    assert logits.detach().numpy().flags.c_contiguous
     for p, g in zip(model.parameters(), eager):
-        np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p.grad.detach().numpy(), g, rtol=1e-10, atol=1e-12)
     (entry,) = f.cache.values()
     assert (".T).T" in entry.fn.source) == (4 * batch <= wide)
 

@@ -7,6 +7,7 @@ import pytest
 import qiflow as qf
 from qiflow import sym as T
 from qiflow import QiflowError
+from qiflow.ops import linalg as L
 
 
 def fd_grad(f, x, eps=1e-6):
@@ -36,7 +37,7 @@ def test_dot_of_ndim_above_two_is_numpys_dot(sa, sb):
     out = T.dot(x, y)
     assert out.ndim == np.dot(a, b).ndim
     np.testing.assert_allclose(T.function([x, y], out)(a, b), np.dot(a, b), rtol=1e-12)
-    np.testing.assert_allclose(qf.dot(qf.tensor(a), qf.tensor(b)).numpy(), np.dot(a, b),
+    np.testing.assert_allclose(L.dot(qf.tensor(a), qf.tensor(b)).numpy(), np.dot(a, b),
                                rtol=1e-12)
 
 
@@ -62,4 +63,4 @@ def test_dot_of_ndim_above_two_with_unknown_sizes_and_a_mismatch():
     with pytest.raises(Exception, match=r"3.*4|4.*3"):
         f(np.ones((5, 2, 3)), np.ones((4, 4)))
     with pytest.raises(QiflowError, match=r"(?i)einsum.*\[2, 3\].*\[4, 2, 5\]"):
-        qf.dot(qf.ones((2, 3)), qf.ones((4, 2, 5)))
+        L.dot(qf.ones((2, 3)), qf.ones((4, 2, 5)))
