@@ -18,7 +18,7 @@ import sys
 from qiflow.sym import (function, shared, grad, In, Mode, pp, config, Variable, Constant, Apply,
                         SharedVariable, dot)
 from qiflow.sym.graph import TensorType
-from . import tensor, printing, gradient, sandbox, ifelse as _ifelse_module
+from . import tensor, printing, gradient, sandbox, scalar, ifelse as _ifelse_module
 
 __version__ = "1.0.5+qiflow"
 
@@ -27,7 +27,8 @@ Param = In           # Theano's older name for In
 #: the modules ``install`` registers, as Theano names them
 MODULES = ("theano.tensor", "theano.tensor.nnet", "theano.tensor.signal",
            "theano.tensor.signal.pool", "theano.tensor.shared_randomstreams", "theano.sandbox",
-           "theano.sandbox.rng_mrg", "theano.printing", "theano.gradient", "theano.ifelse")
+           "theano.sandbox.rng_mrg", "theano.printing", "theano.gradient", "theano.ifelse",
+           "theano.scalar")
 
 _SCAN_NAMES = ("scan", "map", "reduce", "foldl", "foldr")
 
