@@ -76,3 +76,18 @@ def as_dtype(d):
     if r is None:
         r = _CACHE[d] = DType(d)
     return r
+
+
+def upcast(dtype, *dtypes):
+    """Theano's ``scalar.upcast``: the name of the dtype that holds every
+    given dtype (NumPy's promotion), as a ``DType``.
+
+    >>> from qiflow.sym.dtypes import upcast
+    >>> upcast('int8', 'float32'), upcast('int32', 'float32'), upcast('bool', 'float32')
+    ('float32', 'float64', 'float32')
+    """
+    given = [np.dtype(d) for d in (dtype,) + dtypes]
+    bad = [str(d) for d in given if d.kind not in "biufc"]
+    if bad:
+        raise TypeError(f"upcast: {', '.join(bad)} is not a Theano dtype (one of {all_dtypes})")
+    return as_dtype(np.result_type(*given))

@@ -30,6 +30,16 @@ ONE_EPOCH = {
 DATA = {"lstm": "imdb.pkl"}
 
 
+def _run_driver(tmp_path, name, text):
+    driver = tmp_path / f"run_{name}.py"
+    driver.write_text(text)
+    root = os.path.dirname(os.path.dirname(qiflow.__file__))      # this checkout's qiflow
+    env = dict(os.environ, PYTHONPATH=root, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    out = subprocess.run([sys.executable, "-m", "qiflow.compat.theano", str(driver)],
+                         capture_output=True, text=True, timeout=3600, env=env, cwd=str(tmp_path))
+    assert out.returncode == 0, f"{name} failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
+
+
 def _code_dir():
     root = os.environ.get("QIFLOW_TUTORIALS")
     if not root:
@@ -48,11 +58,15 @@ def test_tutorial_program_runs_one_epoch(module, tmp_path):
     data = os.path.join(code, os.pardir, "data", DATA.get(module, "mnist.pkl.gz"))
     if not os.path.isfile(data):
         pytest.skip(f"{module}.py needs {os.path.normpath(data)}")
-    driver = tmp_path / f"run_{module}.py"
-    driver.write_text(f"import sys\nsys.path.insert(0, {code!r})\n"
-                      f"import {module}\n{module}.{ONE_EPOCH[module]}\n")
-    root = os.path.dirname(os.path.dirname(qiflow.__file__))      # this checkout's qiflow
-    env = dict(os.environ, PYTHONPATH=root, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    out = subprocess.run([sys.executable, "-m", "qiflow.compat.theano", str(driver)],
-                         capture_output=True, text=True, timeout=3600, env=env, cwd=str(tmp_path))
-    assert out.returncode == 0, f"{module}.py failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
+    _run_driver(tmp_path, module, f"import sys\nsys.path.insert(0, {code!r})\n"
+                                  f"import {module}\n{module}.{ONE_EPOCH[module]}\n")
+
+
+@pytest.mark.slow
+def test_hmc_sampler_passes_its_own_test(tmp_path):
+    # hmc/test_hmc.py checks the sampler's acceptance rate and step size itself
+    hmc = os.path.join(_code_dir(), "hmc")
+    if not os.path.isfile(os.path.join(hmc, "test_hmc.py")):
+        pytest.skip(f"no {hmc}/test_hmc.py")
+    _run_driver(tmp_path, "hmc", f"import sys\nsys.path.insert(0, {hmc!r})\n"
+                                 "import test_hmc\ntest_hmc.test_hmc()\n")

@@ -18,7 +18,7 @@ import sys
 from qiflow.sym import (function, shared, grad, In, Out, Mode, pp, config, Variable, Constant,
                         Apply, SharedVariable, dot)
 from qiflow.sym.graph import TensorType
-from . import tensor, printing, gradient, sandbox, compile, ifelse as _ifelse_module
+from . import tensor, printing, gradient, sandbox, compile, scalar, ifelse as _ifelse_module
 
 __version__ = "1.0.5+qiflow"
 
@@ -26,8 +26,9 @@ Param = In           # Theano's older name for In
 
 #: the modules ``install`` registers, as Theano names them
 MODULES = ("theano.tensor", "theano.tensor.nnet", "theano.tensor.nnet.conv",
-           "theano.tensor.signal", "theano.tensor.signal.pool", "theano.tensor.signal.downsample", "theano.tensor.shared_randomstreams", "theano.sandbox",
-           "theano.sandbox.rng_mrg", "theano.printing", "theano.gradient", "theano.ifelse", "theano.compile")
+           "theano.tensor.signal", "theano.tensor.signal.pool", "theano.tensor.signal.downsample",
+           "theano.tensor.shared_randomstreams", "theano.sandbox", "theano.sandbox.rng_mrg",
+           "theano.printing", "theano.gradient", "theano.ifelse", "theano.compile", "theano.scalar")
 
 _SCAN_NAMES = ("scan", "map", "reduce", "foldl", "foldr")
 
