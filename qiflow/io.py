@@ -257,8 +257,17 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
         _write_archive(fh, arrays, meta)
 
 
+class _ZipWriter(zipfile.ZipFile):
+    """A ZipFile whose finaliser is quiet: an interrupt that lands inside ``__init__`` leaves a
+    half-made object, and CPython's ``__del__`` then prints an AttributeError traceback."""
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            super().__del__()
+
+
 def _write_archive(f, arrays, meta):
-    zf = zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True)
+    zf = _ZipWriter(f, "w", zipfile.ZIP_STORED, allowZip64=True)
     try:
         for name, a in arrays:
             with zf.open(name + ".npy", "w", force_zip64=True) as entry:

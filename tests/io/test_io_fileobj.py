@@ -144,5 +144,9 @@ def test_torch_round_trip_of_a_state_dict_through_numpy():
     qm = qf.nn.Linear(4, 3)
     qm.load_state_dict(qf.load(buf))
     x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
-    np.testing.assert_allclose(qm(qf.tensor(x)).detach().numpy(), tm(torch.tensor(x)).detach().numpy(), rtol=1e-6)
+    qm64, tm64 = qm.double(), tm.double()        # the weights survived: float32 rounding aside,
+    np.testing.assert_allclose(qm64(qf.tensor(x.astype(np.float64))).detach().numpy(),
+                               tm64(torch.tensor(x.astype(np.float64))).detach().numpy(), rtol=1e-12)
+    for k, v in tm.state_dict().items():            # and bit for bit
+        assert qm.state_dict()[k].detach().numpy().tobytes() == v.detach().numpy().tobytes()
     assert "pickle" not in sys.modules["qiflow.io"].__dict__

@@ -127,3 +127,21 @@ def test_an_interrupt_anywhere_inside_save_raises_itself_and_leaves_the_old_file
         qf.save({"w": np.ones(10), "v": np.zeros(10)}, path)
     monkeypatch.undo()
     assert _temps(tmp_path) == [] and qf.load(path)["w"].tolist() == [0, 1, 2]
+
+
+def test_an_interrupt_inside_the_zip_writers_constructor_prints_nothing(monkeypatch):
+    # SIGTERM landing inside ZipFile.__init__ leaves a half-made object; CPython's __del__
+    # then reports "AttributeError: ... '_writing'" on stderr, which a CLI user would see.
+    import gc
+    import sys
+    import zipfile
+    from qiflow import io as qio
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    for cls, expected in ((zipfile.ZipFile, 1), (qio._ZipWriter, 0)):
+        half = cls.__new__(cls)
+        half.fp = object()             # __init__ stopped just after setting fp
+        del half
+        gc.collect()
+        assert len(seen) == expected, (cls, seen)
+        seen.clear()
