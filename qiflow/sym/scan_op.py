@@ -126,14 +126,21 @@ class Spec:
     gradient scan uses for the gradients of non-sequences: one buffer, added to
     in place, instead of a trajectory), ``n_nonseqs``.  ``inner_inputs`` /
     ``inner_outputs``: the step's graph (inputs: sequence slices, state taps,
-    non-sequences; outputs: the states' new values, the other outputs, then the
-    summed ones).
+    non-sequences; outputs: the states' new values, the other outputs, the
+    summed ones, then ``n_extra`` trajectories of intermediate values of the
+    step that the gradient reads instead of computing them again).
+
+    ``family``: shared by the specs of one loop and of its copies that also
+    output intermediate values (``scan_merge`` runs one node for both).
     """
 
     def __init__(self, n_seqs, states, n_plain, n_nonseqs, inner_inputs, inner_outputs, name=None,
-                 mode=None, truncate=-1, infer_n=True, n_sums=0):
+                 mode=None, truncate=-1, infer_n=True, n_sums=0, n_extra=0, family=None, keys=None):
         self.n_seqs, self.states, self.n_plain, self.n_nonseqs = n_seqs, states, n_plain, n_nonseqs
-        self.n_sums = n_sums
+        self.n_sums, self.n_extra = n_sums, n_extra
+        self.family = family if family is not None else Family()
+        #: what each inner output is, comparable across the specs of one family
+        self.keys = tuple(keys) if keys is not None else tuple(range(len(inner_outputs)))
         self.inner_inputs, self.inner_outputs = inner_inputs, inner_outputs
         self.name, self.mode = name, mode
         #: vjp(op, ctx, inputs, output, g) and the builder the gradient scan is made with
@@ -155,6 +162,20 @@ class Spec:
     def __repr__(self):
         return f"<scan {self.name or ''}: {self.n_seqs} seqs, {len(self.states)} states, " \
                f"{self.n_plain} outputs, {self.n_nonseqs} non-seqs>"
+
+
+class Family:
+    """The loops that compute the same step (a scan, its specialised copies and
+    the copies that also output intermediate values); ``token(v)`` names the
+    step's intermediate value v the same way in all of them."""
+
+    __slots__ = ("_tokens",)
+
+    def __init__(self):
+        self._tokens = {}
+
+    def token(self, v):
+        return self._tokens.setdefault(id(v), (("value", len(self._tokens)), v))[0]
 
 
 class Scan(Op):
@@ -212,8 +233,11 @@ class Scan(Op):
             b = np.empty((lag + n,) + init.shape[1:], dtype=v.type.dtype)
             b[:lag] = init[:lag]
             bufs.append(b)
-        plain = [None] * sp.n_plain
         fn = sp.fn
+        first_sum = nst + sp.n_plain
+        # outputs with a step axis (the plain ones, then the intermediate values)
+        traj = list(range(nst, first_sum)) + list(range(first_sum + sp.n_sums, len(outs_t)))
+        plain = [None] * len(traj)
         for t in range(n):
             args = [s[t] for s in seqs]
             for (taps, lag), b in zip(sp.states, bufs):
@@ -226,29 +250,29 @@ class Scan(Op):
                     raise QiflowError(f"{label}: output {i} is fed back with shape {b.shape[1:]} "
                                       f"(its initial value) but step {t} made shape {np.shape(r)}")
                 b[lag + t] = r
-            for j in range(sp.n_plain):
-                r = np.asarray(res[nst + j])
+            for j, k in enumerate(traj):
+                r = np.asarray(res[k])
                 if plain[j] is None:
-                    plain[j] = np.empty((n,) + r.shape, dtype=outs_t[nst + j].type.dtype)
+                    plain[j] = np.empty((n,) + r.shape, dtype=outs_t[k].type.dtype)
                 elif r.shape != plain[j].shape[1:]:
-                    raise QiflowError(f"{label}: output {nst + j} changed shape from "
+                    raise QiflowError(f"{label}: output {k} changed shape from "
                                       f"{plain[j].shape[1:]} to {r.shape} at step {t}")
                 plain[j][t] = r
             for j, acc in enumerate(sums):
-                r = res[nst + sp.n_plain + j]
+                r = res[first_sum + j]
                 if np.shape(r) != acc.shape:
                     raise QiflowError(f"{label}: summed output {j} has shape {acc.shape} but step "
                                       f"{t} made shape {np.shape(r)}")
                 np.add(acc, r, out=acc)
-        for j in range(sp.n_plain):
+        for j, k in enumerate(traj):
             if plain[j] is None:       # no step ran: the shape must be known statically
-                v = outs_t[nst + j]
+                v = outs_t[k]
                 if None in v.type.shape:
-                    raise QiflowError(f"{label}: 0 steps, and output {nst + j} has no static shape "
+                    raise QiflowError(f"{label}: 0 steps, and output {k} has no static shape "
                                       f"({v.type}) to make an empty result of")
                 plain[j] = np.empty((0,) + v.type.shape, dtype=v.type.dtype)
         res = np.empty((), dtype=object)
-        res[()] = tuple(bufs) + tuple(plain) + tuple(sums)
+        res[()] = tuple(bufs) + tuple(plain[:sp.n_plain]) + tuple(sums) + tuple(plain[sp.n_plain:])
         return res
 
     def vjp(self, ctx, inputs, output, g):
@@ -262,6 +286,6 @@ def scan_node(spec, n_steps, seqs, inits, sums, nonseqs):
     outs = []
     nst, first_sum = len(spec.states), len(spec.states) + spec.n_plain
     for k, v in enumerate(spec.inner_outputs):
-        shape = v.type.shape if k >= first_sum else (None,) + v.type.shape
+        shape = v.type.shape if first_sum <= k < first_sum + spec.n_sums else (None,) + v.type.shape
         outs.append(apply(ScanOutput(k, TensorType(v.type.dtype, shape)), pack))
-    return outs[:nst], outs[nst:first_sum], outs[first_sum:]
+    return outs[:nst], outs[nst:first_sum], outs[first_sum:first_sum + spec.n_sums]

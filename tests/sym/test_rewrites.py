@@ -137,6 +137,16 @@ def _scan_specialize():
     return [x], out
 
 
+def _scan_merge():
+    # the gradient's copy of the loop (which also outputs the intermediate values the
+    # backward step reads) and the loop itself run as one node
+    x, w = _vec(), T.shared(np.float64(0.7), name="w")
+    ys, _ = T.scan(lambda xt, y, w: T.tanh(y * w + xt), sequences=x,
+                   outputs_info=T.constant(0.0, dtype="float64"), non_sequences=w)
+    cost = (ys ** 2).sum()
+    return [x], cost + T.grad(cost, w) * 0.5 + T.grad(cost, x).sum()
+
+
 def _dynamic_slice_constant():
     W = T.shared(np.ones((3, 2)), name="W")
     x = _vec()
@@ -186,6 +196,7 @@ CASES = [
     _case("elemwise_fusion", _fusion, [V]),
     _case("scan_specialize", _scan_specialize, [M[:, :4]]),
     _case("dynamic_slice_constant", _dynamic_slice_constant, [V]),
+    _case("scan_merge", _scan_merge, [V * 0.3]),
 ]
 
 
