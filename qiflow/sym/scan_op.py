@@ -238,12 +238,20 @@ class Scan(Op):
         # outputs with a step axis (the plain ones, then the intermediate values)
         traj = list(range(nst, first_sum)) + list(range(first_sum + sp.n_sums, len(outs_t)))
         plain = [None] * len(traj)
+        call = fn
         for t in range(n):
             args = [s[t] for s in seqs]
             for (taps, lag), b in zip(sp.states, bufs):
                 args.extend(b[lag + t + k] for k in taps)
             args.extend(nonseqs)
-            res = fn(*args)
+            res = call(*args)
+            # the first call checked the arguments: the later ones have the same dtypes and
+            # shapes (rows of the same arrays; the states' shapes are checked below), and the
+            # results are copied into the buffers, so they may be views of the arguments
+            if t == 0 and fn.trusted is not None and all(
+                    a.__class__ is np.ndarray and a.dtype == p.type.dtype
+                    for a, p in zip(args, sp.inner_inputs)):
+                call = fn.trusted
             for i, ((taps, lag), b) in enumerate(zip(sp.states, bufs)):
                 r = res[i]
                 if np.shape(r) != b.shape[1:]:
