@@ -265,33 +265,39 @@ class Scan(Op):
         # outputs with a step axis (the plain ones, then the intermediate values)
         traj = list(range(nst, first_sum)) + list(range(first_sum + sp.n_sums, len(outs_t)))
         plain = [None] * len(traj)
+        rows = [None] * len(traj)          # the shape of one step of each trajectory
+        taps_at = [(b, lag + k) for (taps, lag), b in zip(sp.states, bufs) for k in taps]
+        fed = [(b, lag, b.shape[1:]) for (taps, lag), b in zip(sp.states, bufs)]
+        nd = np.ndarray
         call = fn
         for t in range(n):
             args = [s[t] for s in seqs]
-            for (taps, lag), b in zip(sp.states, bufs):
-                args.extend(b[lag + t + k] for k in taps)
-            args.extend(nonseqs)
+            args += [b[o + t] for b, o in taps_at]
+            args += nonseqs
             res = call(*args)
             # the first call checked the arguments: the later ones have the same dtypes and
             # shapes (rows of the same arrays; the states' shapes are checked below), and the
             # results are copied into the buffers, so they may be views of the arguments
             if t == 0 and fn.trusted is not None and all(
-                    a.__class__ is np.ndarray and a.dtype == p.type.dtype
+                    a.__class__ is nd and a.dtype == p.type.dtype
                     for a, p in zip(args, sp.inner_inputs)):
                 call = fn.trusted
-            for i, ((taps, lag), b) in enumerate(zip(sp.states, bufs)):
+            for i, (b, lag, row) in enumerate(fed):
                 r = res[i]
-                if np.shape(r) != b.shape[1:]:
-                    raise QiflowError(f"{label}: output {i} is fed back with shape {b.shape[1:]} "
+                if (r.shape if r.__class__ is nd else np.shape(r)) != row:
+                    raise QiflowError(f"{label}: output {i} is fed back with shape {row} "
                                       f"(its initial value) but step {t} made shape {np.shape(r)}")
                 b[lag + t] = r
             for j, k in enumerate(traj):
-                r = np.asarray(res[k])
-                if plain[j] is None:
+                r = res[k]
+                if r.__class__ is not nd:
+                    r = np.asarray(r)
+                if rows[j] is None:
                     plain[j] = sp.buffer((n,) + r.shape, outs_t[k].type.dtype)
-                elif r.shape != plain[j].shape[1:]:
+                    rows[j] = r.shape
+                elif r.shape != rows[j]:
                     raise QiflowError(f"{label}: output {k} changed shape from "
-                                      f"{plain[j].shape[1:]} to {r.shape} at step {t}")
+                                      f"{rows[j]} to {r.shape} at step {t}")
                 plain[j][t] = r
             for j, acc in enumerate(sums):
                 r = res[first_sum + j]
