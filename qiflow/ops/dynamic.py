@@ -25,6 +25,7 @@ class Shape(Op):
     __slots__ = ()
     differentiable = False
     view_map = {}
+    shape_inputs = (0,)
 
     def infer(self, t):
         return (len(t.shape),), np.dtype(np.int64)
@@ -164,6 +165,7 @@ class DynamicSliceGrad(Op):
     __slots__ = ("template",)
     props = ("template",)
     view_map = {}
+    shape_inputs = (1,)
 
     def __init__(self, template): self.template = template
 

@@ -14,7 +14,7 @@ Theano.
 from .. import autodiff
 from ..ops import elementwise as E
 from ..ops.base import apply
-from ..ops.dynamic import DynamicSliceGrad, getitem
+from ..ops.dynamic import DynamicSliceGrad, Shape, getitem
 from ..ops.join import concatenate, stack
 from ..ops.movement import expand_dims
 from .fgraph import clone
@@ -146,18 +146,23 @@ def scan_vjp(op, ctx, inputs, output, g):
     plan, kept = None, []
     probe = [_stand_in(v, 1) for v in bw_seqs] + [_stand_in(z, 0) for z in zeros_w] + \
             [_stand_in(v, 0) for v in nonseqs + extra]
-    plan, kept = step(*probe)
+    plan, (kept, kept_shapes) = step(*probe)
+    kept = kept + kept_shapes
     if kept and stash_intermediates:
         # the forward loop's copy that also outputs the trajectories of the values the
         # backward step reads (scan_merge makes the loop run once for both)
         fam = sp.family
-        sp2 = Spec(ns, sp.states, sp.n_plain, nns, sp.inner_inputs, list(outs_t) + kept,
+        # (of a value whose shape alone is read: its shape, and a stand-in of that shape)
+        n_val, m = len(kept) - len(kept_shapes), len(outs_t)
+        sp2 = Spec(ns, sp.states, sp.n_plain, nns, sp.inner_inputs,
+                   list(outs_t) + kept[:n_val] + [apply(Shape(), v) for v in kept_shapes],
                    name=sp.name, mode=sp.mode, truncate=sp.truncate, infer_n=sp.infer_n,
                    n_sums=nsum, n_extra=sp.n_extra + len(kept), family=fam,
-                   keys=sp.keys + tuple(fam.token(v) for v in kept))
+                   keys=sp.keys + tuple(fam.token(v) for v in kept[:n_val]) +
+                   tuple(("shape", fam.token(v)) for v in kept_shapes),
+                   shape_outs=sp.shape_outs | set(range(m + n_val, m + len(kept))))
         sp2.vjp, sp2.builder, sp2.hoisted = sp.vjp, sp.builder, getattr(sp, "hoisted", 0)
         pack = _pack(Scan(sp2), list(inputs))
-        m = len(outs_t)
         bw_seqs = read([apply(ScanOutput(k, bufs[k].type), pack) for k in range(nst)])
         for j, v in enumerate(kept):
             tr = apply(ScanOutput(m + j, TensorType(v.type.dtype, (None,) + v.type.shape)), pack)
@@ -201,25 +206,35 @@ def scan_vjp(op, ctx, inputs, output, g):
 def _reads(outs, memo, outs_t):
     """The step's intermediate values (variables of ``outs_t``'s graph) that the
     backward step's outputs ``outs`` read, cut at the first value that is not a
-    view (views are computed again from what they view, at no cost)."""
+    view (views are computed again from what they view, at no cost): (those whose
+    values are read, those whose shapes alone are read (``Op.shape_inputs``))."""
     rev = {}
     for v in _ancestors(outs_t):
         if v.owner is not None and id(v) in memo:
             rev[id(memo[id(v)])] = v
-    found, seen, stack = {}, set(), list(outs)
+    values, shapes, seen = {}, {}, set()
+    stack = [(v, False) for v in outs]           # (variable, only its shape is read)
     while stack:
-        v = stack.pop()
-        if id(v) in seen:
+        v, shape = stack.pop()
+        if (id(v), shape) in seen:
             continue
-        seen.add(id(v))
+        seen.add((id(v), shape))
         f = rev.get(id(v))
+        node = v.owner
         if f is not None and f.dtype.kind in "fc" and not aliases(f.owner.op):
-            found[id(f)] = f
+            (shapes if shape else values)[id(f)] = f
             continue
-        if v.owner is not None:
-            stack.extend(v.owner.inputs)
+        if node is None:
+            continue
+        al = aliases(node.op) if shape and f is not None else None
+        for j, i in enumerate(node.inputs):
+            # a view's shape comes from the shape of what it views; a shape-only input
+            # needs no values
+            stack.append((i, j in node.op.shape_inputs or bool(al) and j in al))
     order = {id(v): p for p, v in enumerate(_ancestors(outs_t))}
-    return sorted(found.values(), key=lambda v: order[id(v)])
+    key = lambda v: order[id(v)]
+    return (sorted(values.values(), key=key),
+            sorted((v for k, v in shapes.items() if k not in values), key=key))
 
 
 # ------------------------------------------- weight gradients as one product

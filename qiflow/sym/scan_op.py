@@ -142,12 +142,17 @@ class Spec:
     """
 
     def __init__(self, n_seqs, states, n_plain, n_nonseqs, inner_inputs, inner_outputs, name=None,
-                 mode=None, truncate=-1, infer_n=True, n_sums=0, n_extra=0, family=None, keys=None):
+                 mode=None, truncate=-1, infer_n=True, n_sums=0, n_extra=0, family=None, keys=None,
+                 shape_outs=frozenset()):
         self.n_seqs, self.states, self.n_plain, self.n_nonseqs = n_seqs, states, n_plain, n_nonseqs
         self.n_sums, self.n_extra = n_sums, n_extra
         self.family = family if family is not None else Family()
         #: what each inner output is, comparable across the specs of one family
         self.keys = tuple(keys) if keys is not None else tuple(range(len(inner_outputs)))
+        #: extras that are the shape of a value only the gradient's shape-only inputs read
+        #: (``Op.shape_inputs``): the loop outputs a read-only array of zeros of that shape
+        #: per step (one row, broadcast), not a trajectory of values
+        self.shape_outs = frozenset(shape_outs)
         self.inner_inputs, self.inner_outputs = inner_inputs, inner_outputs
         self.name, self.mode = name, mode
         #: vjp(op, ctx, inputs, output, g) and the builder the gradient scan is made with
@@ -263,7 +268,10 @@ class Scan(Op):
         fn = sp.fn
         first_sum = nst + sp.n_plain
         # outputs with a step axis (the plain ones, then the intermediate values)
-        traj = list(range(nst, first_sum)) + list(range(first_sum + sp.n_sums, len(outs_t)))
+        first_extra = first_sum + sp.n_sums
+        traj = list(range(nst, first_sum)) + [k for k in range(first_extra, len(outs_t))
+                                              if k not in sp.shape_outs]
+        shaped = {k: None for k in range(first_extra, len(outs_t)) if k in sp.shape_outs}
         plain = [None] * len(traj)
         rows = [None] * len(traj)          # the shape of one step of each trajectory
         taps_at = [(b, lag + k) for (taps, lag), b in zip(sp.states, bufs) for k in taps]
@@ -299,6 +307,13 @@ class Scan(Op):
                     raise QiflowError(f"{label}: output {k} changed shape from "
                                       f"{rows[j]} to {r.shape} at step {t}")
                 plain[j][t] = r
+            for k, row in shaped.items():
+                r = tuple(res[k].tolist())
+                if row is None:
+                    shaped[k] = r
+                elif r != row:
+                    raise QiflowError(f"{label}: output {k} (a shape) changed from {row} to {r} "
+                                      f"at step {t}")
             for j, acc in enumerate(sums):
                 r = res[first_sum + j]
                 if np.shape(r) != acc.shape:
@@ -313,7 +328,15 @@ class Scan(Op):
                                       f"({v.type}) to make an empty result of")
                 plain[j] = np.empty((0,) + v.type.shape, dtype=v.type.dtype)
         res = np.empty((), dtype=object)
-        res[()] = tuple(bufs) + tuple(plain[:sp.n_plain]) + tuple(sums) + tuple(plain[sp.n_plain:])
+        extras = iter(plain[sp.n_plain:])
+        zero = {}
+        for k, row in shaped.items():
+            v = outs_t[k].owner.inputs[0]       # Shape(v): a stand-in with v's shape and dtype
+            if row is None:
+                row = tuple(d or 0 for d in v.type.shape)
+            zero[k] = np.broadcast_to(np.zeros((), v.type.dtype), (n,) + row)
+        res[()] = tuple(bufs) + tuple(plain[:sp.n_plain]) + tuple(sums) + tuple(
+            zero[k] if k in zero else next(extras) for k in range(first_extra, len(outs_t)))
         return res
 
     def vjp(self, ctx, inputs, output, g):

@@ -248,6 +248,10 @@ def test_backward_step_reads_the_forward_trajectories_instead_of_computing_them_
     assert f.report.fired["scan_merge"] >= 1
     fwd, back = _steps_of(f, "lstm"), _steps_of(f, "grad")
     assert len(fwd) == 1 and fwd[0].n_extra > 0         # one forward loop, with the trajectories
+    # x @ W_ih.T + h @ W_hh.T (and h @ W_hh.T) are read by the gradient for their shapes only
+    # (sum_to_like, the slices' gradients): the loop keeps their shapes, not their values
+    shaped = [fwd[0].inner_outputs[k].owner.inputs[0] for k in fwd[0].shape_outs]
+    assert len(shaped) >= 2 and any(isinstance(v.owner.op, MatMul) for v in shaped)
     assert len(back) == 1
     # the step's h @ W_hh.T is not computed again: one product per backward step (dh @ W_hh)
     products = [n for n in back[0].fn.schedule if isinstance(n.op, MatMul)]

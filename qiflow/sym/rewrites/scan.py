@@ -92,7 +92,8 @@ def scan_specialize(fg, node):
     new_phs = [memo.get(id(p), p) for p in seq_ph + tap_ph] + [memo.get(id(ns_ph[j]), ns_ph[j]) for j in keep]
     new = Spec(ns, sp.states, sp.n_plain, len(keep), new_phs, outs, name=sp.name, mode=sp.mode,
                truncate=sp.truncate, infer_n=sp.infer_n, n_sums=nsum, n_extra=sp.n_extra,
-               family=sp.family, keys=sp.keys)
+               family=sp.family, keys=sp.keys,
+               shape_outs=sp.shape_outs)
     new.vjp, new.builder, new.hoisted = sp.vjp, sp.builder, getattr(sp, "hoisted", 0)
     pack = build(Scan(new), list(ins[:w0]) + [nonseqs[j] for j in keep], cls=PackVariable)
     pack.requires_grad = node.outputs[0].requires_grad
