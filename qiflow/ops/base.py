@@ -66,6 +66,10 @@ class Op:
     forward_into = None
     #: the inputs may be swapped (a drawing does not number them)
     commutative = False
+    #: positions of the inputs whose shape alone the op reads, never their values
+    #: (``zeros_like(x)``, ``sum_to_like(g, x)``): a scan's gradient passes a stand-in
+    #: of the right shape there instead of keeping the forward loop's values
+    shape_inputs = ()
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

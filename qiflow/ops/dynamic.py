@@ -25,6 +25,7 @@ class Shape(Op):
     __slots__ = ()
     differentiable = False
     view_map = {}
+    shape_inputs = (0,)
 
     def infer(self, t):
         return (len(t.shape),), np.dtype(np.int64)
@@ -164,6 +165,7 @@ class DynamicSliceGrad(Op):
     __slots__ = ("template",)
     props = ("template",)
     view_map = {}
+    shape_inputs = (1,)
 
     def __init__(self, template): self.template = template
 
@@ -171,8 +173,12 @@ class DynamicSliceGrad(Op):
         return x.shape, g.dtype
 
     def forward(self, g, x, *bounds):
-        out = np.zeros(np.shape(x), dtype=g.dtype)
-        out[_resolve(self.template, bounds)] = g
+        index = _resolve(self.template, bounds)
+        shape = np.shape(x)
+        if np.shape(g) == shape and all(isinstance(p, slice) and p.step in (None, 1) for p in index):
+            return np.array(g)        # the slice is all of x (same size, in order): no zeros
+        out = np.zeros(shape, dtype=g.dtype)
+        out[index] = g
         return out
 
     def vjp(self, ctx, inputs, output, gg):

@@ -451,6 +451,7 @@ class ZerosLike(Op):
     props = ("dtype",)
     differentiable = False
     view_map = {}
+    shape_inputs = (0,)
 
     def __init__(self, dtype=None): self.dtype = dtype
     def infer(self, t): return t.shape, t.dtype if self.dtype is None else self.dtype

@@ -33,6 +33,7 @@ class SumToLike(Op):
     """sum_to_like(g, x): g summed down to x's shape (the inverse of broadcasting)."""
     __slots__ = ()
     view_map = {0: [0]}       # g itself when the shapes already match
+    shape_inputs = (1,)
 
     def infer(self, g, x):
         return x.shape, g.dtype
@@ -48,6 +49,7 @@ class BroadcastLike(Op):
     """broadcast_like(g, x): g broadcast to x's shape (a read-only view)."""
     __slots__ = ()
     view_map = {0: [0]}
+    shape_inputs = (1,)
 
     def infer(self, g, x):
         broadcast_shapes(self.name, g.shape, x.shape)
@@ -75,6 +77,7 @@ class ReshapeLike(Op):
     """reshape_like(g, x): g with x's shape."""
     __slots__ = ()
     view_map = {0: [0]}
+    shape_inputs = (1,)
 
     def infer(self, g, x):
         return x.shape, g.dtype

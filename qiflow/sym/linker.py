@@ -10,7 +10,11 @@ computed in w's own buffer when nothing reads w afterwards, and gives each
 leaves the function.  Per call this leaves: one Python call, a dtype/ndim
 check per input, one attribute read per shared variable, the thunks, and one
 store per update.  An exception inside names the op and the source line where
-its node was created.
+its node was created.  ``f.trusted(*arrays)`` (functions without shared
+variables or updates) runs the same code without the input checks and without
+copying outputs that are views of inputs: for a caller that checked the
+arguments' dtypes and shapes once and copies the results it keeps, as a scan's
+loop does from its second step on.
 """
 import linecache
 import itertools
@@ -325,6 +329,20 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
         head.append(f"    return {res_names[0]}")
     else:
         head.append(f"    return [{', '.join(res_names)}]")
+    # the same body without the input checks and with no copies of the outputs, for a
+    # caller that checked the arguments once and copies what it keeps (a scan's steps)
+    if not shared and not update_targets:
+        first_trusted = len(head) + 3
+        raw = [f"def _trusted(self{''.join(', ' + names[id(v)] for v in inputs)}):", "    try:"]
+        raw += ["        " + ln for ln in body]
+        for k, v in enumerate(outputs):
+            nm = names[id(v)]
+            raw.append(f"        r{k} = {'_asarray(' + nm + ')' if v.ndim == 0 else nm}")
+        if not body and not outputs:
+            raw.append("        pass")
+        raw += ["    except Exception as _e:", "        self._fail(_e)",
+                f"    return {res_names[0]}" if single else f"    return [{', '.join(res_names)}]"]
+        head += raw
     src = "\n".join(head) + "\n"
     fname = f"<qiflow function {name or ''} #{next(_counter)}>"
     linecache.cache[fname] = (len(src), None, src.splitlines(True), fname)
@@ -336,6 +354,11 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
     f.schedule = order
     f._remake = remake
     lines_to_node = {first_body_line + q: line_node[q] for q in line_node}
+    if "_trusted" in env:
+        lines_to_node.update({first_trusted + q: line_node[q] for q in line_node})
+        f.trusted = env["_trusted"].__get__(f)
+    else:
+        f.trusted = None
     f._fail = lambda e: _fail(e, fname, lines_to_node, label, names)
     return f
 

@@ -14,14 +14,19 @@ Theano.
 from .. import autodiff
 from ..ops import elementwise as E
 from ..ops.base import apply
-from ..ops.dynamic import DynamicSliceGrad, getitem
+from ..ops.dynamic import DynamicSliceGrad, Shape, getitem
 from ..ops.join import concatenate, stack
 from ..ops.movement import expand_dims
 from .fgraph import clone
 from ..ops.linalg import MatMul
 from ..ops.movement import FlattenHead, SumToLike, Transpose, sum_to_like, swapaxes
-from .graph import TensorType, Variable
-from .scan_op import ScanOutput, slots
+from ..ops.base import aliases
+from .graph import TensorType, Variable, ancestors as _ancestors
+from .scan_op import Scan, ScanOutput, Spec, _pack, slots
+
+#: the forward loop outputs the intermediate values its gradient reads (False: the
+#: backward step computes them again, as before; tests compare the two)
+stash_intermediates = True
 
 _ROWS = (("slice", ("in", 0), ("in", 1), None),)
 _flat = FlattenHead()
@@ -40,6 +45,7 @@ def scan_vjp(op, ctx, inputs, output, g):
     sp = op.spec
     ns, nst, nsum, nns = sp.n_seqs, len(sp.states), sp.n_sums, sp.n_nonseqs
     first_sum = nst + sp.n_plain
+    sum_range = range(first_sum, first_sum + nsum)
     n_in = inputs[0]
     seqs = list(inputs[1:1 + ns])
     inits = list(inputs[1 + ns:1 + ns + nst])
@@ -56,15 +62,20 @@ def scan_vjp(op, ctx, inputs, output, g):
     dx_idx = [j for j in range(ns) if fl(seqs[j]) and need[1 + j]]
     st_idx = [o for o in range(nst) if fl(outs_t[o])]
     w_idx = [j for j in range(nns) if fl(nonseqs[j]) and need[w0 + j]]
-    g_seq = [k for k in sorted(G) if fl(outs_t[k]) and k < first_sum]     # a gradient per step
-    g_sum = [k for k in sorted(G) if fl(outs_t[k]) and k >= first_sum]    # one for every step
-    bw_seqs = [getitem(s, slice(None, n)) for s in seqs]
-    for (taps, lag), b in zip(sp.states, bufs):
-        for k in taps:
-            bw_seqs.append(getitem(b, slice(lag + k, n + (lag + k))))
-    for k in g_seq:
-        lag = sp.states[k][1] if k < nst else 0
-        bw_seqs.append(getitem(G[k], slice(lag, n + lag)))
+    g_seq = [k for k in sorted(G) if fl(outs_t[k]) and k not in sum_range]  # a gradient per step
+    g_sum = [k for k in sorted(G) if fl(outs_t[k]) and k in sum_range]      # one for every step
+
+    def read(bufs):
+        """The backward loop's sequences: x_t, the states at their taps, the outputs' gradients."""
+        out = [getitem(s, slice(None, n)) for s in seqs]
+        for (taps, lag), b in zip(sp.states, bufs):
+            for k in taps:
+                out.append(getitem(b, slice(lag + k, n + (lag + k))))
+        for k in g_seq:
+            lag = sp.states[k][1] if k < nst else 0
+            out.append(getitem(G[k], slice(lag, n + lag)))
+        return out
+    bw_seqs = read(bufs)
     n_taps = sum(len(t) for t, _ in sp.states)
     zeros_w = [E.zeros_like(inits[o]) for o in st_idx]
 
@@ -74,11 +85,13 @@ def scan_vjp(op, ctx, inputs, output, g):
         pos = ns + n_taps
         gs = dict(zip(g_seq, a[pos:pos + len(g_seq)]))
         pos += len(g_seq)
+        trajs = list(a[pos:pos + len(kept)])
+        pos += len(kept)
         wins = dict(zip(st_idx, a[pos:pos + len(st_idx)]))
         pos += len(st_idx)
         ws = list(a[pos:pos + nns])
         gs.update(zip(g_sum, a[pos + nns:]))
-        ys, _ = clone(outs_t, replace=dict(zip(sp.inner_inputs, xs + taps_v + ws)))
+        ys, memo = clone(outs_t, replace=dict(zip(sp.inner_inputs, xs + taps_v + ws)))
         roots, adjs = [], []
         for k in range(len(outs_t)):
             adj = wins[k][-1] if k in wins else None
@@ -110,10 +123,8 @@ def scan_vjp(op, ctx, inputs, output, g):
             D = stack([d.get(j - lag, zero) for j in range(lag)], 0)
             new_wins.append(concatenate([E.zeros_like(W[:1]), W[:-1]], 0) + D)
         recipes = [_factor(dw, ws) for dw in dws]
-        if plan is None:                      # the probe: only the structure is wanted
-            return recipes
         leaves, summed = [], []
-        for dw, r, planned in zip(dws, recipes, plan):
+        for dw, r, planned in zip(dws, recipes, recipes if plan is None else plan):
             if planned is None:
                 summed.append(dw)
             elif r is None or _shape_of(r) != _shape_of(planned):
@@ -121,16 +132,43 @@ def scan_vjp(op, ctx, inputs, output, g):
                                    "between two builds of the same graph")
             else:
                 leaves.extend(_leaf_outputs(r))
-        return dxs + new_wins + leaves + summed
+        res = dxs + new_wins + leaves + summed
+        if plan is None:                      # the probe: only the structure is wanted
+            return recipes, _reads(res, memo, outs_t)
+        if kept:                              # read from the forward loop, not computed again
+            res, _ = clone(res, replace={memo[id(v)]: p for v, p in zip(kept, trajs)})
+        return res
 
     n_bw = n if sp.truncate < 0 else E.minimum(n, sp.truncate)
     extra = [G[k] for k in g_sum]
     # a probe build of the step decides which weight gradients are sums of products
     # (then each product's factors are outputs and the sum is one GEMM after the loop)
-    plan = None
+    plan, kept = None, []
     probe = [_stand_in(v, 1) for v in bw_seqs] + [_stand_in(z, 0) for z in zeros_w] + \
             [_stand_in(v, 0) for v in nonseqs + extra]
-    plan = step(*probe)
+    plan, (kept, kept_shapes) = step(*probe)
+    kept = kept + kept_shapes
+    if kept and stash_intermediates:
+        # the forward loop's copy that also outputs the trajectories of the values the
+        # backward step reads (scan_merge makes the loop run once for both)
+        fam = sp.family
+        # (of a value whose shape alone is read: its shape, and a stand-in of that shape)
+        n_val, m = len(kept) - len(kept_shapes), len(outs_t)
+        sp2 = Spec(ns, sp.states, sp.n_plain, nns, sp.inner_inputs,
+                   list(outs_t) + kept[:n_val] + [apply(Shape(), v) for v in kept_shapes],
+                   name=sp.name, mode=sp.mode, truncate=sp.truncate, infer_n=sp.infer_n,
+                   n_sums=nsum, n_extra=sp.n_extra + len(kept), family=fam,
+                   keys=sp.keys + tuple(fam.token(v) for v in kept[:n_val]) +
+                   tuple(("shape", fam.token(v)) for v in kept_shapes),
+                   shape_outs=sp.shape_outs | set(range(m + n_val, m + len(kept))))
+        sp2.vjp, sp2.builder, sp2.hoisted = sp.vjp, sp.builder, getattr(sp, "hoisted", 0)
+        pack = _pack(Scan(sp2), list(inputs))
+        bw_seqs = read([apply(ScanOutput(k, bufs[k].type), pack) for k in range(nst)])
+        for j, v in enumerate(kept):
+            tr = apply(ScanOutput(m + j, TensorType(v.type.dtype, (None,) + v.type.shape)), pack)
+            bw_seqs.append(getitem(tr, slice(None, n)))
+    else:
+        kept = []
     n_leaves = sum(len(_leaf_outputs(r)) for r in plan if r is not None)
     summed_idx = [j for j, r in zip(w_idx, plan) if r is None]
     outs, _ = sp.builder(step, bw_seqs, [None] * len(dx_idx) + zeros_w + [None] * n_leaves,
@@ -163,6 +201,40 @@ def scan_vjp(op, ctx, inputs, output, g):
             grads[w0 + j] = _rebuild_sum(r, leaf_seqs[:k], nonseqs)
             leaf_seqs = leaf_seqs[k:]
     return tuple(grads)
+
+
+def _reads(outs, memo, outs_t):
+    """The step's intermediate values (variables of ``outs_t``'s graph) that the
+    backward step's outputs ``outs`` read, cut at the first value that is not a
+    view (views are computed again from what they view, at no cost): (those whose
+    values are read, those whose shapes alone are read (``Op.shape_inputs``))."""
+    rev = {}
+    for v in _ancestors(outs_t):
+        if v.owner is not None and id(v) in memo:
+            rev[id(memo[id(v)])] = v
+    values, shapes, seen = {}, {}, set()
+    stack = [(v, False) for v in outs]           # (variable, only its shape is read)
+    while stack:
+        v, shape = stack.pop()
+        if (id(v), shape) in seen:
+            continue
+        seen.add((id(v), shape))
+        f = rev.get(id(v))
+        node = v.owner
+        if f is not None and f.dtype.kind in "fc" and not aliases(f.owner.op):
+            (shapes if shape else values)[id(f)] = f
+            continue
+        if node is None:
+            continue
+        al = aliases(node.op) if shape and f is not None else None
+        for j, i in enumerate(node.inputs):
+            # a view's shape comes from the shape of what it views; a shape-only input
+            # needs no values
+            stack.append((i, j in node.op.shape_inputs or bool(al) and j in al))
+    order = {id(v): p for p, v in enumerate(_ancestors(outs_t))}
+    key = lambda v: order[id(v)]
+    return (sorted(values.values(), key=key),
+            sorted((v for k, v in shapes.items() if k not in values), key=key))
 
 
 # ------------------------------------------- weight gradients as one product

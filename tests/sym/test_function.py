@@ -130,6 +130,25 @@ def test_runtime_error_names_op_and_line():
     assert "float64[2, 3]" in msg and "float64[4, 5]" in msg
 
 
+def test_trusted_entry_runs_the_same_code_without_checks_or_copies():
+    x, y = T.dmatrix("x"), T.dmatrix("y")
+    z = T.dot(x, y)
+    line = z.owner.tag
+    f = T.function([x, y], [z * 2, x, T.tanh(x).sum() + y])
+    a, b = np.arange(6.0).reshape(2, 3) / 7, np.ones((3, 3)) / 3
+    want = f(a, b)
+    got = f.trusted(a, b)
+    for w, g in zip(want, got):
+        np.testing.assert_array_equal(w, g)
+    assert want[1] is not a and np.shares_memory(got[1], a)     # the output that is an input
+    with pytest.raises(QiflowError) as info:                    # errors still name the node
+        f.trusted(np.ones((2, 3)), np.ones((4, 5)))
+    assert "MatMul" in str(info.value) and line in str(info.value)
+    s = T.shared(np.ones(2))
+    assert T.function([x], x.sum() + s.sum()).trusted is None     # reads shared variables
+    assert T.function([x], x.sum(), updates=[(s, s * 2)]).trusted is None
+
+
 def test_build_error_names_shapes_and_line():
     x = T.tensor("x", "float64", shape=(2, 3))
     y = T.tensor("y", "float64", shape=(4, 5))

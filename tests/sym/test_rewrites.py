@@ -137,6 +137,26 @@ def _scan_specialize():
     return [x], out
 
 
+def _scan_merge():
+    # the gradient's copy of the loop (which also outputs the intermediate values the
+    # backward step reads) and the loop itself run as one node
+    x, w = _vec(), T.shared(np.float64(0.7), name="w")
+    ys, _ = T.scan(lambda xt, y, w: T.tanh(y * w + xt), sequences=x,
+                   outputs_info=T.constant(0.0, dtype="float64"), non_sequences=w)
+    cost = (ys ** 2).sum()
+    return [x], cost + T.grad(cost, w) * 0.5 + T.grad(cost, x).sum()
+
+
+def _slice_grads_join():
+    # the gradient of four chunks of one product (an LSTM's gates): one join
+    x, w = _vec(), T.shared(R.uniform(-1, 1, (5, 8)), name="w")
+    a = T.dot(x, w)
+    H = w.shape[1] // 4                                   # symbolic: dynamic slices
+    gates = [T.tanh(a[k * H:(k + 1) * H]) * (k + 1) for k in range(4)]
+    cost = (gates[0] * gates[1] + gates[2] * gates[3]).sum()
+    return [x], T.grad(cost, x)
+
+
 def _dynamic_slice_constant():
     W = T.shared(np.ones((3, 2)), name="W")
     x = _vec()
@@ -186,6 +206,8 @@ CASES = [
     _case("elemwise_fusion", _fusion, [V]),
     _case("scan_specialize", _scan_specialize, [M[:, :4]]),
     _case("dynamic_slice_constant", _dynamic_slice_constant, [V]),
+    _case("scan_merge", _scan_merge, [V * 0.3]),
+    _case("slice_grads_join", _slice_grads_join, [V]),
 ]
 
 
@@ -289,3 +311,18 @@ def test_binary_cross_entropy_on_huge_logits_and_gradient():
     ref = np.mean(np.logaddexp(0, Z) - Y * Z)
     np.testing.assert_allclose(val, ref, rtol=1e-12)
     np.testing.assert_allclose(g, (0.5 * (1 + np.tanh(Z / 2)) - Y) / 3, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cuts,fires", [([(0, 2), (2, 4)], True),           # a prefix of x
+                                        ([(2, 4), (0, 2), (4, 8)], True),   # all of x, any order
+                                        ([(0, 2), (3, 5)], False),          # a gap
+                                        ([(0, 3), (2, 5)], False)])         # overlapping
+def test_slice_grads_join_only_on_tilings(cuts, fires):
+    x, w = _vec(), T.shared(R.uniform(-1, 1, (5, 8)), name="w")
+    a = T.dot(x, w)
+    n = w.shape[1] // 8                                   # 1, symbolic until compiled
+    parts = [T.exp(a[i * n:j * n]) * (k + 1) for k, (i, j) in enumerate(cuts)]
+    g = T.grad(sum(p.sum() for p in parts), x)
+    f = T.function([x], g)
+    assert (f.report.fired["slice_grads_join"] >= 1) == fires
+    np.testing.assert_allclose(f(V), T.function([x], g, mode="no_rewrites")(V), rtol=1e-12)

@@ -220,3 +220,28 @@ def test_scan_output_is_read_inline_by_the_linker():
     f = T.function([x], out)
     assert "[()][0]" in f.source
     np.testing.assert_allclose(f([1.0, 2.0]), [3.0, 6.0])
+
+
+def test_trajectory_buffers_are_recycled_only_when_nothing_refers_to_them():
+    from qiflow.sym.scan_op import Scan, Spec
+    x = T.dmatrix("x")
+    s, _ = T.scan(lambda v, acc: acc * 0.5 + v, sequences=x, outputs_info=T.zeros_like(x[0]))
+    f = T.function([x], [s, s[::-1], (s * 2).sum()])
+    a, b = np.arange(12.0).reshape(4, 3), -np.ones((4, 3))
+    r1 = f(a)
+    kept = [np.array(r) for r in r1]
+    r2 = f(b)                                   # r1 (and its view) still held: fresh buffers
+    for k, r in zip(kept, r1):
+        np.testing.assert_array_equal(r, k)
+    want = T.function([x], [s, s[::-1], (s * 2).sum()], mode="no_rewrites")(b)
+    for g, w in zip(r2, want):
+        np.testing.assert_array_equal(g, w)
+    sp = Spec(0, [], 0, 0, [], [])
+    p = sp.buffer((3, 2), "float64")
+    first = id(p)
+    view = p[1:][::-1]
+    del p
+    q = sp.buffer((3, 2), "float64")            # a view of the first is alive
+    assert id(q) != first
+    del view, q
+    assert id(sp.buffer((3, 2), "float64")) == first

@@ -220,3 +220,72 @@ def test_weight_gradients_are_one_product_after_the_loop_and_differentiable_agai
     f_gv = T.function([x, h0, W, U], (gU * V).sum())
     np.testing.assert_allclose(T.function([x, h0, W, U], hv)(*vals), numeric_grad(f_gv, vals, 3),
                                rtol=1e-5, atol=1e-7)
+
+
+def _lstm_case(steps=5):
+    x, h0, c0 = T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("c0")
+    w_ih, w_hh, b = T.dmatrix("w_ih"), T.dmatrix("w_hh"), T.dvector("b")
+    hs, cs = T.nnet.lstm(x, h0, c0, w_ih, w_hh, b)
+    ins = [x, h0, c0, w_ih, w_hh, b]
+    H, I, N = 3, 2, 2
+    vals = [RNG.standard_normal((steps, N, I)), RNG.standard_normal((N, H)), RNG.standard_normal((N, H)),
+            RNG.standard_normal((4 * H, I)) * 0.5, RNG.standard_normal((4 * H, H)) * 0.5,
+            RNG.standard_normal(4 * H) * 0.1]
+    return ins, (hs ** 2).sum() + (cs[-1] * hs[0]).sum(), vals
+
+
+def _steps_of(f, prefix):
+    return [n.op.spec for n in f.schedule if isinstance(n.op, Scan)
+            and (n.op.spec.name or "").startswith(prefix)]
+
+
+def test_backward_step_reads_the_forward_trajectories_instead_of_computing_them_again(monkeypatch):
+    from qiflow.ops.linalg import MatMul
+    from qiflow.sym import scan_grad
+    ins, cost, vals = _lstm_case()
+    grads = T.grad(cost, ins)
+    f = T.function(ins, [cost] + grads)
+    assert f.report.fired["scan_merge"] >= 1
+    fwd, back = _steps_of(f, "lstm"), _steps_of(f, "grad")
+    assert len(fwd) == 1 and fwd[0].n_extra > 0         # one forward loop, with the trajectories
+    # x @ W_ih.T + h @ W_hh.T (and h @ W_hh.T) are read by the gradient for their shapes only
+    # (sum_to_like, the slices' gradients): the loop keeps their shapes, not their values
+    shaped = [fwd[0].inner_outputs[k].owner.inputs[0] for k in fwd[0].shape_outs]
+    assert len(shaped) >= 2 and any(isinstance(v.owner.op, MatMul) for v in shaped)
+    assert len(back) == 1
+    # the step's h @ W_hh.T is not computed again: one product per backward step (dh @ W_hh)
+    products = [n for n in back[0].fn.schedule if isinstance(n.op, MatMul)]
+    assert len(products) == 1
+    got = f(*vals)
+    fc = T.function(ins, cost)
+    for k in range(len(ins)):
+        np.testing.assert_allclose(got[1 + k], numeric_grad(fc, vals, k), rtol=1e-6, atol=1e-8,
+                                   err_msg=f"gradient of {ins[k]!r}")
+    # the same as the backward step that computes the forward step again
+    monkeypatch.setattr(scan_grad, "stash_intermediates", False)
+    ins2, cost2, _ = _lstm_case()
+    f2 = T.function(ins2, [cost2] + T.grad(cost2, ins2))
+    assert _steps_of(f2, "lstm")[0].n_extra == 0
+    assert len([n for n in _steps_of(f2, "grad")[0].fn.schedule if isinstance(n.op, MatMul)]) == 2
+    for a, b in zip(got, f2(*vals)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_forward_only_use_and_unmerged_copies_keep_their_values():
+    ins, cost, vals = _lstm_case(4)
+    f = T.function(ins, cost)
+    assert [s.n_extra for s in _steps_of(f, "lstm")] == [0]      # no gradient: no trajectories
+    g = T.grad(cost, ins[3])
+    # without the rewrites the loop and its copy both run: same values
+    raw = T.function(ins, [cost, g], mode="no_rewrites")
+    assert len(_steps_of(raw, "lstm")) == 2
+    fast = T.function(ins, [cost, g])
+    assert len(_steps_of(fast, "lstm")) == 1
+    for a, b in zip(raw(*vals), fast(*vals)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    # second order through the trajectories (the copy's own gradient)
+    V = T.constant(RNG.standard_normal(g.type.shape if None not in g.type.shape else (12, 2)))
+    gv = (g * V).sum()
+    fg = T.function(ins, gv)
+    np.testing.assert_allclose(T.function(ins, T.grad(gv, ins[4]))(*vals), numeric_grad(fg, vals, 4),
+                               rtol=1e-5, atol=1e-7)

@@ -25,7 +25,7 @@ from ...ops import indexing as _ix
 from ...ops.dynamic import DynamicSlice, _resolve
 from ..graph import Constant, TensorType, Variable, build, toposort
 from ..scan_op import Scan, Spec, PackVariable
-from .registry import register
+from .registry import register, register_global
 
 
 def _refined(ph_type, outer_shape, dtype):
@@ -91,7 +91,9 @@ def scan_specialize(fg, node):
         return None                     # the step does not fit these inputs: left for run time
     new_phs = [memo.get(id(p), p) for p in seq_ph + tap_ph] + [memo.get(id(ns_ph[j]), ns_ph[j]) for j in keep]
     new = Spec(ns, sp.states, sp.n_plain, len(keep), new_phs, outs, name=sp.name, mode=sp.mode,
-               truncate=sp.truncate, infer_n=sp.infer_n, n_sums=nsum)
+               truncate=sp.truncate, infer_n=sp.infer_n, n_sums=nsum, n_extra=sp.n_extra,
+               family=sp.family, keys=sp.keys,
+               shape_outs=sp.shape_outs)
     new.vjp, new.builder, new.hoisted = sp.vjp, sp.builder, getattr(sp, "hoisted", 0)
     pack = build(Scan(new), list(ins[:w0]) + [nonseqs[j] for j in keep], cls=PackVariable)
     pack.requires_grad = node.outputs[0].requires_grad
@@ -106,3 +108,28 @@ def dynamic_slice_constant(fg, node):
         return None
     index = _resolve(node.op.template, [int(np.asarray(b.data)) for b in bounds])
     return _ix.getitem(node.inputs[0], index)
+
+
+@register_global("canonicalize")
+def scan_merge(fg):
+    """Loops of one family (see ``Spec.family``) on the same inputs run once: a
+    scan whose outputs are the first outputs of another (the copy the gradient
+    made to also output intermediate values) reads them from the other."""
+    groups = {}
+    for node in fg.toposort():
+        if isinstance(node.op, Scan):
+            sp = node.op.spec
+            groups.setdefault((id(sp.family), tuple(id(i) for i in node.inputs)), []).append(node)
+    changed = 0
+    for nodes in groups.values():
+        if len(nodes) < 2:
+            continue
+        nodes = sorted(nodes, key=lambda nd: -len(nd.op.spec.keys))     # stable: first built first
+        for p, x in enumerate(nodes):
+            kx = x.op.spec.keys
+            for y in nodes[:p]:
+                if y.op.spec.keys[:len(kx)] == kx and fg.alive(y):
+                    fg.replace(x.outputs[0], y.outputs[0])
+                    changed += 1
+                    break
+    return changed
