@@ -12,13 +12,12 @@ qiflow's (see ``docs/coming-from-theano.md`` for the differences).
 12.0
 """
 import importlib
-import importlib.util
-import sys
 
 from qiflow.sym import (function, shared, grad, In, Out, Mode, pp, config, Variable, Constant,
                         Apply, SharedVariable, dot)
 from qiflow.sym.graph import TensorType
 from . import tensor, printing, gradient, sandbox, compile, scalar, ifelse as _ifelse_module
+from .. import _alias
 
 __version__ = "1.0.5+qiflow"
 
@@ -29,6 +28,7 @@ MODULES = ("theano.tensor", "theano.tensor.nnet", "theano.tensor.nnet.conv",
            "theano.tensor.signal", "theano.tensor.signal.pool", "theano.tensor.signal.downsample",
            "theano.tensor.shared_randomstreams", "theano.sandbox", "theano.sandbox.rng_mrg",
            "theano.printing", "theano.gradient", "theano.ifelse", "theano.compile", "theano.scalar")
+_TARGETS = {full: __name__ + full[len("theano"):] for full in MODULES}
 
 _SCAN_NAMES = ("scan", "map", "reduce", "foldl", "foldr")
 
@@ -58,30 +58,9 @@ def install(force=False):
     >>> qt.install() or True
     True
     """
-    mine = sys.modules[__name__]
-    if sys.modules.get("theano") is mine:
-        return True
-    if not force:
-        if "theano" in sys.modules:
-            return False
-        try:
-            found = importlib.util.find_spec("theano") is not None
-        except (ImportError, ValueError):
-            found = False
-        if found:
-            return False
-    sys.modules["theano"] = mine
-    for full in MODULES:
-        sys.modules[full] = importlib.import_module(__name__ + full[len("theano"):])
-    return True
+    return _alias.install("theano", __name__, _TARGETS, force)
 
 
 def uninstall():
     """Undo ``install`` (the ``theano`` modules that point here are removed)."""
-    mine = sys.modules[__name__]
-    if sys.modules.get("theano") is mine:
-        del sys.modules["theano"]
-    for full in MODULES:
-        mod = sys.modules.get(full)
-        if mod is not None and mod.__name__.startswith(__name__):
-            del sys.modules[full]
+    _alias.uninstall("theano", __name__, _TARGETS)

@@ -13,11 +13,8 @@ for a script.  Every name is qiflow's (a name qiflow lacks is an
 >>> torch.nn.Linear is qf.nn.Linear, torch.tensor([1.0, 2.0]).sum().item()
 (True, 3.0)
 """
-import importlib
-import importlib.util
-import sys
-
 import qiflow as _qf
+from .. import _alias
 from . import onnx  # noqa: F401
 
 __version__ = "2.0.0+qiflow"
@@ -80,29 +77,9 @@ def install(force=False):
     >>> qt.install() in (True, False)
     True
     """
-    mine = sys.modules[__name__]
-    if sys.modules.get("torch") is mine:
-        return True
-    if not force:
-        if "torch" in sys.modules:
-            return False
-        try:
-            found = importlib.util.find_spec("torch") is not None
-        except (ImportError, ValueError):
-            found = False
-        if found:
-            return False
-    sys.modules["torch"] = mine
-    for full, target in MODULES.items():
-        sys.modules[full] = importlib.import_module(target)
-    return True
+    return _alias.install("torch", __name__, MODULES, force)
 
 
 def uninstall():
     """Undo ``install``."""
-    mine = sys.modules[__name__]
-    if sys.modules.get("torch") is mine:
-        del sys.modules["torch"]
-        for full, target in MODULES.items():
-            if getattr(sys.modules.get(full), "__name__", None) == target:
-                del sys.modules[full]
+    _alias.uninstall("torch", __name__, MODULES)
