@@ -260,10 +260,13 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
         _RAW.parent = _base._top if _base._top is not None else _base.EAGER
         _base._stack.append(_RAW)
         _base._top = _RAW
+    free = not retain_graph        # each node's graph is let go as soon as its vjp has run
     try:
         for node in reversed(order):
             g = pop(node, None)
             if g is None:
+                if free and node._op is not None and isinstance(node, T):
+                    node._inputs = node._saved = None
                 continue
             if owned:
                 owned.discard(id(g))       # from here on g may be shared (vjps pass it on)
@@ -319,6 +322,31 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
                     gin = _base.current().vjp(op, ctx, arrays, node._data, g)
                 else:
                     gin = op.vjp(ctx, arrays, node._data, g)
+                if free:
+                    node._inputs = node._saved = None
+                # the broadcast sum-back of ndarray gradients; this loop runs once per graph
+                # edge (``needs`` is None when every input is a tensor that requires grad)
+                for inp, gi in zip(inputs, gin):
+                    if gi is None or needs and not getattr(inp, "requires_grad", False):
+                        continue
+                    if needed is not None and inp not in needed:
+                        continue
+                    if gi.__class__ is not nd:
+                        gi = np.asarray(gi)
+                    d = inp._data
+                    if gi.shape != d.shape:
+                        gi = _sum_to_shape(gi, d.shape)
+                    if gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                        gi = gi.astype(d.dtype)
+                    old = get(inp)
+                    if old is None:
+                        grads[inp] = gi
+                    elif id(old) in owned:
+                        np.add(old, gi, out=old)
+                    else:
+                        grads[inp] = old = old + gi
+                        if old.__class__ is nd:    # 0-d sums are NumPy scalars
+                            owned.add(id(old))
             else:
                 if isinstance(node, T):
                     now = node._vc[0]
@@ -333,36 +361,17 @@ def _sweep(roots, root_grads, retain_graph, create_graph, targets=None):
                     gin = _base.current().vjp(op, ctx, inputs, node, g)
                 else:
                     gin = op.vjp(ctx, inputs, node, g)
-            for inp, gi in zip(inputs, gin):
-                if gi is None or not getattr(inp, "requires_grad", False):
-                    continue
-                if needed is not None and inp not in needed:
-                    continue
-                if raw:     # the broadcast sum-back: this loop runs once per graph edge
-                    if gi.__class__ is not nd:
-                        gi = np.asarray(gi)
-                    d = inp._data
-                    if gi.shape != d.shape:
-                        gi = _sum_to_shape(gi, d.shape)
-                    if gi.dtype is not d.dtype and gi.dtype != d.dtype:
-                        gi = gi.astype(d.dtype)
-                else:
+                if free and isinstance(node, T):
+                    node._inputs = node._saved = None
+                # the broadcast sum-back of graph-valued gradients
+                for inp, gi in zip(inputs, gin):
+                    if gi is None or not getattr(inp, "requires_grad", False):
+                        continue
+                    if needed is not None and inp not in needed:
+                        continue
                     gi = _unbroadcast(gi, inp)
-                old = get(inp)
-                if old is None:
-                    grads[inp] = gi
-                elif raw and id(old) in owned:
-                    np.add(old, gi, out=old)
-                else:
-                    grads[inp] = old = old + gi
-                    if raw and old.__class__ is nd:    # 0-d sums are NumPy scalars
-                        owned.add(id(old))
-        if not retain_graph:
-            for node in order:
-                if node._op is not None and isinstance(node, T):
-                    node._inputs = None
-                    if node._op.saves:
-                        node._saved = None
+                    old = get(inp)
+                    grads[inp] = gi if old is None else old + gi
     finally:
         if raw:
             _base.pop(_RAW)

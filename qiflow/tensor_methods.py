@@ -16,7 +16,8 @@ import numpy as np
 from .methods import TensorMethods
 from .ops import elementwise as E, movement as M, linalg as L
 from .ops import inplace as _inplace
-from .ops.base import apply_into
+from .ops.base import apply, apply_into
+from .ops import reduce as R
 from .ops.scatter import Scatter, ScatterAdd
 from . import torchfn as F
 from .torchfn.args import one_dim
@@ -36,25 +37,78 @@ class Size(tuple):
         return f"qiflow.Size({list(self)})"
 
 
+_ADD, _SUB, _MUL = E.SINGLETONS["add"], E.SINGLETONS["subtract"], E.SINGLETONS["multiply"]
+_MATMUL = L._matmul
+_MEAN_ALL = R.Mean(None, False)
+
+
+def _unpromoted(t, o):
+    """Whether PyTorch's promotion leaves tensor ``t`` and operand ``o`` as they are
+    (``F.promote`` returns them unchanged): the common cases, tested first."""
+    c = o.__class__
+    if c is int:
+        return True
+    if c is float:
+        return t._data.dtype.kind in "fc"
+    return isinstance(o, TorchMethods) and o._data.dtype is t._data.dtype
+
+
 class TorchMethods(TensorMethods):
     __slots__ = ()
 
-    # arithmetic with PyTorch's type promotion (torchfn/arith.py)
-    def __add__(self, o): return E.add(*F.promote(self, o))
-    def __radd__(self, o): return E.add(*F.promote(o, self))
-    def __sub__(self, o): return E.subtract(*F.promote(self, o))
-    def __rsub__(self, o): return E.subtract(*F.promote(o, self))
-    def __mul__(self, o): return E.multiply(*F.promote(self, o))
-    def __rmul__(self, o): return E.multiply(*F.promote(o, self))
+    # arithmetic with PyTorch's type promotion (torchfn/arith.py). The first line of each
+    # operator is the case where promotion changes nothing (a tensor of the same dtype, an
+    # int, a float with a floating tensor): the primitive is applied at once, a step's
+    # worth of small-network overhead saved (promote gives the same operands back there).
+    def __add__(self, o):
+        if _unpromoted(self, o):
+            return apply(_ADD, self, o)
+        return E.add(*F.promote(self, o))
+
+    def __radd__(self, o):
+        if _unpromoted(self, o):
+            return apply(_ADD, o, self)
+        return E.add(*F.promote(o, self))
+
+    def __sub__(self, o):
+        if _unpromoted(self, o):
+            return apply(_SUB, self, o)
+        return E.subtract(*F.promote(self, o))
+
+    def __rsub__(self, o):
+        if _unpromoted(self, o):
+            return apply(_SUB, o, self)
+        return E.subtract(*F.promote(o, self))
+
+    def __mul__(self, o):
+        if _unpromoted(self, o):
+            return apply(_MUL, self, o)
+        return E.multiply(*F.promote(self, o))
+
+    def __rmul__(self, o):
+        if _unpromoted(self, o):
+            return apply(_MUL, o, self)
+        return E.multiply(*F.promote(o, self))
+
     def __truediv__(self, o): return F.div(self, o)
     def __rtruediv__(self, o): return F.div(o, self)
     def __floordiv__(self, o): return E.floor_divide(*F.promote(self, o))
     def __rfloordiv__(self, o): return E.floor_divide(*F.promote(o, self))
     def __mod__(self, o): return E.mod(*F.promote(self, o))
     def __rmod__(self, o): return E.mod(*F.promote(o, self))
-    def __pow__(self, o): return E.power(*F.promote(self, o))
+    def __pow__(self, o):
+        if _unpromoted(self, o):
+            return E.power(self, o)
+        return E.power(*F.promote(self, o))
+
     def __rpow__(self, o): return E.power(*F.promote(o, self))
-    def __matmul__(self, o): return F.matmul(self, o)
+    def __matmul__(self, o):
+        if isinstance(o, TorchMethods):
+            a, b = self._data, o._data
+            if a.dtype is b.dtype and a.ndim >= 2 and b.ndim >= 2:   # two matrices (or stacks)
+                return apply(_MATMUL, self, o)
+        return F.matmul(self, o)
+
     def __rmatmul__(self, o): return F.matmul(o, self)
     __hash__ = TensorMethods.__hash__
 
@@ -143,7 +197,11 @@ class TorchMethods(TensorMethods):
     # reductions (torchfn/reduce.py)
     def sum(self, *a, **k): return F.sum(self, *a, **k)
     def nansum(self, *a, **k): return F.nansum(self, *a, **k)
-    def mean(self, *a, **k): return F.mean(self, *a, **k)
+    def mean(self, *a, **k):
+        if not a and not k and self._data.dtype.kind in "fc":     # x.mean(): all of it
+            return apply(_MEAN_ALL, self)
+        return F.mean(self, *a, **k)
+
     def prod(self, *a, **k): return F.prod(self, *a, **k)
     def max(self, *a, **k): return F.max(self, *a, **k)
     def min(self, *a, **k): return F.min(self, *a, **k)

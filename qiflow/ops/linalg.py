@@ -45,6 +45,12 @@ class MatMul(Op):
     def vjp(self, ctx, inputs, output, g):
         a, b = inputs
         need = ctx.needs_input_grad          # skip a GEMM nobody wants (x @ W on data)
+        nd = np.ndarray
+        if a.__class__ is nd and b.__class__ is nd and g.__class__ is nd and a.ndim == 2 \
+                and b.ndim == 2:
+            # ndarray values (a first-order backward): forward's own matrix kernel, called
+            # directly (``apply`` would hand these arrays to the same a.dot(b))
+            return (g.dot(b.T) if need[0] else None), (a.T.dot(g) if need[1] else None)
         if a.ndim == 2 and b.ndim == 2:
             # (.T of a matrix means the same on arrays, tensors and variables)
             return (apply(_matmul, g, b.T) if need[0] else None,

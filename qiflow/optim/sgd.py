@@ -41,6 +41,7 @@ class SGD(Optimizer):
         eager = _base._top is None
         alpha = -group["lr"]
         into = _axpy.forward_into
+        fresh = _base.FRESH
         for p in group["params"]:
             g = p._grad if eager else p.grad
             if g is None:
@@ -52,7 +53,10 @@ class SGD(Optimizer):
                 state[p] = {}
             if eager:       # what apply_into does without an interpreter, its dispatch skipped
                 into(d, d, g._data, alpha)
-                _base.own_counter(p)[0] += 1
+                vc = p._vc              # own_counter(p), inlined: the update bumps p's version
+                if vc is fresh:
+                    vc = p._vc = [0]
+                vc[0] += 1
             else:
                 apply_into(_axpy, p, p, g, -self.hyper(group, "lr", p))
 
