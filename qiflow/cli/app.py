@@ -36,6 +36,15 @@ def _message(exc):
             "traceback, and please report it)")
 
 
+def _first_rank():
+    """False on the ranks after the first when an MPI launcher started several copies of this
+    command. ``evaluate`` and ``predict`` read a checkpoint and print a result: one process
+    does that, and ``mpiexec -n 4 qiflow evaluate ...`` prints it once, not four times."""
+    from ..distributed._mpi import launcher_rank
+    rank = launcher_rank()
+    return rank is None or rank == 0
+
+
 def main(argv=None):
     """Entry point of the ``qiflow`` console script; returns the exit code."""
     console = signals.Console()
@@ -45,6 +54,8 @@ def main(argv=None):
             from .args import parse
             args = parse(argv)
             name = f"qiflow {args.command}"
+            if args.command != "train" and not _first_rank():
+                return 0        # evaluate/predict under mpiexec: rank 0 alone runs and prints
             return _commands()[args.command](args, console)
         except CliError as exc:
             console.err(f"{name}: error: {exc}")

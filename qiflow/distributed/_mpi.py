@@ -40,3 +40,23 @@ def mpi():
 def launched_by_mpiexec():
     """True when an MPI launcher (mpiexec, mpirun, srun) started this process."""
     return any(v in os.environ for v in _LAUNCH_VARS)
+
+
+# the rank each launcher gives a process: MPICH/Intel MPI (Hydra), Open MPI, PMIx, Slurm
+_RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
+
+
+def launcher_rank():
+    """This process's rank as the launcher's environment says (without starting MPI),
+    or None when no launcher started it or its variables are not known here.
+
+    >>> launcher_rank() is None or launcher_rank() >= 0
+    True
+    """
+    if not launched_by_mpiexec():
+        return None
+    for v in _RANK_VARS:
+        value = os.environ.get(v, "")
+        if value.isdigit():
+            return int(value)
+    return None

@@ -122,3 +122,18 @@ def test_a_failing_rank_ends_the_group_naming_it(mnist_dir, tmp_path):
     assert qf.load(tmp_path / "r" / "last.npz")["epoch"] in (1, 2)
     again = mpi_train("--resume", str(tmp_path / "r" / "last.npz"), "--no-progress", "--no-plot")
     assert again.rc == 0 and "took over the lock" in again.out, again
+
+
+def test_evaluate_and_predict_under_mpiexec_run_and_print_once(mnist_dir, tmp_path):
+    assert main(["train", *RUN, "--epochs", "1", "--data", mnist_dir, "--out", str(tmp_path / "r")]) == 0
+    best = str(tmp_path / "r" / "best.npz")
+    ev = run("cli_main.py", "evaluate", best, "--data", mnist_dir, "--limit", "1000")
+    assert ev.rc == 0, ev
+    assert ev.out.count("test error: ") == 1 and ev.err == "", ev
+    single = float(ev.out.split("test error: ")[1].split()[0])
+    assert single == pytest.approx(100 * evaluate(str(tmp_path / "r"), mnist_dir, "test")["error"], abs=0.005)
+    pr = run("cli_main.py", "predict", best, "--index", "3", "--data", mnist_dir)
+    assert pr.rc == 0 and pr.out.count("test image 3: predicted") == 1, pr
+    # rank 0's failure is still the command's failure, said once
+    bad = run("cli_main.py", "evaluate", str(tmp_path / "missing.npz"))
+    assert bad.rc != 0 and bad.err.count("no such checkpoint") == 1, bad
