@@ -105,8 +105,12 @@ class _ConvBase(Op):
     # Internally images are stored batch-innermost, (C, H, W, N): every strided
     # slice then has long contiguous rows of N values, which makes the im2col
     # copy and the col2im adds several times faster than in NCHW order.
-    def _cols(self, x, kh, kw):
-        """im2col of x: (C*kh*kw, OH*OW*N), plus (OH, OW)."""
+    def _cols(self, x, kh, kw, hold=None):
+        """im2col of x: (C*kh*kw, OH*OW*N), plus (OH, OW).
+
+        ``hold``: a one-item list keeping the matrix's memory from one call to the
+        next (the compiled mode's, for a matrix that never leaves the function): a
+        fresh 64 MB matrix costs its page faults on every call."""
         N, C, H, W = x.shape
         pt, pb, pl, pr = self.padding
         if pt or pb or pl or pr:
@@ -122,7 +126,14 @@ class _ConvBase(Op):
         sC, sH, sW, sN = xp.strides
         view = as_strided(xp, (C, kh, kw, oh, ow, N), (sC, sH * dh, sW * dw, sH * sh, sW * sw, sN),
                           writeable=False)
-        return view.reshape(C * kh * kw, oh * ow * N), oh, ow
+        if hold is None or (kh * kw == 1 and (sh, sw) == (1, 1) and xp.flags.c_contiguous):
+            return view.reshape(C * kh * kw, oh * ow * N), oh, ow     # (a view: 1x1 kernels)
+        shape = (C * kh * kw, oh * ow * N)
+        cols = hold[0]
+        if cols is None or cols.shape != shape or cols.dtype != x.dtype:
+            cols = hold[0] = np.empty(shape, x.dtype)
+        np.copyto(cols.reshape(view.shape), view)
+        return cols, oh, ow
 
     def _gemm(self, w2, cols):
         """w2 (O, K) @ cols (K, M), group by group."""
@@ -195,11 +206,12 @@ class Conv2d(_ConvBase):
     def forward(self, x, w, b=None):
         return self.forward_and_save(x, w, b)[0]
 
-    def forward_and_save(self, x, w, b=None):
+    def forward_and_save(self, x, w, b=None, hold=None):
+        """(y, the im2col matrix of x); ``hold`` as in ``_cols``."""
         self._check(x.shape, w.shape)
         N = x.shape[0]
         O, _, kh, kw = w.shape
-        cols, oh, ow = self._cols(x, kh, kw)
+        cols, oh, ow = self._cols(x, kh, kw, hold)
         y = self._gemm(w.reshape(O, -1), cols)
         if b is not None:
             y += b.reshape(O, 1).astype(y.dtype, copy=False)

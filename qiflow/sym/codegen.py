@@ -106,13 +106,17 @@ def _transpose(op: M.Transpose, node, args, res, env, bufs):
 
 @emit_node.register
 def _conv(op: Conv2d, node, args, res, env, bufs):
-    """A convolution whose im2col matrix the weight gradient reuses (see ``plan``)."""
-    cols = env.get("_plan_cols", {}).get(id(node))
-    if cols is None or type(op) is not Conv2d:
+    """A convolution building its im2col matrix in memory kept across calls (the
+    matrix never leaves the function), which the weight gradient reuses (see ``plan``)."""
+    if type(op) is not Conv2d:
         return None
-    fname = f"_cf{id(node)}"
+    cols = env.get("_plan_cols", {}).get(id(node), "_")
+    fname, hold = f"_cf{id(node)}", f"_ch{id(node)}"
     env[fname] = op.forward_and_save
-    return [f"{res}, {cols} = {fname}({', '.join(args)})"]
+    env[hold] = [None]
+    if len(args) == 2:
+        args = args + ["None"]
+    return [f"{res}, {cols} = {fname}({', '.join(args)}, {hold})"]
 
 
 @emit_node.register
