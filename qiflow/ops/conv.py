@@ -28,6 +28,31 @@ from .._state import QiflowError
 _BLOCK_BYTES = 8 << 20      # the column block of the input gradient (see _input_grad)
 
 
+def held(hold, shape, dtype, like=None, zero=False):
+    """A new array of ``shape`` and ``dtype`` (stored in ``like``'s memory order when
+    given), or, with ``hold`` (a one-item list the compiled mode keeps per node), the
+    one kept there from the previous call when it has the same shape, dtype and
+    order: a fresh array of several MB costs its page faults on every call.
+    ``zero``: filled with zeros."""
+    order = None
+    if like is not None and not like.flags.c_contiguous:
+        order = tuple(sorted(range(like.ndim), key=lambda i: -abs(like.strides[i])))
+    key = (tuple(shape), np.dtype(dtype), order)
+    if hold is not None and hold[0] is not None and hold[0][0] == key:
+        a = hold[0][1]
+        if zero:
+            a.fill(0)
+        return a
+    make = np.zeros if zero else np.empty
+    if order is None:
+        a = make(shape, dtype)
+    else:
+        a = make([shape[i] for i in order], dtype).transpose(np.argsort(order))
+    if hold is not None:
+        hold[0] = (key, a)
+    return a
+
+
 def _pair(name, v):
     if isinstance(v, (int, np.integer)):
         return int(v), int(v)
@@ -108,9 +133,8 @@ class _ConvBase(Op):
     def _cols(self, x, kh, kw, hold=None):
         """im2col of x: (C*kh*kw, OH*OW*N), plus (OH, OW).
 
-        ``hold``: a one-item list keeping the matrix's memory from one call to the
-        next (the compiled mode's, for a matrix that never leaves the function): a
-        fresh 64 MB matrix costs its page faults on every call."""
+        ``hold``: memory kept from one call to the next (see ``held``; the compiled
+        mode's, for a matrix that never leaves the function)."""
         N, C, H, W = x.shape
         pt, pb, pl, pr = self.padding
         if pt or pb or pl or pr:
@@ -128,10 +152,7 @@ class _ConvBase(Op):
                           writeable=False)
         if hold is None or (kh * kw == 1 and (sh, sw) == (1, 1) and xp.flags.c_contiguous):
             return view.reshape(C * kh * kw, oh * ow * N), oh, ow     # (a view: 1x1 kernels)
-        shape = (C * kh * kw, oh * ow * N)
-        cols = hold[0]
-        if cols is None or cols.shape != shape or cols.dtype != x.dtype:
-            cols = hold[0] = np.empty(shape, x.dtype)
+        cols = held(hold, (C * kh * kw, oh * ow * N), x.dtype)
         np.copyto(cols.reshape(view.shape), view)
         return cols, oh, ow
 
@@ -143,7 +164,10 @@ class _ConvBase(Op):
         return np.matmul(w2.reshape(g, w2.shape[0] // g, -1), cols.reshape(g, cols.shape[0] // g, -1)).reshape(
             w2.shape[0], -1)
 
-    def _input_grad(self, g, w, xshape):
+    def _input_grad(self, g, w, xshape, scratch=None, out=None):
+        """dL/dx; ``scratch`` and ``out`` as ``held``'s ``hold``, for the column block
+        and for the result (the compiled mode passes ``out`` only where the result
+        never leaves the function)."""
         N, C, H, W = xshape
         O, _, kh, kw = w.shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
@@ -155,20 +179,23 @@ class _ConvBase(Op):
             wt = w.reshape(O, -1).T
         else:
             wt = w.reshape(gr, O // gr, -1).transpose(0, 2, 1)
-        dx = np.zeros((C, H + pt + pb, W + pl + pr, N), np.result_type(g, w))
+        dx = held(out, (C, H + pt + pb, W + pl + pr, N), np.result_type(g, w), zero=True)
         wspan = sw * (ow - 1) + 1
         # The columns (C*kh*kw, rows*OW*N) of a few output rows at a time, each scattered
         # at once: a block stays in cache between the GEMM that writes it and the kh*kw
         # strided slice adds that read it (the whole matrix is as big as the im2col one:
         # 64 MB for LeNet's second layer at batch 500, 40 -> 30 ms).
         rows = max(1, min(oh, _BLOCK_BYTES // max(1, C * kh * kw * ow * N * dx.itemsize)))
+        block = held(scratch, (C * kh * kw * rows * ow * N,), dx.dtype)
         for i0 in range(0, oh, rows):
             i1 = min(oh, i0 + rows)
             gi = g4[:, i0:i1]
+            m = (i1 - i0) * ow * N
             if gr == 1:
-                dcols = wt @ gi.reshape(O, -1)
+                dcols = np.matmul(wt, gi.reshape(O, m), out=block[:C * kh * kw * m].reshape(-1, m))
             else:
-                dcols = np.matmul(wt, gi.reshape(gr, O // gr, -1))
+                dcols = np.matmul(wt, gi.reshape(gr, O // gr, m),
+                                  out=block[:C * kh * kw * m].reshape(gr, -1, m))
             dcols = dcols.reshape(C, kh, kw, i1 - i0, ow, N)
             hspan = sh * (i1 - i0 - 1) + 1
             # kh*kw strided slice adds: a loop over kernel taps, never over pixels
@@ -237,8 +264,8 @@ class Conv2dInputGrad(_ConvBase):
     def infer(self, g, w, x):
         return x.shape, np.result_type(g.dtype, w.dtype)
 
-    def forward(self, g, w, x):
-        return self._input_grad(g, w, x.shape)
+    def forward(self, g, w, x, scratch=None, out=None):
+        return self._input_grad(g, w, x.shape, scratch, out)
 
     def vjp(self, ctx, inputs, output, c):
         g, w, x = inputs

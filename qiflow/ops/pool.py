@@ -20,7 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .base import Op, apply
-from .conv import _pair
+from .conv import _pair, held
 from .._state import QiflowError
 
 
@@ -171,10 +171,12 @@ class MaxPool2dGrad(_Pool):
     def infer(self, x, y, g):
         return x.shape, g.dtype
 
-    def forward(self, x, y, g):
+    def forward(self, x, y, g, scratch=None, out=None):
+        """``scratch`` and ``out``: memory kept across calls (see ``conv.held``) for the
+        masks and for the result of the tiled path."""
         oh, ow, eh, ew = self._geometry(x.shape)
         if self._tiles(x.shape) and x.size:
-            return self._tiled(x, y, g)
+            return self._tiled(x, y, g, scratch, out)
         ph, pw = self.padding
         shape = (x.shape[0], x.shape[1], x.shape[2] + ph + eh, x.shape[3] + pw + ew)
         (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
@@ -188,11 +190,11 @@ class MaxPool2dGrad(_Pool):
                 dxp[idx] += g * hit
         return self._crop(dxp, x.shape)
 
-    def _tiled(self, x, y, g):
+    def _tiled(self, x, y, g, scratch=None, out=None):
         """Windows that tile x: one comparison and one product over the whole input (as
         window views), the first maximum picked on the boolean masks in between."""
         kh, kw = self.kernel
-        hit = _empty_like_layout(x, x.shape, dtype=bool)
+        hit = held(scratch, x.shape, bool, like=x)
         h6 = _windows(hit, kh, kw)
         np.equal(_windows(x, kh, kw), y[:, :, :, None, :, None], out=h6)
         if kh * kw > 1:
@@ -203,7 +205,7 @@ class MaxPool2dGrad(_Pool):
                 np.logical_and(h, left, out=h)
                 if t < kh * kw - 1:
                     np.logical_xor(left, h, out=left)
-        dx = _empty_like_layout(x, x.shape, dtype=g.dtype)
+        dx = held(out, x.shape, g.dtype, like=x)
         np.multiply(g[:, :, :, None, :, None], h6, out=_windows(dx, kh, kw))
         return dx
 

@@ -20,7 +20,8 @@ from ..ops import movement as M
 from ..ops import reduce as R
 from ..ops.linalg import MatMul
 from ..ops.dense import Linear
-from ..ops.conv import Conv2d, Conv2dWeightGrad
+from ..ops.conv import Conv2d, Conv2dInputGrad, Conv2dWeightGrad
+from ..ops.pool import MaxPool2dGrad
 from .rewrites.specialize import Gemm
 from .scan_op import ScanOutput
 
@@ -130,6 +131,22 @@ def _conv_weight_grad(op: Conv2dWeightGrad, node, args, res, env, bufs):
     if id(node) in env["_plan_cols_last"]:
         lines.append(f"{cols} = None")
     return lines
+
+
+@emit_node.register(Conv2dInputGrad)
+@emit_node.register(MaxPool2dGrad)
+def _held_buffers(op, node, args, res, env, bufs):
+    """Ops whose forward takes ``scratch`` (memory for temporaries, kept across calls)
+    and ``out`` (for the result: kept only where it never leaves the function; the
+    linker sets it to None otherwise, as for Gemm buffers)."""
+    if type(op) not in (Conv2dInputGrad, MaxPool2dGrad):
+        return None
+    fname, scratch, out = f"_hf{id(node)}", f"_hs{id(node)}", f"_gb{len(bufs)}"
+    env[fname] = op.forward
+    env[scratch] = [None]
+    env[out] = [None]
+    bufs.append((out, node))
+    return [f"{res} = {fname}({', '.join(args)}, scratch={scratch}, out={out})"]
 
 
 @emit_node.register

@@ -59,3 +59,29 @@ def test_compiled_inference_conv_returns_fresh_outputs():
     with qf.no_grad():
         for x, o in zip(xs, outs):
             np.testing.assert_allclose(o.numpy(), conv(x).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("first", ["conv", "pool"])
+def test_compiled_input_gradients_handed_out_stay_their_own(first):
+    """The input's gradient (a conv2d input gradient or a max-pool gradient) leaves the
+    function: the compiled kernels must not put it in memory they reuse next call."""
+    qf.manual_seed(3)
+    conv = nn.Conv2d(2, 3, 3, padding=1).double()
+    layers = [conv, nn.MaxPool2d(2)] if first == "conv" else [nn.MaxPool2d(2), conv]
+    model = nn.Sequential(*layers, nn.Tanh())
+
+    def step(x):
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        return loss
+    f = qf.compile(step, strict=True)
+    got, want = [], []
+    for _ in range(3):
+        x = qf.tensor(R.uniform(-1, 1, (3, 2, 6, 6)), requires_grad=True)
+        f(x)
+        got.append(x.grad)
+        x2 = qf.tensor(x.detach().numpy(), requires_grad=True)
+        step(x2)
+        want.append(x2.grad.numpy().copy())
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), w, rtol=1e-12, atol=1e-14)
