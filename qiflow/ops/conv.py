@@ -130,11 +130,13 @@ class _ConvBase(Op):
     # Internally images are stored batch-innermost, (C, H, W, N): every strided
     # slice then has long contiguous rows of N values, which makes the im2col
     # copy and the col2im adds several times faster than in NCHW order.
-    def _cols(self, x, kh, kw, hold=None):
+    def _cols(self, x, kh, kw, hold=None, ones=False):
         """im2col of x: (C*kh*kw, OH*OW*N), plus (OH, OW).
 
         ``hold``: memory kept from one call to the next (see ``held``; the compiled
-        mode's, for a matrix that never leaves the function)."""
+        mode's, for a matrix that never leaves the function).  ``ones`` (with
+        ``hold``): one more row of ones, so that one GEMM adds the bias in the forward
+        and sums the bias gradient in the backward (see ``forward_and_save``)."""
         N, C, H, W = x.shape
         pt, pb, pl, pr = self.padding
         if pt or pb or pl or pr:
@@ -150,10 +152,13 @@ class _ConvBase(Op):
         sC, sH, sW, sN = xp.strides
         view = as_strided(xp, (C, kh, kw, oh, ow, N), (sC, sH * dh, sW * dw, sH * sh, sW * sw, sN),
                           writeable=False)
-        if hold is None or (kh * kw == 1 and (sh, sw) == (1, 1) and xp.flags.c_contiguous):
+        if hold is None or (not ones and kh * kw == 1 and (sh, sw) == (1, 1) and xp.flags.c_contiguous):
             return view.reshape(C * kh * kw, oh * ow * N), oh, ow     # (a view: 1x1 kernels)
-        cols = held(hold, (C * kh * kw, oh * ow * N), x.dtype)
-        np.copyto(cols.reshape(view.shape), view)
+        K = C * kh * kw
+        cols = held(hold, (K + bool(ones), oh * ow * N), x.dtype)
+        np.copyto(cols[:K].reshape(view.shape), view)
+        if ones:
+            cols[K] = 1
         return cols, oh, ow
 
     def _gemm(self, w2, cols):
@@ -205,12 +210,17 @@ class _ConvBase(Op):
                     dx[:, r0:r0 + hspan:sh, q * dw:q * dw + wspan:sw] += dcols[:, p, q]
         return dx[:, pt:pt + H, pl:pl + W].transpose(3, 0, 1, 2)
 
-    def _weight_grad(self, x, g, wshape, cols=None):
+    def _weight_grad(self, x, g, wshape, cols=None, bias=False):
         O, Cg, kh, kw = wshape
         if cols is None:
             cols = self._cols(x, kh, kw)[0]
         g2 = g.transpose(1, 2, 3, 0).reshape(O, -1)
         gr = self.groups
+        K = Cg * kh * kw
+        if cols.shape[0] == K + 1:        # a row of ones (groups == 1): [dw | db] in one GEMM
+            dwb = g2 @ cols.T
+            dw = np.ascontiguousarray(dwb[:, :K]).reshape(wshape)
+            return (dw, dwb[:, K].copy()) if bias else dw
         if gr == 1:
             dw = g2 @ cols.T
         else:
@@ -233,13 +243,22 @@ class Conv2d(_ConvBase):
     def forward(self, x, w, b=None):
         return self.forward_and_save(x, w, b)[0]
 
-    def forward_and_save(self, x, w, b=None, hold=None):
-        """(y, the im2col matrix of x); ``hold`` as in ``_cols``."""
+    def forward_and_save(self, x, w, b=None, hold=None, ones=False):
+        """(y, the im2col matrix of x); ``hold`` and ``ones`` (groups 1 only) as in
+        ``_cols``: with ``ones`` the bias is a last column of the weight matrix, which
+        saves a pass over y (and the weight gradient then sums the bias gradient)."""
         self._check(x.shape, w.shape)
         N = x.shape[0]
         O, _, kh, kw = w.shape
-        cols, oh, ow = self._cols(x, kh, kw, hold)
-        y = self._gemm(w.reshape(O, -1), cols)
+        ones = ones and hold is not None and self.groups == 1
+        cols, oh, ow = self._cols(x, kh, kw, hold, ones)
+        K = cols.shape[0] - ones
+        if ones and b is not None:
+            wb = np.empty((O, K + 1), np.result_type(x.dtype, w.dtype))
+            wb[:, :K] = w.reshape(O, K)
+            wb[:, K] = b
+            return (wb @ cols).reshape(O, oh, ow, N).transpose(3, 0, 1, 2), cols
+        y = self._gemm(w.reshape(O, -1), cols[:K] if ones else cols)
         if b is not None:
             y += b.reshape(O, 1).astype(y.dtype, copy=False)
         return y.reshape(O, oh, ow, N).transpose(3, 0, 1, 2), cols
@@ -284,8 +303,10 @@ class Conv2dWeightGrad(_ConvBase):
     def infer(self, x, g, w, *cols):
         return w.shape, np.result_type(x.dtype, g.dtype)
 
-    def forward(self, x, g, w, cols=None):
-        return self._weight_grad(x, g, w.shape, cols)
+    def forward(self, x, g, w, cols=None, bias=False):
+        """dL/dw; with ``bias`` and a ``cols`` matrix ending in a row of ones (see
+        ``Conv2d.forward_and_save``): (dL/dw, dL/db)."""
+        return self._weight_grad(x, g, w.shape, cols, bias)
 
     def vjp(self, ctx, inputs, output, c):
         x, g, w = inputs[:3]
