@@ -225,6 +225,8 @@ class _ConvBase(Op):
             dw = g2 @ cols.T
         else:
             dw = np.matmul(g2.reshape(gr, O // gr, -1), cols.reshape(gr, Cg * kh * kw, -1).transpose(0, 2, 1))
+        if bias:
+            return dw.reshape(wshape), np.add.reduce(g2, axis=1)
         return dw.reshape(wshape)
 
 

@@ -65,3 +65,27 @@ def test_tiled_max_pool_gradient_by_finite_differences():
     x = qf.tensor(r.standard_normal((2, 3, 4, 6)), requires_grad=True)
     assert qf.autograd.gradcheck(lambda t: qf.nn.functional.max_pool2d(t, (2, 3)) ** 2, (x,))
     assert qf.autograd.gradgradcheck(lambda t: qf.nn.functional.max_pool2d(t, 2) ** 2, (x,))
+
+
+@pytest.mark.parametrize("ones", [True, False])
+def test_bias_row_of_ones_gives_bias_and_weight_gradients(ones):
+    """Conv2d.forward_and_save with a row of ones (the compiled mode's bias folding)
+    gives eager's output, and Conv2dWeightGrad(bias=True) the weight and bias
+    gradients, with or without that row; checked against PyTorch (float64)."""
+    from qiflow.ops.conv import Conv2d, Conv2dWeightGrad
+    r = np.random.default_rng(4)
+    x, w, b = r.standard_normal((3, 2, 7, 6)), r.standard_normal((4, 2, 3, 2)), r.standard_normal(4)
+    st, pad, dil = conv_params((3, 2), 2, 1, 1)
+    hold = [None]
+    for _ in range(2):                     # the second call reuses the held matrix
+        y, cols = Conv2d(st, pad, dil, 1).forward_and_save(x, w, b, hold, ones)
+        assert cols.shape[0] == 2 * 3 * 2 + ones
+        wt, bt = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+        yt = torch.nn.functional.conv2d(torch.tensor(x), wt, bt, stride=2, padding=1)
+        np.testing.assert_allclose(y, yt.detach().numpy(), atol=1e-12)
+        g = r.standard_normal(y.shape)
+        yt.backward(torch.tensor(g))
+        dw, db = Conv2dWeightGrad(st, pad, dil, 1).forward(x, g, w, cols, True)
+        np.testing.assert_allclose(dw, wt.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(db, bt.grad.numpy(), atol=1e-12)
+        assert dw.flags.c_contiguous and dw.shape == w.shape
