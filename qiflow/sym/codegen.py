@@ -4,7 +4,10 @@
 compute ``res`` from the variables named ``args``, or None for the default:
 a call of the op's own ``forward`` (every op works without an entry).  The
 entries here only make common nodes cheaper than a method call: a direct
-NumPy call (matmul, sums, reshape, transpose), a preallocated GEMM output.
+NumPy call (matmul, sums, reshape, transpose), a preallocated GEMM output,
+memory kept across calls for the convolution and pooling kernels (``conv.held``:
+im2col matrices, column blocks, masks, and outputs that never leave the
+function -- a fresh array of several MB costs its page faults on every call).
 Elementwise nodes are not here: their kernel comes from the op itself
 (``ufunc`` / ``emit``, see ``kernels.py``).
 
