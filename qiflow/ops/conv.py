@@ -25,6 +25,34 @@ from .shapes import known
 from .._state import QiflowError
 
 
+_BLOCK_BYTES = 8 << 20      # the column block of the input gradient (see _input_grad)
+
+
+def held(hold, shape, dtype, like=None, zero=False):
+    """A new array of ``shape`` and ``dtype`` (stored in ``like``'s memory order when
+    given), or, with ``hold`` (a one-item list the compiled mode keeps per node), the
+    one kept there from the previous call when it has the same shape, dtype and
+    order: a fresh array of several MB costs its page faults on every call.
+    ``zero``: filled with zeros."""
+    order = None
+    if like is not None and not like.flags.c_contiguous:
+        order = tuple(sorted(range(like.ndim), key=lambda i: -abs(like.strides[i])))
+    key = (tuple(shape), np.dtype(dtype), order)
+    if hold is not None and hold[0] is not None and hold[0][0] == key:
+        a = hold[0][1]
+        if zero:
+            a.fill(0)
+        return a
+    make = np.zeros if zero else np.empty
+    if order is None:
+        a = make(shape, dtype)
+    else:
+        a = make([shape[i] for i in order], dtype).transpose(np.argsort(order))
+    if hold is not None:
+        hold[0] = (key, a)
+    return a
+
+
 def _pair(name, v):
     if isinstance(v, (int, np.integer)):
         return int(v), int(v)
@@ -102,8 +130,13 @@ class _ConvBase(Op):
     # Internally images are stored batch-innermost, (C, H, W, N): every strided
     # slice then has long contiguous rows of N values, which makes the im2col
     # copy and the col2im adds several times faster than in NCHW order.
-    def _cols(self, x, kh, kw):
-        """im2col of x: (C*kh*kw, OH*OW*N), plus (OH, OW)."""
+    def _cols(self, x, kh, kw, hold=None, ones=False):
+        """im2col of x: (C*kh*kw, OH*OW*N), plus (OH, OW).
+
+        ``hold``: memory kept from one call to the next (see ``held``; the compiled
+        mode's, for a matrix that never leaves the function).  ``ones`` (with
+        ``hold``): one more row of ones, so that one GEMM adds the bias in the forward
+        and sums the bias gradient in the backward (see ``forward_and_save``)."""
         N, C, H, W = x.shape
         pt, pb, pl, pr = self.padding
         if pt or pb or pl or pr:
@@ -119,7 +152,14 @@ class _ConvBase(Op):
         sC, sH, sW, sN = xp.strides
         view = as_strided(xp, (C, kh, kw, oh, ow, N), (sC, sH * dh, sW * dw, sH * sh, sW * sw, sN),
                           writeable=False)
-        return view.reshape(C * kh * kw, oh * ow * N), oh, ow
+        if hold is None or (not ones and kh * kw == 1 and (sh, sw) == (1, 1) and xp.flags.c_contiguous):
+            return view.reshape(C * kh * kw, oh * ow * N), oh, ow     # (a view: 1x1 kernels)
+        K = C * kh * kw
+        cols = held(hold, (K + bool(ones), oh * ow * N), x.dtype)
+        np.copyto(cols[:K].reshape(view.shape), view)
+        if ones:
+            cols[K] = 1
+        return cols, oh, ow
 
     def _gemm(self, w2, cols):
         """w2 (O, K) @ cols (K, M), group by group."""
@@ -129,38 +169,64 @@ class _ConvBase(Op):
         return np.matmul(w2.reshape(g, w2.shape[0] // g, -1), cols.reshape(g, cols.shape[0] // g, -1)).reshape(
             w2.shape[0], -1)
 
-    def _input_grad(self, g, w, xshape):
+    def _input_grad(self, g, w, xshape, scratch=None, out=None):
+        """dL/dx; ``scratch`` and ``out`` as ``held``'s ``hold``, for the column block
+        and for the result (the compiled mode passes ``out`` only where the result
+        never leaves the function)."""
         N, C, H, W = xshape
         O, _, kh, kw = w.shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
         pt, pb, pl, pr = self.padding
         oh, ow = g.shape[2], g.shape[3]
-        g2 = g.transpose(1, 2, 3, 0).reshape(O, -1)
+        g4 = g.transpose(1, 2, 3, 0)                      # (O, OH, OW, N): free for conv2d's layout
         gr = self.groups
         if gr == 1:
-            dcols = w.reshape(O, -1).T @ g2
+            wt = w.reshape(O, -1).T
         else:
-            wg = w.reshape(gr, O // gr, -1).transpose(0, 2, 1)
-            dcols = np.matmul(wg, g2.reshape(gr, O // gr, -1))
-        dcols = dcols.reshape(C, kh, kw, oh, ow, N)
-        dx = np.zeros((C, H + pt + pb, W + pl + pr, N), np.result_type(g, w))
-        hspan, wspan = sh * (oh - 1) + 1, sw * (ow - 1) + 1
-        # kh*kw strided slice adds: a loop over kernel taps, never over pixels
-        for p in range(kh):
-            for q in range(kw):
-                dx[:, p * dh:p * dh + hspan:sh, q * dw:q * dw + wspan:sw] += dcols[:, p, q]
+            wt = w.reshape(gr, O // gr, -1).transpose(0, 2, 1)
+        dx = held(out, (C, H + pt + pb, W + pl + pr, N), np.result_type(g, w), zero=True)
+        wspan = sw * (ow - 1) + 1
+        # The columns (C*kh*kw, rows*OW*N) of a few output rows at a time, each scattered
+        # at once: a block stays in cache between the GEMM that writes it and the kh*kw
+        # strided slice adds that read it (the whole matrix is as big as the im2col one:
+        # 64 MB for LeNet's second layer at batch 500, 40 -> 30 ms).
+        rows = max(1, min(oh, _BLOCK_BYTES // max(1, C * kh * kw * ow * N * dx.itemsize)))
+        block = held(scratch, (C * kh * kw * rows * ow * N,), dx.dtype)
+        for i0 in range(0, oh, rows):
+            i1 = min(oh, i0 + rows)
+            gi = g4[:, i0:i1]
+            m = (i1 - i0) * ow * N
+            if gr == 1:
+                dcols = np.matmul(wt, gi.reshape(O, m), out=block[:C * kh * kw * m].reshape(-1, m))
+            else:
+                dcols = np.matmul(wt, gi.reshape(gr, O // gr, m),
+                                  out=block[:C * kh * kw * m].reshape(gr, -1, m))
+            dcols = dcols.reshape(C, kh, kw, i1 - i0, ow, N)
+            hspan = sh * (i1 - i0 - 1) + 1
+            # kh*kw strided slice adds: a loop over kernel taps, never over pixels
+            for p in range(kh):
+                r0 = i0 * sh + p * dh
+                for q in range(kw):
+                    dx[:, r0:r0 + hspan:sh, q * dw:q * dw + wspan:sw] += dcols[:, p, q]
         return dx[:, pt:pt + H, pl:pl + W].transpose(3, 0, 1, 2)
 
-    def _weight_grad(self, x, g, wshape, cols=None):
+    def _weight_grad(self, x, g, wshape, cols=None, bias=False):
         O, Cg, kh, kw = wshape
         if cols is None:
             cols = self._cols(x, kh, kw)[0]
         g2 = g.transpose(1, 2, 3, 0).reshape(O, -1)
         gr = self.groups
+        K = Cg * kh * kw
+        if cols.shape[0] == K + 1:        # a row of ones (groups == 1): [dw | db] in one GEMM
+            dwb = g2 @ cols.T
+            dw = np.ascontiguousarray(dwb[:, :K]).reshape(wshape)
+            return (dw, dwb[:, K].copy()) if bias else dw
         if gr == 1:
             dw = g2 @ cols.T
         else:
             dw = np.matmul(g2.reshape(gr, O // gr, -1), cols.reshape(gr, Cg * kh * kw, -1).transpose(0, 2, 1))
+        if bias:
+            return dw.reshape(wshape), np.add.reduce(g2, axis=1)
         return dw.reshape(wshape)
 
 
@@ -179,12 +245,22 @@ class Conv2d(_ConvBase):
     def forward(self, x, w, b=None):
         return self.forward_and_save(x, w, b)[0]
 
-    def forward_and_save(self, x, w, b=None):
+    def forward_and_save(self, x, w, b=None, hold=None, ones=False):
+        """(y, the im2col matrix of x); ``hold`` and ``ones`` (groups 1 only) as in
+        ``_cols``: with ``ones`` the bias is a last column of the weight matrix, which
+        saves a pass over y (and the weight gradient then sums the bias gradient)."""
         self._check(x.shape, w.shape)
         N = x.shape[0]
         O, _, kh, kw = w.shape
-        cols, oh, ow = self._cols(x, kh, kw)
-        y = self._gemm(w.reshape(O, -1), cols)
+        ones = ones and hold is not None and self.groups == 1
+        cols, oh, ow = self._cols(x, kh, kw, hold, ones)
+        K = cols.shape[0] - ones
+        if ones and b is not None:
+            wb = np.empty((O, K + 1), np.result_type(x.dtype, w.dtype))
+            wb[:, :K] = w.reshape(O, K)
+            wb[:, K] = b
+            return (wb @ cols).reshape(O, oh, ow, N).transpose(3, 0, 1, 2), cols
+        y = self._gemm(w.reshape(O, -1), cols[:K] if ones else cols)
         if b is not None:
             y += b.reshape(O, 1).astype(y.dtype, copy=False)
         return y.reshape(O, oh, ow, N).transpose(3, 0, 1, 2), cols
@@ -209,8 +285,8 @@ class Conv2dInputGrad(_ConvBase):
     def infer(self, g, w, x):
         return x.shape, np.result_type(g.dtype, w.dtype)
 
-    def forward(self, g, w, x):
-        return self._input_grad(g, w, x.shape)
+    def forward(self, g, w, x, scratch=None, out=None):
+        return self._input_grad(g, w, x.shape, scratch, out)
 
     def vjp(self, ctx, inputs, output, c):
         g, w, x = inputs
@@ -229,8 +305,10 @@ class Conv2dWeightGrad(_ConvBase):
     def infer(self, x, g, w, *cols):
         return w.shape, np.result_type(x.dtype, g.dtype)
 
-    def forward(self, x, g, w, cols=None):
-        return self._weight_grad(x, g, w.shape, cols)
+    def forward(self, x, g, w, cols=None, bias=False):
+        """dL/dw; with ``bias`` and a ``cols`` matrix ending in a row of ones (see
+        ``Conv2d.forward_and_save``): (dL/dw, dL/db)."""
+        return self._weight_grad(x, g, w.shape, cols, bias)
 
     def vjp(self, ctx, inputs, output, c):
         x, g, w = inputs[:3]

@@ -17,9 +17,10 @@ Primitives (each pair is closed under vjp, so higher orders work):
 [[5.0, 7.0], [13.0, 15.0]]
 """
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .base import Op, apply
-from .conv import _pair
+from .conv import _pair, held
 from .._state import QiflowError
 
 
@@ -87,6 +88,13 @@ class _Pool(Op):
         xp[:, :, ph:ph + H, pw:pw + W] = x
         return xp
 
+    def _tiles(self, shape):
+        """Whether the windows tile the input exactly (stride = kernel, no padding or
+        dilation, sizes multiples of the kernel): then each pixel is in one window."""
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        return ((sh, sw) == (kh, kw) and self.dilation == (1, 1) and self.padding == (0, 0)
+                and shape[2] % kh == 0 and shape[3] % kw == 0)
+
     def _crop(self, dxp, shape):
         ph, pw = self.padding
         return dxp[:, :, ph:ph + shape[2], pw:pw + shape[3]]
@@ -103,6 +111,14 @@ def _empty_like_layout(x, shape, zero=False, dtype=None):
     order = sorted(range(x.ndim), key=lambda i: -abs(x.strides[i]))
     buf = make([shape[i] for i in order], dtype)
     return buf.transpose(np.argsort(order))
+
+
+def _windows(a, kh, kw):
+    """An exactly tiled (N, C, H, W) array as (N, C, OH, kh, OW, kw): a view in any layout."""
+    N, C, H, W = a.shape
+    sN, sC, sH, sW = a.strides
+    return as_strided(a, (N, C, H // kh, kh, W // kw, kw), (sN, sC, sH * kh, sH, sW * kw, sW),
+                      writeable=a.flags.writeable)
 
 
 def _first_max_masks(op, x, y):
@@ -129,6 +145,11 @@ class MaxPool2d(_Pool):
 
     def forward(self, x):
         oh, ow, eh, ew = self._geometry(x.shape)
+        if self._tiles(x.shape) and x.size:
+            # one reduction over the window axes of a view: 7.0 -> 3.1 ms for LeNet's first
+            # pooling (20x24x24 at batch 500), in the input's memory order
+            out = _empty_like_layout(x, (x.shape[0], x.shape[1], oh, ow))
+            return np.maximum.reduce(_windows(x, *self.kernel), axis=(3, 5), out=out)
         xp = self._pad(x, -np.inf, eh, ew)
         out = None
         for idx in self._taps(xp, oh, ow):
@@ -150,8 +171,12 @@ class MaxPool2dGrad(_Pool):
     def infer(self, x, y, g):
         return x.shape, g.dtype
 
-    def forward(self, x, y, g):
+    def forward(self, x, y, g, scratch=None, out=None):
+        """``scratch`` and ``out``: memory kept across calls (see ``conv.held``) for the
+        masks and for the result of the tiled path."""
         oh, ow, eh, ew = self._geometry(x.shape)
+        if self._tiles(x.shape) and x.size:
+            return self._tiled(x, y, g, scratch, out)
         ph, pw = self.padding
         shape = (x.shape[0], x.shape[1], x.shape[2] + ph + eh, x.shape[3] + pw + ew)
         (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
@@ -164,6 +189,25 @@ class MaxPool2dGrad(_Pool):
             else:
                 dxp[idx] += g * hit
         return self._crop(dxp, x.shape)
+
+    def _tiled(self, x, y, g, scratch=None, out=None):
+        """Windows that tile x: one comparison and one product over the whole input (as
+        window views), the first maximum picked on the boolean masks in between."""
+        kh, kw = self.kernel
+        hit = held(scratch, x.shape, bool, like=x)
+        h6 = _windows(hit, kh, kw)
+        np.equal(_windows(x, kh, kw), y[:, :, :, None, :, None], out=h6)
+        if kh * kw > 1:
+            left = _empty_like_layout(y, y.shape, dtype=bool)   # windows without their maximum yet
+            np.logical_not(h6[:, :, :, 0, :, 0], out=left)
+            for t in range(1, kh * kw):
+                h = h6[:, :, :, t // kw, :, t % kw]
+                np.logical_and(h, left, out=h)
+                if t < kh * kw - 1:
+                    np.logical_xor(left, h, out=left)
+        dx = held(out, x.shape, g.dtype, like=x)
+        np.multiply(g[:, :, :, None, :, None], h6, out=_windows(dx, kh, kw))
+        return dx
 
     def vjp(self, ctx, inputs, output, c):
         x, y, g = inputs
