@@ -23,31 +23,68 @@ _FOLD_LIMIT = 1 << 16          # fold only results up to this many elements
 @register_global("canonicalize")
 def merge(fg):
     """Merge equal constants and nodes with the same op and the same inputs
-    (inputs and shared variables are distinct by identity: never merged)."""
+    (inputs and shared variables are distinct by identity: never merged).
+
+    Incremental: the first call hash-conses every node in topological order and
+    keeps its tables on ``fg``; later calls look only at the nodes changed since
+    (``fg.changed``: new nodes and users given a new input), so a pass over an
+    unchanged graph costs nothing and one after k changes costs O(k)."""
+    state = fg.merge_state
+    if state is None:
+        state = fg.merge_state = ({}, {})
+        fg.changed = []
+        todo = fg.toposort()
+    else:
+        todo, fg.changed = fg.changed, []
+    consts, seen = state
     n = 0
-    consts = {}
-    seen = {}
-    for node in fg.toposort():
-        if not fg.alive(node):
-            continue
-        for i in list(node.inputs):
-            if isinstance(i, Constant) and i.data.size <= 4096:
-                key = (i.data.dtype.str, i.data.shape, i.data.tobytes())
-                c = consts.setdefault(key, i)
-                if c is not i:
-                    fg.replace(i, c)
-                    n += 1
-        try:
-            key = (node.op, tuple(id(i) for i in node.inputs))
-            other = seen.get(key)
-        except TypeError:          # an op with unhashable parameters is never merged
-            continue
-        if other is None:
-            seen[key] = node
-        elif other is not node and other.outputs[0].type == node.outputs[0].type:
-            fg.replace(node.outputs[0], other.outputs[0])
-            n += 1
+    while todo:
+        fg.work["merge_visits"] += len(todo)
+        for node in todo:
+            if not fg.alive(node):
+                continue
+            ins = node.inputs
+            for i in ins:
+                if isinstance(i, Constant) and i.data.size <= 4096:
+                    key = (i.data.dtype.str, i.data.shape, i.data.tobytes())
+                    c = consts.setdefault(key, i)
+                    if c is not i:
+                        fg.replace(i, c)
+                        n += 1
+            # nodes are bucketed by op class and inputs (cheap to hash); ops are compared
+            # only within a bucket (a Fused kernel's parameters are costly to hash)
+            key = (node.op.__class__, tuple(map(id, ins)))
+            bucket = seen.get(key)
+            if bucket is None:
+                seen[key] = [node]
+                continue
+            if any(o is node for o in bucket):
+                continue
+            # an entry is stale when its node left the graph or has other inputs now
+            bucket = [o for o in bucket if fg.alive(o) and len(o.inputs) == len(ins) and
+                      all(a is b for a, b in zip(o.inputs, ins))]
+            t = node.outputs[0].type
+            other = next((o for o in bucket if _same_op(o.op, node.op) and o.outputs[0].type == t),
+                         None)
+            if other is None:
+                bucket.append(node)
+            else:
+                fg.replace(node.outputs[0], other.outputs[0])
+                n += 1
+            seen[key] = bucket
+        todo, fg.changed = fg.changed, []
     return n
+
+
+def _same_op(a, b):
+    """Equal ops (an op with unhashable parameters is never merged)."""
+    if a is b:
+        return True
+    try:
+        hash(a)
+    except TypeError:
+        return False
+    return a == b
 
 
 # ----------------------------------------------------------- constants
