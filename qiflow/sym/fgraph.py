@@ -26,6 +26,8 @@ def clone(outputs, replace=None, fresh_leaves=(), keep=()):
         memo[id(v)] = v
     for v in fresh_leaves:
         memo[id(v)] = Variable(v.type, name=v.name)
+    if not replace:
+        return _copy(outputs, memo)
     subst = {id(k): (k, r) for k, r in (replace or {}).items()}
     state = {}            # id -> 1 in progress, 2 done
     keep = []             # keep replaced objects alive while ids are in use
@@ -76,6 +78,25 @@ def clone(outputs, replace=None, fresh_leaves=(), keep=()):
                 state[k] = 2
                 stack.pop()
     return [memo[id(o)] for o in outputs], memo
+
+
+def _copy(outputs, memo):
+    """``clone`` without replacements: one topological sweep (memo's entries cut the
+    graph), each node copied once its inputs are."""
+    get = memo.get
+    for node in toposort(outputs, set(memo)):
+        ins = []
+        for i in node.inputs:
+            n = get(id(i))
+            if n is None:              # a leaf: kept as it is
+                n = memo[id(i)] = i
+            ins.append(n)
+        v = node.outputs[0]
+        out = Variable(v.type, name=v.name)
+        Apply(node.op, ins, out, node.tag)
+        out.requires_grad = v.requires_grad
+        memo[id(v)] = out
+    return [memo.setdefault(id(o), o) for o in outputs], memo
 
 
 class FunctionGraph:

@@ -252,6 +252,13 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
             raise TypeError(f"function: givens keys must be symbolic variables, got {k!r:.60}")
         subst[k] = _fit("the replacement given", k, v)
     roots = outs + [v for _, v in ups]
+    with _graph.gc_paused():
+        return _compile(inputs, outputs, updates, givens, name, mode, on_unused_input,
+                        specialize_shared, allow_input_downcast, outs, ups, subst, roots, single)
+
+
+def _compile(inputs, outputs, updates, givens, name, mode, on_unused_input, specialize_shared,
+             allow_input_downcast, outs, ups, subst, roots, single):
     spec = {}
     if specialize_shared:
         for v in leaves(roots + list(subst.values()) + [k for k, _ in ups]):
@@ -262,12 +269,13 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
     new_roots, memo = clone(roots, replace={**spec, **subst}, fresh_leaves=inputs)
     new_inputs = [memo[id(v)] for v in inputs]
     in_ids = {id(v): k for k, v in enumerate(new_inputs)}
-    for leaf in leaves(new_roots):
+    new_leaves = leaves(new_roots)
+    for leaf in new_leaves:
         if not isinstance(leaf, (Constant, SharedVariable)) and id(leaf) not in in_ids:
             raise QiflowError(f"function{' ' + name if name else ''}: the outputs depend on "
                               f"{leaf!r} ({leaf.type}), which is not among the inputs (and not "
                               "replaced by givens)")
-    _check_unused(new_inputs, new_roots, inputs, on_unused_input or "raise")
+    _check_unused(new_inputs, new_leaves, inputs, on_unused_input or "raise")
     # the rewrites edit the graph they get: keep a copy of it as written (same leaves)
     unoptimized, _ = clone(new_roots)
     fg = FunctionGraph(new_roots)
@@ -284,12 +292,12 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
     return f
 
 
-def _check_unused(new_inputs, roots, orig, policy):
+def _check_unused(new_inputs, used_leaves, orig, policy):
     if policy not in ("raise", "warn", "ignore"):
         raise ValueError(f"function: on_unused_input must be 'raise', 'warn' or 'ignore', got {policy!r}")
     if policy == "ignore":
         return
-    used = {id(v) for v in leaves(roots)}
+    used = {id(v) for v in used_leaves}
     for k, v in enumerate(new_inputs):
         if id(v) not in used:
             msg = (f"function: input {k} ({orig[k]!r}) is not used to compute the outputs; pass "
