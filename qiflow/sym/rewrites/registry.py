@@ -80,7 +80,8 @@ class Report:
         self.nodes_after = None
         self.phases = {}
         #: how much the passes did (``local_visits``: nodes the local rewrites looked
-        #: at; ``merge_visits``: nodes the merge pass hashed), for tests of compile scaling
+        #: at, ``rule_calls``: local rewrites called, ``merge_visits``: nodes the merge
+        #: pass hashed), for tests of compile scaling
         self.work = Counter()
 
     def __repr__(self):
@@ -224,8 +225,7 @@ def _local_fixpoint(fg, seed, sweep, report, budget, prev_tag):
         if id(n) not in queued:
             queued.add(id(n))
             queue.append(n)
-    fired = 0
-    visits = 0
+    fired = visits = calls = 0
     popleft, append, discard, add = queue.popleft, queue.append, queued.discard, queued.add
     alive = fg.alive
     rules = sweep.rules
@@ -242,6 +242,7 @@ def _local_fixpoint(fg, seed, sweep, report, budget, prev_tag):
         out = node.outputs[0]
         _graph.tag_override = node.tag
         for r in rs:
+            calls += 1
             new = r.fn(fg, node)
             if new is not None and new is not out:
                 _graph.tag_override = prev_tag
@@ -256,6 +257,7 @@ def _local_fixpoint(fg, seed, sweep, report, budget, prev_tag):
                 break
         _graph.tag_override = prev_tag
     fg.work["local_visits"] += visits
+    fg.work["rule_calls"] += calls
     return fired, budget
 
 
