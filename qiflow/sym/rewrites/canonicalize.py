@@ -96,8 +96,11 @@ _NO_FOLD = (M.BroadcastLike, M.BroadcastTo, E.OnesLike, E.ZerosLike, Fused)
 @register("canonicalize")
 def constant_fold(fg, node):
     """An op whose inputs are all constants becomes a constant (small results only)."""
-    if not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
+    if not node.inputs:
         return None
+    for i in node.inputs:              # (a loop: this runs on every node)
+        if not isinstance(i, Constant):
+            return None
     if isinstance(node.op, _NO_FOLD):
         return None
     t = node.outputs[0].type
@@ -181,8 +184,9 @@ def broadcast_like_in_elemwise(fg, node):
     if not node.op.elementwise or isinstance(node.op, Fused):
         return None
     for k, v in enumerate(node.inputs):
-        bl = op_is(fg, v, M.BroadcastLike)
-        if bl is None or bl.inputs[0].dtype != v.dtype:
+        bl = v.owner                   # (op_is inlined: this runs on every elementwise node)
+        if bl is None or not isinstance(bl.op, M.BroadcastLike) or id(v) in fg.stop or \
+                bl.inputs[0].type.dtype != v.type.dtype:
             continue
         g = bl.inputs[0]
         others = [dims_of(fg, i) for j, i in enumerate(node.inputs) if j != k]

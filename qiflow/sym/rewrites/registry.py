@@ -227,13 +227,13 @@ def _local_fixpoint(fg, seed, sweep, report, budget, prev_tag):
             queue.append(n)
     fired = visits = calls = 0
     popleft, append, discard, add = queue.popleft, queue.append, queued.discard, queued.add
-    alive = fg.alive
+    clients = fg.clients
     rules = sweep.rules
     while queue and budget > 0:
         node = popleft()
         discard(id(node))
         budget -= 1
-        if not alive(node):
+        if not clients.get(id(node.outputs[0])):      # fg.alive(node)
             continue
         visits += 1
         rs = rules(fg, node.op)
