@@ -126,7 +126,10 @@ def rewrite(fg, phases=PHASES, exclude=(), report=None, max_passes=50):
     Each phase runs its whole-graph passes, then its local rewrites from a
     worklist: every node once, in topological order, then only the nodes a
     change touched (new nodes, users of a replaced variable, the last user of a
-    variable that lost the others), until nothing fires; then the late passes.
+    variable that lost the others), until nothing fires; then the whole-graph
+    passes again and the worklist on what they changed, as long as the local
+    rewrites fire (the incremental merge only looks at what changed); then the
+    late passes.
     This repeats until a round that swept every node changed nothing.
 
     Rewrites that such a round found nothing for are not run again while the
@@ -162,6 +165,15 @@ def rewrite(fg, phases=PHASES, exclude=(), report=None, max_passes=50):
                 fg.dirty = []
                 n, budget = _local_fixpoint(fg, seed, sweep, report, budget, prev_tag)
                 changed += n
+                # the early passes again on what the local rewrites changed (merge the
+                # duplicates they made), so that the next whole sweep can be the last
+                while n and budget > 0:
+                    n = _run_globals(fg, early, report, sweep)
+                    if n:
+                        changed += n
+                        seed, fg.dirty = fg.dirty, []
+                        n, budget = _local_fixpoint(fg, seed, sweep, report, budget, prev_tag)
+                        changed += n
                 changed += _run_globals(fg, late, report, sweep)
                 seed, fg.dirty = fg.dirty, []
                 if full and not changed and fg.version == v0:
