@@ -131,17 +131,30 @@ def test_pass_work_per_node_does_not_grow_with_the_graph():
     assert big["local_visits"] < 6 and big["rule_calls"] < 12, big
 
 
-def test_rewrite_time_grows_linearly():
-    """CPU time of the rewrites on a gradient graph 8x larger is far below the 64x of
-    quadratic passes (the margin absorbs a loaded machine: linear would be 8x)."""
+def _wide_fgraph(n):
+    """n/2 terms tanh(x * c_i) summed as a balanced tree: the fused kernels all read x."""
+    x = T.dvector("x")
+    terms = [T.tanh(x * (1.0 + 1e-3 * i)) for i in range(n // 2)]
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return FunctionGraph([terms[0]])
+
+
+@pytest.mark.parametrize("kind,n", [("grad", 250), ("wide", 1000)])
+def test_rewrite_time_grows_linearly(kind, n):
+    """CPU time of the rewrites on a graph 8x larger is far below the 64x of a
+    quadratic pass (the margin absorbs a loaded machine: linear would be 8x).  The
+    wide graph caught a merge comparing every kernel that reads x with each other."""
     import time
     from qiflow.sym.rewrites import rewrite
+    make = _grad_fgraph if kind == "grad" else _wide_fgraph
 
     def cpu(n):
-        fg = _grad_fgraph(n)
+        fg = make(n)
         t0 = time.process_time()
         rewrite(fg)
         return time.process_time() - t0
-    small = min(cpu(250) for _ in range(3))
-    big = cpu(2000)
+    small = min(cpu(n) for _ in range(3))
+    big = cpu(8 * n)
     assert big < 24 * small, (small, big)

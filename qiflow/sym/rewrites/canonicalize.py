@@ -51,40 +51,44 @@ def merge(fg):
                     if c is not i:
                         fg.replace(i, c)
                         n += 1
-            # nodes are bucketed by op class and inputs (cheap to hash); ops are compared
-            # only within a bucket (a Fused kernel's parameters are costly to hash)
+            # keyed by op class and inputs (cheap to hash); the op itself is hashed only
+            # when a second node has the same class and inputs (a Fused kernel's
+            # parameters are costly to hash)
             key = (node.op.__class__, tuple(map(id, ins)))
-            bucket = seen.get(key)
-            if bucket is None:
-                seen[key] = [node]
+            entry = seen.get(key)
+            if entry is None:
+                seen[key] = node
                 continue
-            if any(o is node for o in bucket):
+            if entry is node:
+                continue
+            if not isinstance(entry, dict):
+                first, entry = entry, {}
+                seen[key] = entry
+                if _same_inputs(fg, first, ins):
+                    try:
+                        entry[first.op] = first
+                    except TypeError:      # an op with unhashable parameters is never merged
+                        pass
+            try:
+                other = entry.get(node.op)
+            except TypeError:
+                continue
+            if other is node:
                 continue
             # an entry is stale when its node left the graph or has other inputs now
-            bucket = [o for o in bucket if fg.alive(o) and len(o.inputs) == len(ins) and
-                      all(a is b for a, b in zip(o.inputs, ins))]
-            t = node.outputs[0].type
-            other = next((o for o in bucket if _same_op(o.op, node.op) and o.outputs[0].type == t),
-                         None)
-            if other is None:
-                bucket.append(node)
-            else:
+            if other is None or not _same_inputs(fg, other, ins):
+                entry[node.op] = node
+            elif other.outputs[0].type == node.outputs[0].type:
                 fg.replace(node.outputs[0], other.outputs[0])
                 n += 1
-            seen[key] = bucket
         todo, fg.changed = fg.changed, []
     return n
 
 
-def _same_op(a, b):
-    """Equal ops (an op with unhashable parameters is never merged)."""
-    if a is b:
-        return True
-    try:
-        hash(a)
-    except TypeError:
-        return False
-    return a == b
+def _same_inputs(fg, node, ins):
+    """node is still in the graph and its inputs are the variables ``ins``."""
+    return fg.alive(node) and len(node.inputs) == len(ins) and \
+        all(a is b for a, b in zip(node.inputs, ins))
 
 
 # ----------------------------------------------------------- constants
