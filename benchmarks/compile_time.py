@@ -7,7 +7,10 @@
 
 Each measurement runs in a fresh child process (no memory or caches left from
 a previous size) and reports the seconds ``T.function`` (or the first call of
-``qf.compile``, which traces and compiles) took, then the exponent ``p`` of a
+``qf.compile``, which traces and compiles) took, wall-clock and (in brackets)
+the process's CPU time, which other jobs on the machine disturb less; the CPU
+time of building the graph (for ``grad``: the chain and ``T.grad``) comes last
+on the line.  Then it prints the exponent ``p`` of a
 least-squares fit ``t ~ n^p`` over the sizes that were timed.  A size is skipped
 once a smaller one took longer than ``--budget`` seconds (the next would only
 take longer).  Each compiled function is called once and its result checked, so
@@ -99,16 +102,17 @@ def _one_sym(kind, n):
     import numpy as np
     from qiflow import sym as T
     build = {"chain": _chain, "wide": _wide, "grad": _chain_grad}[kind]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ins, out, vals, ref = build(n)
-    t_build = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
     f = T.function(ins, out)
-    t_compile = time.perf_counter() - t0
+    t_compile, c_compile = time.perf_counter() - t0, time.process_time() - c0
     got = f(*vals)
     want = ref()
     err = float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want))))
     return {"kind": kind, "n": n, "build_s": t_build, "compile_s": t_compile,
+            "build_cpu_s": c_build, "compile_cpu_s": c_compile,
             "nodes_before": f.report.nodes_before, "nodes_after": f.report.nodes_after,
             "max_err": err, "ok": err < 1e-9}
 
@@ -141,15 +145,15 @@ def _one_mlp(n):
         for p, s in zip(model.parameters(), snapshot):
             p.copy_(s)
     compiled = qf.compile(step, strict=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     loss = float(compiled(x, y))
-    t_compile = time.perf_counter() - t0
+    t_compile, c_compile = time.perf_counter() - t0, time.process_time() - c0
     err = max(abs(loss - eager_loss), max(float(np.max(np.abs(p.detach().numpy() - e)))
                                           for p, e in zip(model.parameters(), eager_params)))
     t0 = time.perf_counter()
     compiled(x, y)
     t_call = time.perf_counter() - t0
-    return {"kind": "mlp", "n": n, "compile_s": t_compile, "call_s": t_call,
+    return {"kind": "mlp", "n": n, "compile_s": t_compile, "compile_cpu_s": c_compile, "call_s": t_call,
             "max_abs_err": err, "ok": err < 1e-4}
 
 
@@ -233,12 +237,17 @@ def main(argv=None):
                     if kind != "mlp" else
                     f"first call {r['compile_s']:.2f} s, second {1e3 * r['call_s']:.1f} ms, "
                     f"max |err| vs eager {r['max_abs_err']:.1e}{'' if r['ok'] else '  WRONG'}")
-                print(f"{kind:6s} n={n:7d}  compile {r['compile_s']:9.3f} s   {extra}", flush=True)
+                cpu = (f"(cpu {r['compile_cpu_s']:8.3f} s)" if "compile_cpu_s" in r else " " * 19)
+                built = (f"   {'T.grad+build' if kind == 'grad' else 'build'} cpu {r['build_cpu_s']:.2f} s"
+                         if "build_cpu_s" in r else "")
+                print(f"{kind:6s} n={n:7d}  compile {r['compile_s']:9.3f} s {cpu}   {extra}{built}",
+                      flush=True)
         good = [r for r in rows if "error" not in r]
         p = fit_exponent([r["n"] for r in good], [r["compile_s"] for r in good])
+        q = fit_exponent([r["n"] for r in good], [r.get("compile_cpu_s", 0) for r in good])
         if not a.json and len(good) > 1:
-            print(f"{kind:6s} fitted exponent: t ~ n^{p:.2f}")
-        results.append({"kind": kind, "rows": rows, "exponent": p})
+            print(f"{kind:6s} fitted exponent: t ~ n^{p:.2f}" + (f" (cpu ~ n^{q:.2f})" if q else ""))
+        results.append({"kind": kind, "rows": rows, "exponent": p, "cpu_exponent": q})
     if a.json:
         print(json.dumps(results, indent=1))
 

@@ -8,6 +8,8 @@ once; nodes left without users are dropped.
 substituting ``givens`` (recursively: a replacement may itself contain
 replaced variables; a cycle is an error).
 """
+from collections import Counter
+
 from .._state import QiflowError
 from .graph import Apply, Variable, toposort
 
@@ -24,6 +26,8 @@ def clone(outputs, replace=None, fresh_leaves=(), keep=()):
         memo[id(v)] = v
     for v in fresh_leaves:
         memo[id(v)] = Variable(v.type, name=v.name)
+    if not replace:
+        return _copy(outputs, memo)
     subst = {id(k): (k, r) for k, r in (replace or {}).items()}
     state = {}            # id -> 1 in progress, 2 done
     keep = []             # keep replaced objects alive while ids are in use
@@ -76,6 +80,25 @@ def clone(outputs, replace=None, fresh_leaves=(), keep=()):
     return [memo[id(o)] for o in outputs], memo
 
 
+def _copy(outputs, memo):
+    """``clone`` without replacements: one topological sweep (memo's entries cut the
+    graph), each node copied once its inputs are."""
+    get = memo.get
+    for node in toposort(outputs, set(memo)):
+        ins = []
+        for i in node.inputs:
+            n = get(id(i))
+            if n is None:              # a leaf: kept as it is
+                n = memo[id(i)] = i
+            ins.append(n)
+        v = node.outputs[0]
+        out = Variable(v.type, name=v.name)
+        Apply(node.op, ins, out, node.tag)
+        out.requires_grad = v.requires_grad
+        memo[id(v)] = out
+    return [memo.setdefault(id(o), o) for o in outputs], memo
+
+
 class FunctionGraph:
     """outputs: a list of variables (function outputs then update values);
     ``stop``: ids of variables treated as leaves (never looked through).
@@ -98,6 +121,16 @@ class FunctionGraph:
         #: again: nodes new to the graph, users given a new input, and the one user
         #: left of a variable that lost its other users (see ``rewrites.registry``)
         self.dirty = None
+        #: bumped by every change: a pass that found nothing to do at version v has
+        #: nothing to do while the version is still v (see ``rewrites.registry``)
+        self.version = 0
+        #: when a list, every change appends the nodes whose (op, inputs) may now
+        #: equal another node's: nodes new to the graph and users given a new input
+        #: (the incremental ``merge`` reads it)
+        self.changed = None
+        self.merge_state = None
+        #: what the passes did, by kind (nodes visited ...), collected into the report
+        self.work = Counter()
         for i, o in enumerate(self.outputs):
             self._import(o)
             self._client(o)[(None, i)] = (None, i)
@@ -123,6 +156,8 @@ class FunctionGraph:
                 node = v.owner
                 if self.dirty is not None:
                     self.dirty.append(node)
+                if self.changed is not None:
+                    self.changed.append(node)
                 for j, i in enumerate(node.inputs):
                     self._client(i)[(id(node), j)] = (node, j)
                     if id(i) not in self._imported:
@@ -159,10 +194,11 @@ class FunctionGraph:
             raise QiflowError(f"internal rewrite error: replacing {old!r} ({old.type}) by "
                               f"{new!r} ({new.type})")
         self._order = None
+        self.version += 1
         self._import(new)
         users = self.clients.get(id(old)) or {}
         dest = self._client(new)
-        dirty = self.dirty
+        dirty, changed = self.dirty, self.changed
         for key, (node, i) in users.items():
             if node is None:
                 self.outputs[i] = new
@@ -170,6 +206,8 @@ class FunctionGraph:
                 node.inputs[i] = new
                 if dirty is not None:
                     dirty.append(node)
+                if changed is not None:
+                    changed.append(node)
             dest[key] = (node, i)
         n_out = self._n_out.pop(id(old), 0)
         if n_out:

@@ -153,19 +153,21 @@ class _WithDefaults:
         return getattr(self._f, name)
 
 
-def _default_updates(roots, taken):
+def _default_updates(roots, taken, roots_leaves=None):
     """Theano's ``default_update``: shared variables the graph reads that carry one
-    (random streams' states) and that the user does not update themselves."""
+    (random streams' states) and that the user does not update themselves.
+    ``roots_leaves``: ``leaves(roots)`` when the caller has it."""
     out, seen, todo = [], set(taken), list(roots)
     while todo:
         new = []
-        for v in leaves(todo):
+        for v in leaves(todo) if roots_leaves is None else roots_leaves:
             du = getattr(v, "default_update", None) if isinstance(v, SharedVariable) else None
             if du is not None and id(v) not in seen:
                 seen.add(id(v))
                 new.append((v, du))
         out += new
         todo = [du for _, du in new]
+        roots_leaves = None
     return out
 
 
@@ -241,9 +243,13 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
             raise QiflowError(f"function: shared variable {k!r} is updated twice")
         targets.add(id(k))
         ups.append((k, _fit("the update", k, v)))
+    # the leaves of the outputs and updates, walked once for the default updates and
+    # the shared variables' shapes (then only what the default updates add)
+    n_ups = len(ups)
+    roots_leaves = leaves(outs + [v for _, v in ups])
     if no_default_updates is not True:
         skip = {id(v) for v in (no_default_updates or ())}
-        for k, v in _default_updates(outs + [v for _, v in ups], targets | skip):
+        for k, v in _default_updates(outs + [v for _, v in ups], targets | skip, roots_leaves):
             targets.add(id(k))
             ups.append((k, _fit("the default update", k, v)))
     subst = {}
@@ -252,22 +258,33 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
             raise TypeError(f"function: givens keys must be symbolic variables, got {k!r:.60}")
         subst[k] = _fit("the replacement given", k, v)
     roots = outs + [v for _, v in ups]
+    with _graph.gc_paused():
+        return _compile(inputs, outputs, updates, givens, name, mode, on_unused_input,
+                        specialize_shared, allow_input_downcast, outs, ups, subst, roots, single,
+                        roots_leaves + leaves([v for _, v in ups[n_ups:]] + list(subst.values()) +
+                                              [k for k, _ in ups]))
+
+
+def _compile(inputs, outputs, updates, givens, name, mode, on_unused_input, specialize_shared,
+             allow_input_downcast, outs, ups, subst, roots, single, all_leaves):
     spec = {}
     if specialize_shared:
-        for v in leaves(roots + list(subst.values()) + [k for k, _ in ups]):
-            if isinstance(v, SharedVariable) and v not in subst and None in v.type.shape:
+        for v in all_leaves:       # (a leaf may be listed twice)
+            if isinstance(v, SharedVariable) and v not in subst and v not in spec and \
+                    None in v.type.shape:
                 st = TensorType(v.dtype, np.shape(v.container.value))
                 spec[v] = SharedVariable(st, v.container, v.name)
     ups = [(spec.get(k, k), v) for k, v in ups]
     new_roots, memo = clone(roots, replace={**spec, **subst}, fresh_leaves=inputs)
     new_inputs = [memo[id(v)] for v in inputs]
     in_ids = {id(v): k for k, v in enumerate(new_inputs)}
-    for leaf in leaves(new_roots):
+    new_leaves = leaves(new_roots)
+    for leaf in new_leaves:
         if not isinstance(leaf, (Constant, SharedVariable)) and id(leaf) not in in_ids:
             raise QiflowError(f"function{' ' + name if name else ''}: the outputs depend on "
                               f"{leaf!r} ({leaf.type}), which is not among the inputs (and not "
                               "replaced by givens)")
-    _check_unused(new_inputs, new_roots, inputs, on_unused_input or "raise")
+    _check_unused(new_inputs, new_leaves, inputs, on_unused_input or "raise")
     # the rewrites edit the graph they get: keep a copy of it as written (same leaves)
     unoptimized, _ = clone(new_roots)
     fg = FunctionGraph(new_roots)
@@ -284,12 +301,12 @@ def function(inputs, outputs=None, updates=None, givens=None, name=None, mode=No
     return f
 
 
-def _check_unused(new_inputs, roots, orig, policy):
+def _check_unused(new_inputs, used_leaves, orig, policy):
     if policy not in ("raise", "warn", "ignore"):
         raise ValueError(f"function: on_unused_input must be 'raise', 'warn' or 'ignore', got {policy!r}")
     if policy == "ignore":
         return
-    used = {id(v) for v in leaves(roots)}
+    used = {id(v) for v in used_leaves}
     for k, v in enumerate(new_inputs):
         if id(v) not in used:
             msg = (f"function: input {k} ({orig[k]!r}) is not used to compute the outputs; pass "

@@ -13,6 +13,8 @@ user's source line, so a run-time error names the op and that line.
 >>> z.owner.op, z.owner.inputs[0] is x, x.owner is None
 (Add, True, True)
 """
+import contextlib
+import gc
 import os
 import sys
 
@@ -408,6 +410,24 @@ def _builder(op, args):
 
 def install():
     _base._build_symbolic = _builder
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector while a graph is compiled.
+
+    Compiling allocates a few objects per node that all stay alive until the end,
+    and each full collection walks every object of the process to find nothing: on
+    the gradient of a 20k-op chain (80k nodes) that was about a sixth of the compile.  The garbage that
+    the rewrites leave (dropped nodes) is collected once the collector runs again.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 # ------------------------------------------------------------- graph walking

@@ -97,3 +97,64 @@ def test_replace_keeps_clients_consistent():
                 assert nid == id(node) and id(node.inputs[pos]) == vid
     assert all(n.op.__class__.__name__ != "Exp" or n.outputs[0] is not ex for n in fg.toposort())
     assert len(fg.toposort()) == fg.n_nodes() == 50 + 49 + 49 + 1
+
+
+# ------------------------------------------------------------ scaling of the passes
+def _grad_fgraph(n):
+    from qiflow.sym.fgraph import clone
+    x = T.dvector("x")
+    g = T.grad(_chain(x, n).sum(), x)
+    (c,), _ = clone([g])
+    return FunctionGraph([c])
+
+
+def test_pass_work_per_node_does_not_grow_with_the_graph():
+    """The rewrite passes' work (nodes visited, rewrites called, nodes the merge
+    hashed) per node of the graph is the same at n and 4n: a pass that rescans the
+    graph once per change, or a merge that rehashes every node on every pass,
+    shows up here as a count, whatever the machine's load."""
+    from qiflow.sym.rewrites import rewrite
+    per_node = []
+    for n in (300, 1200):
+        fg = _grad_fgraph(n)
+        r = rewrite(fg)
+        assert r.nodes_after < r.nodes_before // 4
+        per_node.append({k: r.work[k] / r.nodes_before for k in
+                         ("local_visits", "rule_calls", "merge_visits")})
+    small, big = per_node
+    for k in small:
+        assert big[k] < 1.25 * small[k], (k, small, big)
+    # the merge looks at the whole graph once, then at the nodes changes touched
+    # (hashing every node on each of the ~7 passes was over 2.6 per node here)
+    assert big["merge_visits"] < 2.4, big
+    # a node is looked at in about 4 sweeps, each calling a couple of rewrites
+    assert big["local_visits"] < 6 and big["rule_calls"] < 12, big
+
+
+def _wide_fgraph(n):
+    """n/2 terms tanh(x * c_i) summed as a balanced tree: the fused kernels all read x."""
+    x = T.dvector("x")
+    terms = [T.tanh(x * (1.0 + 1e-3 * i)) for i in range(n // 2)]
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return FunctionGraph([terms[0]])
+
+
+@pytest.mark.parametrize("kind,n", [("grad", 250), ("wide", 1000)])
+def test_rewrite_time_grows_linearly(kind, n):
+    """CPU time of the rewrites on a graph 8x larger is far below the 64x of a
+    quadratic pass (the margin absorbs a loaded machine: linear would be 8x).  The
+    wide graph caught a merge comparing every kernel that reads x with each other."""
+    import time
+    from qiflow.sym.rewrites import rewrite
+    make = _grad_fgraph if kind == "grad" else _wide_fgraph
+
+    def cpu(n):
+        fg = make(n)
+        t0 = time.process_time()
+        rewrite(fg)
+        return time.process_time() - t0
+    small = min(cpu(n) for _ in range(3))
+    big = cpu(8 * n)
+    assert big < 24 * small, (small, big)

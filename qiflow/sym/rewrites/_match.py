@@ -19,17 +19,23 @@ def const(v):
 
 def is_scalar_const(v, value=None):
     """v is a one-element constant (equal to ``value`` when given)."""
-    d = const(v)
-    if d is None or d.size != 1:
+    if not isinstance(v, Constant):
         return False
-    return value is None or bool(np.all(d == value))
+    d = v.data
+    if d.size != 1:
+        return False
+    if value is None:
+        return True
+    if d.dtype.kind in "biufc":        # a number compares as the array would
+        return bool(d.item() == value)
+    return bool(np.all(d == value))
 
 
 def neutral(c, x, out, value):
     """c is a one-element constant equal to ``value`` that cannot change x's
     shape or dtype when combined with it (so ``x op c`` is just x)."""
-    return (is_scalar_const(c, value) and c.ndim <= x.ndim and out.dtype == x.dtype
-            and out.ndim == x.ndim)
+    return (isinstance(c, Constant) and c.ndim <= x.ndim and out.ndim == x.ndim
+            and out.type.dtype == x.type.dtype and is_scalar_const(c, value))
 
 
 def same_static_shape(a, b):

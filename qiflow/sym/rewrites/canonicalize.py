@@ -23,31 +23,72 @@ _FOLD_LIMIT = 1 << 16          # fold only results up to this many elements
 @register_global("canonicalize")
 def merge(fg):
     """Merge equal constants and nodes with the same op and the same inputs
-    (inputs and shared variables are distinct by identity: never merged)."""
+    (inputs and shared variables are distinct by identity: never merged).
+
+    Incremental: the first call hash-conses every node in topological order and
+    keeps its tables on ``fg``; later calls look only at the nodes changed since
+    (``fg.changed``: new nodes and users given a new input), so a pass over an
+    unchanged graph costs nothing and one after k changes costs O(k)."""
+    state = fg.merge_state
+    if state is None:
+        state = fg.merge_state = ({}, {})
+        fg.changed = []
+        todo = fg.toposort()
+    else:
+        todo, fg.changed = fg.changed, []
+    consts, seen = state
     n = 0
-    consts = {}
-    seen = {}
-    for node in fg.toposort():
-        if not fg.alive(node):
-            continue
-        for i in list(node.inputs):
-            if isinstance(i, Constant) and i.data.size <= 4096:
-                key = (i.data.dtype.str, i.data.shape, i.data.tobytes())
-                c = consts.setdefault(key, i)
-                if c is not i:
-                    fg.replace(i, c)
-                    n += 1
-        try:
-            key = (node.op, tuple(id(i) for i in node.inputs))
-            other = seen.get(key)
-        except TypeError:          # an op with unhashable parameters is never merged
-            continue
-        if other is None:
-            seen[key] = node
-        elif other is not node and other.outputs[0].type == node.outputs[0].type:
-            fg.replace(node.outputs[0], other.outputs[0])
-            n += 1
+    while todo:
+        fg.work["merge_visits"] += len(todo)
+        for node in todo:
+            if not fg.alive(node):
+                continue
+            ins = node.inputs
+            for i in ins:
+                if isinstance(i, Constant) and i.data.size <= 4096:
+                    key = (i.data.dtype.str, i.data.shape, i.data.tobytes())
+                    c = consts.setdefault(key, i)
+                    if c is not i:
+                        fg.replace(i, c)
+                        n += 1
+            # keyed by op class and inputs (cheap to hash); the op itself is hashed only
+            # when a second node has the same class and inputs (a Fused kernel's
+            # parameters are costly to hash)
+            key = (node.op.__class__, tuple(map(id, ins)))
+            entry = seen.get(key)
+            if entry is None:
+                seen[key] = node
+                continue
+            if entry is node:
+                continue
+            if not isinstance(entry, dict):
+                first, entry = entry, {}
+                seen[key] = entry
+                if _same_inputs(fg, first, ins):
+                    try:
+                        entry[first.op] = first
+                    except TypeError:      # an op with unhashable parameters is never merged
+                        pass
+            try:
+                other = entry.get(node.op)
+            except TypeError:
+                continue
+            if other is node:
+                continue
+            # an entry is stale when its node left the graph or has other inputs now
+            if other is None or not _same_inputs(fg, other, ins):
+                entry[node.op] = node
+            elif other.outputs[0].type == node.outputs[0].type:
+                fg.replace(node.outputs[0], other.outputs[0])
+                n += 1
+        todo, fg.changed = fg.changed, []
     return n
+
+
+def _same_inputs(fg, node, ins):
+    """node is still in the graph and its inputs are the variables ``ins``."""
+    return fg.alive(node) and len(node.inputs) == len(ins) and \
+        all(a is b for a, b in zip(node.inputs, ins))
 
 
 # ----------------------------------------------------------- constants
@@ -59,8 +100,11 @@ _NO_FOLD = (M.BroadcastLike, M.BroadcastTo, E.OnesLike, E.ZerosLike, Fused)
 @register("canonicalize")
 def constant_fold(fg, node):
     """An op whose inputs are all constants becomes a constant (small results only)."""
-    if not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
+    if not node.inputs:
         return None
+    for i in node.inputs:              # (a loop: this runs on every node)
+        if not isinstance(i, Constant):
+            return None
     if isinstance(node.op, _NO_FOLD):
         return None
     t = node.outputs[0].type
@@ -144,8 +188,9 @@ def broadcast_like_in_elemwise(fg, node):
     if not node.op.elementwise or isinstance(node.op, Fused):
         return None
     for k, v in enumerate(node.inputs):
-        bl = op_is(fg, v, M.BroadcastLike)
-        if bl is None or bl.inputs[0].dtype != v.dtype:
+        bl = v.owner                   # (op_is inlined: this runs on every elementwise node)
+        if bl is None or not isinstance(bl.op, M.BroadcastLike) or id(v) in fg.stop or \
+                bl.inputs[0].type.dtype != v.type.dtype:
             continue
         g = bl.inputs[0]
         others = [dims_of(fg, i) for j, i in enumerate(node.inputs) if j != k]

@@ -79,6 +79,10 @@ class Report:
         self.nodes_before = None
         self.nodes_after = None
         self.phases = {}
+        #: how much the passes did (``local_visits``: nodes the local rewrites looked
+        #: at, ``rule_calls``: local rewrites called, ``merge_visits``: nodes the merge
+        #: pass hashed), for tests of compile scaling
+        self.work = Counter()
 
     def __repr__(self):
         fired = ", ".join(f"{k} x{v}" for k, v in sorted(self.fired.items())) or "nothing"
@@ -122,8 +126,16 @@ def rewrite(fg, phases=PHASES, exclude=(), report=None, max_passes=50):
     Each phase runs its whole-graph passes, then its local rewrites from a
     worklist: every node once, in topological order, then only the nodes a
     change touched (new nodes, users of a replaced variable, the last user of a
-    variable that lost the others), until nothing fires; then the late passes.
+    variable that lost the others), until nothing fires; then the whole-graph
+    passes again and the worklist on what they changed, as long as the local
+    rewrites fire (the incremental merge only looks at what changed); then the
+    late passes.
     This repeats until a round that swept every node changed nothing.
+
+    Rewrites that such a round found nothing for are not run again while the
+    graph is unchanged (``fg.version``): the next phase starts with its own new
+    rewrites only and uses all of them from its first change on, which is what
+    running all of them would do (a rewrite is a function of the graph).
     """
     report = report or Report()
     if report.nodes_before is None:
@@ -132,25 +144,43 @@ def rewrite(fg, phases=PHASES, exclude=(), report=None, max_passes=50):
     prev_grad = _state.grad_enabled
     _state.grad_enabled = True
     fg.dirty = []
+    clean_version, clean = None, frozenset()
     try:
         for phase in phases:
-            active = _LOCAL["canonicalize"] + ([] if phase == "canonicalize" else _LOCAL[phase])
-            by_type, generic = _index(active, exclude)
-            cache = {}
+            active = [r for r in _LOCAL["canonicalize"] + ([] if phase == "canonicalize" else _LOCAL[phase])
+                      if r.name not in exclude]
+            by_type, generic = _index(active, ())
             globals_ = [g for p in dict.fromkeys(("canonicalize", phase))
                         for g in _GLOBAL[p] if g.name not in exclude]
             early = [g for g in globals_ if not g.late]
             late = [g for g in globals_ if g.late]
+            sweep = _Sweep(by_type, generic, clean if fg.version == clean_version else (),
+                           clean_version)
             seed, full = fg.toposort(), True
             budget = max_passes * (len(seed) + 100)     # bounds a pair of rules undoing each other
             for _ in range(max_passes):
-                changed = _run_globals(fg, early, report)
+                v0 = fg.version
+                changed = _run_globals(fg, early, report, sweep)
                 seed += fg.dirty
                 fg.dirty = []
-                n, budget = _local_fixpoint(fg, seed, by_type, generic, cache, report, budget, prev_tag)
+                n, budget = _local_fixpoint(fg, seed, sweep, report, budget, prev_tag)
                 changed += n
-                changed += _run_globals(fg, late, report)
+                # the early passes again on what the local rewrites changed (merge the
+                # duplicates they made), so that the next whole sweep can be the last
+                while n and budget > 0:
+                    n = _run_globals(fg, early, report, sweep)
+                    if n:
+                        changed += n
+                        seed, fg.dirty = fg.dirty, []
+                        n, budget = _local_fixpoint(fg, seed, sweep, report, budget, prev_tag)
+                        changed += n
+                changed += _run_globals(fg, late, report, sweep)
                 seed, fg.dirty = fg.dirty, []
+                if full and not changed and fg.version == v0:
+                    # every rewrite of the phase found nothing on the whole graph
+                    clean_version = fg.version
+                    clean = frozenset(r.name for r in active + globals_)
+                    break
                 if (not changed and full) or budget <= 0:
                     break
                 # a rule may match through nodes deeper than its node's inputs, which the
@@ -162,13 +192,44 @@ def rewrite(fg, phases=PHASES, exclude=(), report=None, max_passes=50):
             report.phases[phase] = fg.n_nodes()
     finally:
         fg.dirty = None
+        fg.changed = None
+        fg.merge_state = None
+        report.work.update(fg.work)
+        fg.work.clear()
         _graph.tag_override = prev_tag
         _state.grad_enabled = prev_grad
     report.nodes_after = fg.n_nodes()
     return report
 
 
-def _local_fixpoint(fg, seed, by_type, generic, cache, report, budget, prev_tag):
+class _Sweep:
+    """The local rewrites of a phase by op type; ``skip``: names of rewrites known
+    to find nothing while ``fg.version == clean_version``."""
+    __slots__ = ("by_type", "generic", "cache", "skip", "clean_version", "quick")
+
+    def __init__(self, by_type, generic, skip, clean_version):
+        self.by_type, self.generic, self.cache = by_type, generic, {}
+        self.skip, self.clean_version, self.quick = frozenset(skip), clean_version, {}
+
+    def rules(self, fg, op):
+        """The rewrites to try on a node of ``op``, in registration order."""
+        t = type(op)
+        if self.skip and fg.version == self.clean_version:
+            got = self.quick.get(t)
+            if got is None:
+                got = self.quick[t] = [r for r in self.full(t) if r.name not in self.skip]
+            return got
+        return self.full(t)
+
+    def full(self, t):
+        got = self.cache.get(t)
+        if got is None:
+            got = self.cache[t] = [r for k, rs in self.by_type.items() if issubclass(t, k)
+                                   for r in rs] + self.generic
+        return got
+
+
+def _local_fixpoint(fg, seed, sweep, report, budget, prev_tag):
     """Run the local rewrites on ``seed`` and on every node a change makes dirty."""
     queue = deque()
     queued = set()
@@ -176,33 +237,47 @@ def _local_fixpoint(fg, seed, by_type, generic, cache, report, budget, prev_tag)
         if id(n) not in queued:
             queued.add(id(n))
             queue.append(n)
-    fired = 0
+    fired = visits = calls = 0
+    popleft, append, discard, add = queue.popleft, queue.append, queued.discard, queued.add
+    clients = fg.clients
+    rules = sweep.rules
     while queue and budget > 0:
-        node = queue.popleft()
-        queued.discard(id(node))
+        node = popleft()
+        discard(id(node))
         budget -= 1
-        if not fg.alive(node):
+        if not clients.get(id(node.outputs[0])):      # fg.alive(node)
             continue
-        for r in _for(node.op, by_type, generic, cache):
-            _graph.tag_override = node.tag
+        visits += 1
+        rs = rules(fg, node.op)
+        if not rs:
+            continue
+        out = node.outputs[0]
+        _graph.tag_override = node.tag
+        for r in rs:
+            calls += 1
             new = r.fn(fg, node)
-            _graph.tag_override = prev_tag
-            if new is not None and new is not node.outputs[0]:
-                fg.replace(node.outputs[0], _match_type(new, node.outputs[0]))
+            if new is not None and new is not out:
+                _graph.tag_override = prev_tag
+                fg.replace(out, _match_type(new, out))
                 report.fired[r.name] += 1
                 fired += 1
                 for n in fg.dirty:
                     if id(n) not in queued:
-                        queued.add(id(n))
-                        queue.append(n)
+                        add(id(n))
+                        append(n)
                 fg.dirty = []
                 break
+        _graph.tag_override = prev_tag
+    fg.work["local_visits"] += visits
+    fg.work["rule_calls"] += calls
     return fired, budget
 
 
-def _run_globals(fg, passes, report):
+def _run_globals(fg, passes, report, sweep):
     changed = 0
     for g in passes:
+        if g.name in sweep.skip and fg.version == sweep.clean_version:
+            continue                   # found nothing on this very graph
         n = g.fn(fg)
         if n:
             report.fired[g.name] += n
