@@ -21,8 +21,10 @@ import numpy as np
 
 from .._state import QiflowError
 from ..ops.base import Op, apply
+from ..ops import dynamic as _dyn
+from ..ops import indexing as _ix
 from . import graph as _graph
-from .graph import Variable, TensorType, build
+from .graph import Constant, Variable, TensorType, build, toposort
 
 #: the type of a Scan node's value: a tuple of arrays
 PACK = TensorType(np.dtype(object), ())
@@ -118,9 +120,46 @@ class ScanOutput(Op):
         return f"{args[0]}[{self.k}]"
 
 
+def rebuild(outputs, memo, fold=False):
+    """The graph of ``outputs`` with the variables in ``memo`` (id -> new)
+    substituted, every changed node built again so its type is inferred anew.
+    ``fold``: sizes that became constants are computed as the graph is rebuilt (the
+    shape of a value of known shape, integer arithmetic on constants, a slice whose
+    bounds are constants is a plain slice), so the types after them are known too."""
+    for node in toposort(outputs, stop=set(memo)):
+        ins = [memo.get(id(i), i) for i in node.inputs]
+        out = node.outputs[0]
+        if all(a is b for a, b in zip(ins, node.inputs)):
+            continue
+        new = _folded(node.op, ins) if fold else None
+        if new is None:
+            new = build(node.op, ins, cls=type(out))
+        if isinstance(new, PackVariable):
+            new.requires_grad = any(getattr(a, "requires_grad", False) for a in ins)
+        memo[id(out)] = new
+    return [memo.get(id(o), o) for o in outputs]
+
+
+def _folded(op, ins):
+    """``op`` on ``ins`` as a constant or a plain slice, or None (see ``rebuild``)."""
+    if isinstance(op, _dyn.Shape):
+        shape = ins[0].type.shape
+        return None if None in shape else Constant(np.array(shape, dtype=np.int64))
+    if isinstance(op, _dyn.DynamicSlice):
+        if not all(isinstance(b, Constant) for b in ins[1:]):
+            return None
+        return _ix.getitem(ins[0], _dyn._resolve(op.template, [int(b.data) for b in ins[1:]]))
+    if (op.elementwise or isinstance(op, _ix.GetItem)) and all(
+            isinstance(i, Constant) and i.data.dtype.kind in "iu" and i.data.size <= 8 for i in ins):
+        val = np.asarray(op.forward(*[i.data for i in ins]))
+        return Constant(val) if val.dtype.kind in "iu" else None
+    return None
+
+
 # --------------------------------------------------------------------- the op
 _POOL_LOCK = threading.Lock()
 _POOL_MAX = 4          # arrays kept per shape and dtype by one loop
+_SHAPED_MAX = 8        # step functions compiled for the shapes of one loop's arguments
 
 
 class Spec:
@@ -163,14 +202,67 @@ class Spec:
         self.infer_n = infer_n
         self._fn = None
         self._pool = {}
+        self._shaped = {}
+
+    def _compile(self, inputs, outputs):
+        function = _graph.compiler         # T.function (registered by function.py)
+        return function(inputs, list(outputs), on_unused_input="ignore",
+                        name=f"{self.name or 'scan'} step", mode=self.mode)
 
     @property
     def fn(self):
+        """The step's compiled function, for arguments of any shape its graph allows."""
         if self._fn is None:
-            function = _graph.compiler         # T.function (registered by function.py)
-            self._fn = function(self.inner_inputs, list(self.inner_outputs), on_unused_input="ignore",
-                                name=f"{self.name or 'scan'} step", mode=self.mode)
+            self._fn = self._compile(self.inner_inputs, self.inner_outputs)
         return self._fn
+
+    def step_for(self, args):
+        """(the step function for these first-step arguments, whether the later steps
+        may call it unchecked).  Arrays of the step's dtypes get a function compiled
+        for their shapes, and for the values of the integer scalars among the
+        non-sequences (sizes read outside the loop), kept per key: the steps of one
+        loop all have the first step's shapes (rows of the same arrays, states
+        checked against their initial values) and the same non-sequences, and with
+        every size known the step's compiler folds what the graph computes at run
+        time (slices by ``w.shape[1]``, shape-only gradients, the checks of
+        ``sum_to_like``) and keeps its products in buffers of its own.  Other
+        arguments, more than ``_SHAPED_MAX`` keys, or a step graph that does not fit
+        get the general ``fn``, which checks and converts them."""
+        nd, gen = np.ndarray, np.generic
+        phs = self.inner_inputs
+        if len(args) != len(phs) or not all((a.__class__ is nd or isinstance(a, gen)) and
+                                            a.dtype == p.type.dtype for a, p in zip(args, phs)):
+            return self.fn, False
+        first_ns = len(phs) - self.n_nonseqs
+        key = tuple(("=", int(a)) if j >= first_ns and a.ndim == 0 and a.dtype.kind in "iu" else a.shape
+                    for j, a in enumerate(args))
+        fn = self._shaped.get(key)
+        if fn is None:
+            if key not in self._shaped and len(self._shaped) < _SHAPED_MAX:
+                fn = self._compile_shaped(key, args)
+            self._shaped[key] = fn
+            if fn is None:
+                fn = self.fn
+        return fn, fn.trusted is not None
+
+    def _compile_shaped(self, key, args):
+        phs = self.inner_inputs
+        memo = {}
+        for p, k, a in zip(phs, key, args):
+            if k and k[0] == "=":
+                memo[id(p)] = Constant(np.asarray(a, dtype=p.type.dtype))
+            elif len(k) != p.type.ndim or any(d is not None and d != e for d, e in zip(p.type.shape, k)):
+                return None            # the general function says what does not fit
+            elif None in p.type.shape:
+                memo[id(p)] = Variable(TensorType(p.type.dtype, k), name=p.name)
+        if not memo:
+            return self.fn
+        try:
+            outs = rebuild(list(self.inner_outputs), dict(memo), fold=True)
+        except QiflowError:
+            return None                # the graph does not fit these values: the general function
+        return self._compile([p if isinstance(memo.get(id(p)), Constant) else memo.get(id(p), p)
+                              for p in phs], outs)
 
     def buffer(self, shape, dtype):
         """An uninitialised array for a trajectory: one of this loop's earlier arrays of
@@ -265,7 +357,6 @@ class Scan(Op):
             b = sp.buffer((lag + n,) + init.shape[1:], v.type.dtype)
             b[:lag] = init[:lag]
             bufs.append(b)
-        fn = sp.fn
         first_sum = nst + sp.n_plain
         # outputs with a step axis (the plain ones, then the intermediate values)
         first_extra = first_sum + sp.n_sums
@@ -277,19 +368,21 @@ class Scan(Op):
         taps_at = [(b, lag + k) for (taps, lag), b in zip(sp.states, bufs) for k in taps]
         fed = [(b, lag, b.shape[1:]) for (taps, lag), b in zip(sp.states, bufs)]
         nd = np.ndarray
-        call = fn
+        call = None
         for t in range(n):
             args = [s[t] for s in seqs]
             args += [b[o + t] for b, o in taps_at]
             args += nonseqs
-            res = call(*args)
-            # the first call checked the arguments: the later ones have the same dtypes and
-            # shapes (rows of the same arrays; the states' shapes are checked below), and the
-            # results are copied into the buffers, so they may be views of the arguments
-            if t == 0 and fn.trusted is not None and all(
-                    a.__class__ is nd and a.dtype == p.type.dtype
-                    for a, p in zip(args, sp.inner_inputs)):
-                call = fn.trusted
+            if call is not None:
+                res = call(*args)
+            else:
+                fn, trust = sp.step_for(args)
+                res = fn(*args)
+                # the first call checked the arguments: the later ones have the same dtypes
+                # and shapes (rows of the same arrays; the states' shapes are checked below),
+                # and the results are copied into the buffers, so they may be views of the
+                # arguments
+                call = fn.trusted if trust else fn
             for i, (b, lag, row) in enumerate(fed):
                 r = res[i]
                 if (r.shape if r.__class__ is nd else np.shape(r)) != row:

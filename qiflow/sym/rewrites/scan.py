@@ -23,8 +23,8 @@ import numpy as np
 from ..._state import QiflowError
 from ...ops import indexing as _ix
 from ...ops.dynamic import DynamicSlice, _resolve
-from ..graph import Constant, TensorType, Variable, build, toposort
-from ..scan_op import Scan, Spec, PackVariable
+from ..graph import Constant, TensorType, Variable, build
+from ..scan_op import Scan, Spec, PackVariable, rebuild as _rebuild
 from .registry import register, register_global
 
 
@@ -34,21 +34,6 @@ def _refined(ph_type, outer_shape, dtype):
         return None
     shape = tuple(p if p is not None else o for p, o in zip(ph_type.shape, outer_shape))
     return None if shape == ph_type.shape else TensorType(ph_type.dtype, shape)
-
-
-def _rebuild(outputs, memo):
-    """The graph of ``outputs`` with the variables in ``memo`` (id -> new)
-    substituted, every changed node built again so its type is inferred anew."""
-    for node in toposort(outputs, stop=set(memo)):
-        ins = [memo.get(id(i), i) for i in node.inputs]
-        out = node.outputs[0]
-        if all(a is b for a, b in zip(ins, node.inputs)):
-            continue
-        new = build(node.op, ins, cls=type(out))
-        if isinstance(new, PackVariable):
-            new.requires_grad = any(getattr(a, "requires_grad", False) for a in ins)
-        memo[id(out)] = new
-    return [memo.get(id(o), o) for o in outputs]
 
 
 @register("canonicalize", Scan)
