@@ -203,6 +203,7 @@ class Spec:
         self._fn = None
         self._pool = {}
         self._shaped = {}
+        self._same = {}
 
     def _compile(self, inputs, outputs):
         function = _graph.compiler         # T.function (registered by function.py)
@@ -244,6 +245,32 @@ class Spec:
             if fn is None:
                 fn = self.fn
         return fn, fn.trusted is not None
+
+    def same_outputs(self, fn, traj, n_rows):
+        """The trajectories (output indices ``traj``) whose step value is, in ``fn``'s
+        graph, the same variable as an earlier trajectory's or as one of the first
+        ``n_rows`` arguments (rows of the sequences and states), so ``fn.trusted``
+        returns that very object at every step: [(k, source, j, j0)], source the
+        earlier output (at position j0 of ``traj``) or the argument (j0 None), j the
+        position of k.  The loop keeps one array for both, or copies the argument's
+        rows at once, and checks the identity at every step."""
+        got = self._same.get(id(fn))
+        if got is None:
+            outs, ins = fn.fgraph.outputs[:fn.n_outputs], fn.inputs[:n_rows]
+            first, got = {}, []
+            for j, k in enumerate(traj):
+                v = outs[k]
+                if v.ndim == 0:
+                    continue
+                i = next((i for i, p in enumerate(ins) if p is v), None)
+                if i is not None:
+                    got.append((k, i, j, None))
+                    continue
+                j0 = first.setdefault(id(v), j)
+                if j0 != j:
+                    got.append((k, traj[j0], j, j0))
+            self._same[id(fn)] = got
+        return got
 
     def _compile_shaped(self, key, args):
         phs = self.inner_inputs
@@ -368,21 +395,39 @@ class Scan(Op):
         taps_at = [(b, lag + k) for (taps, lag), b in zip(sp.states, bufs) for k in taps]
         fed = [(b, lag, b.shape[1:]) for (taps, lag), b in zip(sp.states, bufs)]
         nd = np.ndarray
-        call = None
+        # every step's arguments are rows of these (a state's row is written by the step
+        # before the one that reads it), then the non-sequences
+        cols = [s[:n] for s in seqs] + [b[o:o + n] for b, o in taps_at]
+        fast = None
         for t in range(n):
-            args = [s[t] for s in seqs]
-            args += [b[o + t] for b, o in taps_at]
+            args = [c[t] for c in cols]
             args += nonseqs
-            if call is not None:
+            if fast is not None:
                 res = call(*args)
-            else:
-                fn, trust = sp.step_for(args)
-                res = fn(*args)
-                # the first call checked the arguments: the later ones have the same dtypes
-                # and shapes (rows of the same arrays; the states' shapes are checked below),
-                # and the results are copied into the buffers, so they may be views of the
-                # arguments
-                call = fn.trusted if trust else fn
+                for k, dst, off, row in fast:
+                    r = res[k]
+                    if r.__class__ is not nd or r.shape != row:
+                        r = self._odd(label, k, r, row, t)
+                    dst[off + t] = r
+                if same:
+                    bad = [e for e in same if res[e[0]] is not (
+                        res[e[1]] if e[3] is not None else args[e[1]])]
+                    if bad:
+                        same = self._own(bad, same, fast, res, plain, rows, cols, t, label)
+                for k, r0 in shaped.items():
+                    r = res[k]
+                    if r is not const[k] and tuple(r.tolist()) != r0:
+                        raise QiflowError(f"{label}: output {k} (a shape) changed from {r0} to "
+                                          f"{tuple(r.tolist())} at step {t}")
+                for j, acc in enumerate(sums):
+                    r = res[first_sum + j]
+                    if np.shape(r) != acc.shape:
+                        raise QiflowError(f"{label}: summed output {j} has shape {acc.shape} but "
+                                          f"step {t} made shape {np.shape(r)}")
+                    np.add(acc, r, out=acc)
+                continue
+            fn, trust = sp.step_for(args)
+            res = fn(*args)
             for i, (b, lag, row) in enumerate(fed):
                 r = res[i]
                 if (r.shape if r.__class__ is nd else np.shape(r)) != row:
@@ -413,6 +458,22 @@ class Scan(Op):
                     raise QiflowError(f"{label}: summed output {j} has shape {acc.shape} but step "
                                       f"{t} made shape {np.shape(r)}")
                 np.add(acc, r, out=acc)
+            # the first call checked the arguments: the later ones have the same dtypes and
+            # shapes (rows of the same arrays; the states' shapes are checked), and the results
+            # are copied into the buffers, so they may be views of the arguments
+            call = fn.trusted if trust else fn
+            # (k, source, j, j0, k's array of the first step, kept should k stop sharing)
+            same = [e + (plain[e[2]],) for e in sp.same_outputs(fn, traj, len(cols))] if trust else []
+            done = {e[0] for e in same}
+            for k, src, j, j0, _ in same:
+                if j0 is not None:
+                    plain[j] = plain[j0]        # one trajectory for both (row 0 holds the same values)
+            fast = [(i, b, lag, row) for i, (b, lag, row) in enumerate(fed)] + [
+                (k, plain[j], 0, rows[j]) for j, k in enumerate(traj) if k not in done]
+            const = {k: res[k] for k in shaped}
+        for k, src, j, j0, _ in (same if fast is not None else ()):
+            if j0 is None and n > 1:            # an argument passed through: its rows, at once
+                plain[j][1:] = cols[src][1:n]
         for j, k in enumerate(traj):
             if plain[j] is None:       # no step ran: the shape must be known statically
                 v = outs_t[k]
@@ -431,6 +492,32 @@ class Scan(Op):
         res[()] = tuple(bufs) + tuple(plain[:sp.n_plain]) + tuple(sums) + tuple(
             zero[k] if k in zero else next(extras) for k in range(first_extra, len(outs_t)))
         return res
+
+    def _odd(self, label, k, r, row, t):
+        """A step's result that is not an array of the first step's shape: as an array, or
+        the error that says which output changed."""
+        r = np.asarray(r)
+        if r.shape != row:
+            if k < len(self.spec.states):
+                raise QiflowError(f"{label}: output {k} is fed back with shape {row} (its initial "
+                                  f"value) but step {t} made shape {r.shape}")
+            raise QiflowError(f"{label}: output {k} changed shape from {row} to {r.shape} at step {t}")
+        return r
+
+    def _own(self, bad, same, fast, res, plain, rows, cols, t, label):
+        """Trajectories of ``same`` whose step value stopped being the value they share
+        (at step t) get arrays of their own, filled with the steps so far; returns what
+        is left of ``same``."""
+        for k, src, j, j0, own in bad:
+            # its array of the first step (which wrote row 0), then the steps that shared
+            own[1:t] = (cols[src] if j0 is None else plain[j0])[1:t]
+            r = res[k]
+            if r.__class__ is not np.ndarray or r.shape != rows[j]:
+                r = self._odd(label, k, r, rows[j], t)
+            own[t] = r
+            plain[j] = own
+            fast.append((k, own, 0, rows[j]))
+        return [e for e in same if all(e is not b for b in bad)]
 
     def vjp(self, ctx, inputs, output, g):
         # set by the builder (scan_build.py), which imports the gradient (scan_grad.py)

@@ -245,3 +245,45 @@ def test_trajectory_buffers_are_recycled_only_when_nothing_refers_to_them():
     assert id(q) != first
     del view, q
     assert id(sp.buffer((3, 2), "float64")) == first
+
+
+def test_outputs_that_are_an_argument_or_another_output_are_kept_once():
+    """A step output that is one of the step's arguments (a sequence's row, a state's
+    previous value) or the same variable as another output: the loop copies the
+    argument's rows at once, or keeps one trajectory for both; values as a NumPy loop."""
+    x, s0 = T.dmatrix("x"), T.dvector("s0")
+    outs, _ = T.scan(lambda v, acc: [acc + v, v, acc, (v * 2).sum() + acc, (v * 2).sum() + acc],
+                     sequences=x, outputs_info=[s0, None, None, None, None])
+    f = T.function([x, s0], outs)
+    a, b = RNG.standard_normal((6, 3)), RNG.standard_normal(3)
+    for _ in range(2):                        # the second call runs on recycled buffers
+        got = f(a, b)
+        acc, want = b, [[], [], [], [], []]
+        for v in a:
+            want[2].append(acc)
+            want[3].append((v * 2).sum() + acc)
+            acc = acc + v
+            want[0].append(acc)
+            want[1].append(v)
+        want[4] = want[3]
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, np.array(w), rtol=1e-12)
+    (sp,) = [n.op.spec for n in _scans(f)]
+    (same,) = sp._same.values()
+    assert sorted((src, j0 is None) for _, src, _, j0 in same) == [(0, True), (1, True), (3, False)]
+
+
+def test_a_claimed_shared_output_that_differs_gets_its_own_trajectory(monkeypatch):
+    """The identities ``same_outputs`` reads from the step's graph are checked at every
+    step: an output that stops being the value it was said to share gets its own
+    array, filled with the steps before (the claims here are wrong on purpose)."""
+    from qiflow.sym.scan_op import Spec
+    x = T.dmatrix("x")
+    outs, _ = T.scan(lambda v: [v * 3, v + 1, v - 1], sequences=x)
+    f = T.function([x], outs)
+    # (k, source, j, j0): output 1 passes argument 0 through; output 2 shares output 0's
+    monkeypatch.setattr(Spec, "same_outputs", lambda self, fn, traj, n: [(1, 0, 1, None), (2, 0, 2, 0)])
+    a = RNG.standard_normal((5, 2))
+    got = f(a)
+    for g, w in zip(got, [a * 3, a + 1, a - 1]):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
