@@ -18,6 +18,7 @@ import numpy as np
 
 from ..ops import movement as M
 from ..ops import reduce as R
+from ..ops.indexing import GetItem, _build
 from ..ops.linalg import MatMul
 from ..ops.dense import Linear
 from ..ops.conv import Conv2d, Conv2dWeightGrad
@@ -102,6 +103,31 @@ def _reshape(op: M.Reshape, node, args, res, env, bufs):
 @emit_node.register
 def _transpose(op: M.Transpose, node, args, res, env, bufs):
     return [f"{res} = {args[0]}.transpose({op.axes!r})"]
+
+
+@emit_node.register
+def _getitem(op: GetItem, node, args, res, env, bufs):
+    """Basic indexing by constants (slices, ints, None: no index arrays) read inline,
+    the index made once (a scan's step slices its gates this way at every step)."""
+    if len(node.inputs) != 1 or any(
+            not (p is None or isinstance(p, int) or (isinstance(p, tuple) and p[:1] == ("slice",)))
+            for p in op.template):
+        return None
+    key = f"_ix{id(node)}"
+    env[key] = _build(op.template, ())
+    return [f"{res} = {args[0]}[{key}]"]
+
+
+@emit_node.register
+def _expand_dims(op: M.ExpandDims, node, args, res, env, bufs):
+    """New axes of length 1 as an index with None at them (a view, as np.expand_dims)."""
+    nd = node.outputs[0].ndim
+    axes = {a % nd for a in op.axes} if nd else set()
+    if len(axes) != len(op.axes) or nd != node.inputs[0].ndim + len(axes):
+        return None
+    key = f"_ix{id(node)}"
+    env[key] = tuple(None if d in axes else slice(None) for d in range(nd))
+    return [f"{res} = {args[0]}[{key}]"]
 
 
 @emit_node.register

@@ -287,3 +287,30 @@ def test_a_claimed_shared_output_that_differs_gets_its_own_trajectory(monkeypatc
     got = f(a)
     for g, w in zip(got, [a * 3, a + 1, a - 1]):
         np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+def test_a_step_reads_constant_slices_and_new_axes_inline():
+    """Basic indexing by constants and expand_dims are one subscript in the compiled
+    code (an index made once), not a call of the op: the same values and views as
+    the ops' own forward, an out-of-range index still names the op."""
+    from qiflow.ops.indexing import GetItem
+    from qiflow.ops.movement import ExpandDims, expand_dims
+    x = T.dmatrix("x")
+    out, _ = T.scan(lambda v: expand_dims(v[1:3] * 2, 0) + v[0], sequences=x)
+    y = T.dtensor3("y")
+    f = T.function([x, y], [out, y[:, None, 1, ::-1], expand_dims(x, -1), expand_dims(x[0, 0], 0)])
+    a, b = RNG.standard_normal((4, 5)), RNG.standard_normal((2, 3, 4))
+    got = f(a, b)
+    np.testing.assert_allclose(got[0], (a[:, 1:3] * 2)[:, None, :] + a[:, :1, None], rtol=1e-12)
+    np.testing.assert_array_equal(got[1], b[:, None, 1, ::-1])
+    np.testing.assert_array_equal(got[2], a[:, :, None])
+    np.testing.assert_array_equal(got[3], a[:1, 0])
+    inline = [n for n in f.schedule if isinstance(n.op, (GetItem, ExpandDims))]
+    assert inline and all(f"_f{p}(" not in f.source for p, n in enumerate(f.schedule) if n in inline)
+    (sp,) = [n.op.spec for n in _scans(f)]
+    (step,) = sp._shaped.values()
+    assert "_ix" in step.source and not any(
+        isinstance(n.op, (GetItem, ExpandDims)) and f"_f{p}(" in step.source for p, n in enumerate(step.schedule))
+    g = T.function([y], y[:, 5])
+    with pytest.raises(QiflowError, match="GetItem"):
+        g(b)
