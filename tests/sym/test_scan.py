@@ -314,3 +314,29 @@ def test_a_step_reads_constant_slices_and_new_axes_inline():
     g = T.function([y], y[:, 5])
     with pytest.raises(QiflowError, match="GetItem"):
         g(b)
+
+
+def test_a_product_of_matrices_kept_inside_reuses_its_buffer_and_one_returned_does_not():
+    """A matrix product whose value stays inside the function (a scan gradient's
+    weight-gradient GEMM before the update) is computed into a buffer kept across
+    calls; one that is returned, or lives on in an update, is a new array each call."""
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    w = T.shared(np.zeros((3, 3)), name="w")
+    inner = T.dot(a, b)
+    f = T.function([a, b], [(inner * 2).sum(), T.dot(b, a)], updates=[(w, w - T.dot(a, b.T) * 0.5)])
+    kept = [ln for ln in f.source.splitlines() if "out=_b" in ln]
+    assert len(kept) == 3
+    x, y = RNG.standard_normal((3, 3)), RNG.standard_normal((3, 3))
+    r1 = f(x, y)
+    w1 = w.get_value()
+    r2 = f(y, x)
+    assert r1[1] is not r2[1]
+    np.testing.assert_allclose(r1[0], (x @ y * 2).sum(), rtol=1e-12)
+    np.testing.assert_allclose(r1[1], y @ x, rtol=1e-12)
+    np.testing.assert_allclose(r2[0], (y @ x * 2).sum(), rtol=1e-12)
+    np.testing.assert_allclose(r2[1], x @ y, rtol=1e-12)
+    np.testing.assert_allclose(w1, -0.5 * x @ y.T, rtol=1e-12)
+    np.testing.assert_allclose(w.get_value(), w1 - 0.5 * y @ x.T, rtol=1e-12)
+    bufs = [k for k, v in type(f).__call__.__globals__.items() if k.startswith("_gb") and not k.endswith("dt")]
+    kept_across = [k for k in bufs if type(f).__call__.__globals__[k] is not None]
+    assert len(kept_across) == 1                # only a @ b, read by the sum
