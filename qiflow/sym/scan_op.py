@@ -182,7 +182,7 @@ class Spec:
 
     def __init__(self, n_seqs, states, n_plain, n_nonseqs, inner_inputs, inner_outputs, name=None,
                  mode=None, truncate=-1, infer_n=True, n_sums=0, n_extra=0, family=None, keys=None,
-                 shape_outs=frozenset()):
+                 shape_outs=frozenset(), reversed=frozenset()):
         self.n_seqs, self.states, self.n_plain, self.n_nonseqs = n_seqs, states, n_plain, n_nonseqs
         self.n_sums, self.n_extra = n_sums, n_extra
         self.family = family if family is not None else Family()
@@ -192,6 +192,9 @@ class Spec:
         #: (``Op.shape_inputs``): the loop outputs a read-only array of zeros of that shape
         #: per step (one row, broadcast), not a trajectory of values
         self.shape_outs = frozenset(shape_outs)
+        #: trajectories written from the last row to the first (``scan_reversed_output``:
+        #: what the graph reads only reversed)
+        self.reversed = frozenset(reversed)
         self.inner_inputs, self.inner_outputs = inner_inputs, inner_outputs
         self.name, self.mode = name, mode
         #: vjp(op, ctx, inputs, output, g) and the builder the gradient scan is made with
@@ -204,6 +207,20 @@ class Spec:
         self._pool = {}
         self._shaped = {}
         self._same = {}
+
+    def copy(self, **changes):
+        """This loop with some of its fields changed (the same family, gradient, builder)."""
+        kw = dict(name=self.name, mode=self.mode, truncate=self.truncate, infer_n=self.infer_n,
+                  n_sums=self.n_sums, n_extra=self.n_extra, family=self.family, keys=self.keys,
+                  shape_outs=self.shape_outs, reversed=self.reversed)
+        args = dict(n_seqs=self.n_seqs, states=self.states, n_plain=self.n_plain,
+                    n_nonseqs=self.n_nonseqs, inner_inputs=self.inner_inputs,
+                    inner_outputs=self.inner_outputs)
+        for k, v in changes.items():
+            (args if k in args else kw)[k] = v
+        new = Spec(**args, **kw)
+        new.vjp, new.builder, new.hoisted = self.vjp, self.builder, getattr(self, "hoisted", 0)
+        return new
 
     def _compile(self, inputs, outputs):
         function = _graph.compiler         # T.function (registered by function.py)
@@ -260,7 +277,7 @@ class Spec:
             first, got = {}, []
             for j, k in enumerate(traj):
                 v = outs[k]
-                if v.ndim == 0:
+                if v.ndim == 0 or k in self.reversed:
                     continue
                 i = next((i for i, p in enumerate(ins) if p is v), None)
                 if i is not None:
@@ -392,6 +409,7 @@ class Scan(Op):
         shaped = {k: None for k in range(first_extra, len(outs_t)) if k in sp.shape_outs}
         plain = [None] * len(traj)
         rows = [None] * len(traj)          # the shape of one step of each trajectory
+        wr = [None] * len(traj)            # where step t writes row t (reversed: row n-1-t)
         taps_at = [(b, lag + k) for (taps, lag), b in zip(sp.states, bufs) for k in taps]
         fed = [(b, lag, b.shape[1:]) for (taps, lag), b in zip(sp.states, bufs)]
         nd = np.ndarray
@@ -441,10 +459,11 @@ class Scan(Op):
                 if rows[j] is None:
                     plain[j] = sp.buffer((n,) + r.shape, outs_t[k].type.dtype)
                     rows[j] = r.shape
+                    wr[j] = plain[j][::-1] if k in sp.reversed else plain[j]
                 elif r.shape != rows[j]:
                     raise QiflowError(f"{label}: output {k} changed shape from "
                                       f"{rows[j]} to {r.shape} at step {t}")
-                plain[j][t] = r
+                wr[j][t] = r
             for k, row in shaped.items():
                 r = tuple(res[k].tolist())
                 if row is None:
@@ -469,7 +488,7 @@ class Scan(Op):
                 if j0 is not None:
                     plain[j] = plain[j0]        # one trajectory for both (row 0 holds the same values)
             fast = [(i, b, lag, row) for i, (b, lag, row) in enumerate(fed)] + [
-                (k, plain[j], 0, rows[j]) for j, k in enumerate(traj) if k not in done]
+                (k, wr[j], 0, rows[j]) for j, k in enumerate(traj) if k not in done]
             const = {k: res[k] for k in shaped}
         for k, src, j, j0, _ in (same if fast is not None else ()):
             if j0 is None and n > 1:            # an argument passed through: its rows, at once

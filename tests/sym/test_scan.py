@@ -340,3 +340,21 @@ def test_a_product_of_matrices_kept_inside_reuses_its_buffer_and_one_returned_do
     bufs = [k for k, v in type(f).__call__.__globals__.items() if k.startswith("_gb") and not k.endswith("dt")]
     kept_across = [k for k in bufs if type(f).__call__.__globals__[k] is not None]
     assert len(kept_across) == 1                # only a @ b, read by the sum
+
+
+def test_a_trajectory_read_only_reversed_is_written_reversed():
+    """``scan_reversed_output``: an output the graph reads only as ``out[::-1]`` is
+    written by the loop from its last row to its first (one read both ways is not);
+    values as NumPy for 1 and several steps, on recycled buffers too."""
+    x = T.dmatrix("x")
+    (a, b, c), _ = T.scan(lambda v: [v * 2, v + 1, T.exp(v).sum()], sequences=x, go_backwards=True)
+    f = T.function([x], [a[::-1] * 1, b[::-1] + b, c[::-1]])
+    (sp,) = [n.op.spec for n in _scans(f)]
+    assert sp.reversed == {0, 2} and f.report.fired["scan_reversed_output"] == 1
+    for steps in (3, 1, 4):
+        v = RNG.standard_normal((steps, 2))
+        got = f(v)
+        want = [v * 2, (v + 1) + (v + 1)[::-1], np.exp(v).sum(axis=1)]
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w.reshape(g.shape), rtol=1e-12)
+        assert all(g.flags.c_contiguous for g in (got[0], got[2]))
