@@ -6,7 +6,8 @@ The same work for both: the ``lstm35`` case of ``benchmarks/run`` (an LSTM 200->
 over 35 steps, batch 20, MSE against a fixed target, one SGD step), from the same
 float32 weights; the first two losses of each are printed and must agree.  Each
 repetition of each side is a fresh process with the same thread count (as in
-``benchmarks/run``); the parent prints the medians and the ratio scan / eager
+``benchmarks/run``) that times each of its steps and reports the median step; the
+parent prints the medians over the processes and the ratio scan / eager
 (lower is better), by wall-clock time and by the process's CPU time (steadier when
 other jobs share the cores).
 
@@ -51,11 +52,14 @@ def child(kind, steps):
     losses = [float(step()) for _ in range(2)]
     for _ in range(2):
         step()
-    t0, c0 = time.perf_counter(), time.process_time()
+    walls, cpus = [], []
     for _ in range(steps):
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
-    per = (time.perf_counter() - t0) / steps
-    cpu = (time.process_time() - c0) / steps
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    # the median step: a burst of other work on a shared machine moves it less than the mean
+    per, cpu = statistics.median(walls), statistics.median(cpus)
     print(SENTINEL + json.dumps({"kind": kind, "s_per_step": per, "cpu_s_per_step": cpu,
                                  "losses": losses}), flush=True)
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..ops import movement as M
 from ..ops import reduce as R
+from ..ops.indexing import GetItem, _build
 from ..ops.linalg import MatMul
 from ..ops.dense import Linear
 from ..ops.conv import Conv2d, Conv2dInputGrad, Conv2dWeightGrad
@@ -95,7 +96,28 @@ def emit_node(op, node, args, res, env, bufs):
 def _matmul(op: MatMul, node, args, res, env, bufs):
     if node.inputs[1].ndim == 2 and node.inputs[0].ndim > 2:
         return None                     # the op's forward: one GEMM for the whole stack
+    a, b = node.inputs
+    out = node.outputs[0]
+    if a.ndim == 2 and b.ndim == 2 and out.dtype.kind == "f" and a.dtype == b.dtype == out.dtype:
+        # a product of matrices into a buffer kept across calls, as a Gemm's (a fresh
+        # multi-megabyte result page-faults on its first write at every call)
+        return _kept(node, bufs, env, f"({args[0]}.shape[0], {args[1]}.shape[1])") + [
+            f"{res} = _np.matmul({args[0]}, {args[1]}, out=_b)"]
     return [f"{res} = _np.matmul({args[0]}, {args[1]})"]
+
+
+def _kept(node, bufs, env, shape):
+    """Lines that bind ``_b`` to the node's buffer of ``shape``, kept across calls when
+    the linker finds that its value never leaves the function (else a new one)."""
+    buf = f"_gb{len(bufs)}"
+    env[buf] = [None]
+    env[f"{buf}dt"] = node.outputs[0].dtype
+    bufs.append((buf, node))
+    return [f"_s = {shape}",
+            f"_b = {buf}[0] if {buf} is not None else None",
+            "if _b is None or _b.shape != _s:",
+            f"    _b = _np.empty(_s, {buf}dt)",
+            f"    if {buf} is not None: {buf}[0] = _b"]
 
 
 @emit_node.register
@@ -141,6 +163,31 @@ def _reshape(op: M.Reshape, node, args, res, env, bufs):
 @emit_node.register
 def _transpose(op: M.Transpose, node, args, res, env, bufs):
     return [f"{res} = {args[0]}.transpose({op.axes!r})"]
+
+
+@emit_node.register
+def _getitem(op: GetItem, node, args, res, env, bufs):
+    """Basic indexing by constants (slices, ints, None: no index arrays) read inline,
+    the index made once (a scan's step slices its gates this way at every step)."""
+    if len(node.inputs) != 1 or any(
+            not (p is None or isinstance(p, int) or (isinstance(p, tuple) and p[:1] == ("slice",)))
+            for p in op.template):
+        return None
+    key = f"_ix{id(node)}"
+    env[key] = _build(op.template, ())
+    return [f"{res} = {args[0]}[{key}]"]
+
+
+@emit_node.register
+def _expand_dims(op: M.ExpandDims, node, args, res, env, bufs):
+    """New axes of length 1 as an index with None at them (a view, as np.expand_dims)."""
+    nd = node.outputs[0].ndim
+    axes = {a % nd for a in op.axes} if nd else set()
+    if len(axes) != len(op.axes) or nd != node.inputs[0].ndim + len(axes):
+        return None
+    key = f"_ix{id(node)}"
+    env[key] = tuple(None if d in axes else slice(None) for d in range(nd))
+    return [f"{res} = {args[0]}[{key}]"]
 
 
 @emit_node.register
@@ -228,16 +275,7 @@ def _gemm(op: Gemm, node, args, res, env, bufs):
     """a @ b + c into a buffer kept across calls (``bufs`` lets the linker decide,
     once the memory plan is known, whether the buffer may persist)."""
     a, b, c = args
-    out = node.outputs[0]
-    buf = f"_gb{len(bufs)}"
-    env[buf] = [None]
-    env[f"{buf}dt"] = out.dtype
-    bufs.append((buf, node))
-    return [f"_s = ({a}.shape[0], {b}.shape[1])",
-            f"_b = {buf}[0] if {buf} is not None else None",
-            "if _b is None or _b.shape != _s:",
-            f"    _b = _np.empty(_s, {buf}dt)",
-            f"    if {buf} is not None: {buf}[0] = _b",
+    return _kept(node, bufs, env, f"({a}.shape[0], {b}.shape[1])") + [
             f"{res} = _np.matmul({a}, {b}, out=_b)",
             "try:",
             f"    _np.add({res}, {c}, out={res})",

@@ -21,8 +21,10 @@ import numpy as np
 
 from .._state import QiflowError
 from ..ops.base import Op, apply
+from ..ops import dynamic as _dyn
+from ..ops import indexing as _ix
 from . import graph as _graph
-from .graph import Variable, TensorType, build
+from .graph import Constant, Variable, TensorType, build, toposort
 
 #: the type of a Scan node's value: a tuple of arrays
 PACK = TensorType(np.dtype(object), ())
@@ -118,9 +120,46 @@ class ScanOutput(Op):
         return f"{args[0]}[{self.k}]"
 
 
+def rebuild(outputs, memo, fold=False):
+    """The graph of ``outputs`` with the variables in ``memo`` (id -> new)
+    substituted, every changed node built again so its type is inferred anew.
+    ``fold``: sizes that became constants are computed as the graph is rebuilt (the
+    shape of a value of known shape, integer arithmetic on constants, a slice whose
+    bounds are constants is a plain slice), so the types after them are known too."""
+    for node in toposort(outputs, stop=set(memo)):
+        ins = [memo.get(id(i), i) for i in node.inputs]
+        out = node.outputs[0]
+        if all(a is b for a, b in zip(ins, node.inputs)):
+            continue
+        new = _folded(node.op, ins) if fold else None
+        if new is None:
+            new = build(node.op, ins, cls=type(out))
+        if isinstance(new, PackVariable):
+            new.requires_grad = any(getattr(a, "requires_grad", False) for a in ins)
+        memo[id(out)] = new
+    return [memo.get(id(o), o) for o in outputs]
+
+
+def _folded(op, ins):
+    """``op`` on ``ins`` as a constant or a plain slice, or None (see ``rebuild``)."""
+    if isinstance(op, _dyn.Shape):
+        shape = ins[0].type.shape
+        return None if None in shape else Constant(np.array(shape, dtype=np.int64))
+    if isinstance(op, _dyn.DynamicSlice):
+        if not all(isinstance(b, Constant) for b in ins[1:]):
+            return None
+        return _ix.getitem(ins[0], _dyn._resolve(op.template, [int(b.data) for b in ins[1:]]))
+    if (op.elementwise or isinstance(op, _ix.GetItem)) and all(
+            isinstance(i, Constant) and i.data.dtype.kind in "iu" and i.data.size <= 8 for i in ins):
+        val = np.asarray(op.forward(*[i.data for i in ins]))
+        return Constant(val) if val.dtype.kind in "iu" else None
+    return None
+
+
 # --------------------------------------------------------------------- the op
 _POOL_LOCK = threading.Lock()
 _POOL_MAX = 4          # arrays kept per shape and dtype by one loop
+_SHAPED_MAX = 8        # step functions compiled for the shapes of one loop's arguments
 
 
 class Spec:
@@ -143,7 +182,7 @@ class Spec:
 
     def __init__(self, n_seqs, states, n_plain, n_nonseqs, inner_inputs, inner_outputs, name=None,
                  mode=None, truncate=-1, infer_n=True, n_sums=0, n_extra=0, family=None, keys=None,
-                 shape_outs=frozenset()):
+                 shape_outs=frozenset(), reversed=frozenset()):
         self.n_seqs, self.states, self.n_plain, self.n_nonseqs = n_seqs, states, n_plain, n_nonseqs
         self.n_sums, self.n_extra = n_sums, n_extra
         self.family = family if family is not None else Family()
@@ -153,6 +192,9 @@ class Spec:
         #: (``Op.shape_inputs``): the loop outputs a read-only array of zeros of that shape
         #: per step (one row, broadcast), not a trajectory of values
         self.shape_outs = frozenset(shape_outs)
+        #: trajectories written from the last row to the first (``scan_reversed_output``:
+        #: what the graph reads only reversed)
+        self.reversed = frozenset(reversed)
         self.inner_inputs, self.inner_outputs = inner_inputs, inner_outputs
         self.name, self.mode = name, mode
         #: vjp(op, ctx, inputs, output, g) and the builder the gradient scan is made with
@@ -163,14 +205,108 @@ class Spec:
         self.infer_n = infer_n
         self._fn = None
         self._pool = {}
+        self._shaped = {}
+        self._same = {}
+
+    def copy(self, **changes):
+        """This loop with some of its fields changed (the same family, gradient, builder)."""
+        kw = dict(name=self.name, mode=self.mode, truncate=self.truncate, infer_n=self.infer_n,
+                  n_sums=self.n_sums, n_extra=self.n_extra, family=self.family, keys=self.keys,
+                  shape_outs=self.shape_outs, reversed=self.reversed)
+        args = dict(n_seqs=self.n_seqs, states=self.states, n_plain=self.n_plain,
+                    n_nonseqs=self.n_nonseqs, inner_inputs=self.inner_inputs,
+                    inner_outputs=self.inner_outputs)
+        for k, v in changes.items():
+            (args if k in args else kw)[k] = v
+        new = Spec(**args, **kw)
+        new.vjp, new.builder, new.hoisted = self.vjp, self.builder, getattr(self, "hoisted", 0)
+        return new
+
+    def _compile(self, inputs, outputs):
+        function = _graph.compiler         # T.function (registered by function.py)
+        return function(inputs, list(outputs), on_unused_input="ignore",
+                        name=f"{self.name or 'scan'} step", mode=self.mode)
 
     @property
     def fn(self):
+        """The step's compiled function, for arguments of any shape its graph allows."""
         if self._fn is None:
-            function = _graph.compiler         # T.function (registered by function.py)
-            self._fn = function(self.inner_inputs, list(self.inner_outputs), on_unused_input="ignore",
-                                name=f"{self.name or 'scan'} step", mode=self.mode)
+            self._fn = self._compile(self.inner_inputs, self.inner_outputs)
         return self._fn
+
+    def step_for(self, args):
+        """(the step function for these first-step arguments, whether the later steps
+        may call it unchecked).  Arrays of the step's dtypes get a function compiled
+        for their shapes, and for the values of the integer scalars among the
+        non-sequences (sizes read outside the loop), kept per key: the steps of one
+        loop all have the first step's shapes (rows of the same arrays, states
+        checked against their initial values) and the same non-sequences, and with
+        every size known the step's compiler folds what the graph computes at run
+        time (slices by ``w.shape[1]``, shape-only gradients, the checks of
+        ``sum_to_like``) and keeps its products in buffers of its own.  Other
+        arguments, more than ``_SHAPED_MAX`` keys, or a step graph that does not fit
+        get the general ``fn``, which checks and converts them."""
+        nd, gen = np.ndarray, np.generic
+        phs = self.inner_inputs
+        if len(args) != len(phs) or not all((a.__class__ is nd or isinstance(a, gen)) and
+                                            a.dtype == p.type.dtype for a, p in zip(args, phs)):
+            return self.fn, False
+        first_ns = len(phs) - self.n_nonseqs
+        key = tuple(("=", int(a)) if j >= first_ns and a.ndim == 0 and a.dtype.kind in "iu" else a.shape
+                    for j, a in enumerate(args))
+        fn = self._shaped.get(key)
+        if fn is None:
+            if key not in self._shaped and len(self._shaped) < _SHAPED_MAX:
+                fn = self._compile_shaped(key, args)
+            self._shaped[key] = fn
+            if fn is None:
+                fn = self.fn
+        return fn, fn.trusted is not None
+
+    def same_outputs(self, fn, traj, n_rows):
+        """The trajectories (output indices ``traj``) whose step value is, in ``fn``'s
+        graph, the same variable as an earlier trajectory's or as one of the first
+        ``n_rows`` arguments (rows of the sequences and states), so ``fn.trusted``
+        returns that very object at every step: [(k, source, j, j0)], source the
+        earlier output (at position j0 of ``traj``) or the argument (j0 None), j the
+        position of k.  The loop keeps one array for both, or copies the argument's
+        rows at once, and checks the identity at every step."""
+        got = self._same.get(id(fn))
+        if got is None:
+            outs, ins = fn.fgraph.outputs[:fn.n_outputs], fn.inputs[:n_rows]
+            first, got = {}, []
+            for j, k in enumerate(traj):
+                v = outs[k]
+                if v.ndim == 0 or k in self.reversed:
+                    continue
+                i = next((i for i, p in enumerate(ins) if p is v), None)
+                if i is not None:
+                    got.append((k, i, j, None))
+                    continue
+                j0 = first.setdefault(id(v), j)
+                if j0 != j:
+                    got.append((k, traj[j0], j, j0))
+            self._same[id(fn)] = got
+        return got
+
+    def _compile_shaped(self, key, args):
+        phs = self.inner_inputs
+        memo = {}
+        for p, k, a in zip(phs, key, args):
+            if k and k[0] == "=":
+                memo[id(p)] = Constant(np.asarray(a, dtype=p.type.dtype))
+            elif len(k) != p.type.ndim or any(d is not None and d != e for d, e in zip(p.type.shape, k)):
+                return None            # the general function says what does not fit
+            elif None in p.type.shape:
+                memo[id(p)] = Variable(TensorType(p.type.dtype, k), name=p.name)
+        if not memo:
+            return self.fn
+        try:
+            outs = rebuild(list(self.inner_outputs), dict(memo), fold=True)
+        except QiflowError:
+            return None                # the graph does not fit these values: the general function
+        return self._compile([p if isinstance(memo.get(id(p)), Constant) else memo.get(id(p), p)
+                              for p in phs], outs)
 
     def buffer(self, shape, dtype):
         """An uninitialised array for a trajectory: one of this loop's earlier arrays of
@@ -265,7 +401,6 @@ class Scan(Op):
             b = sp.buffer((lag + n,) + init.shape[1:], v.type.dtype)
             b[:lag] = init[:lag]
             bufs.append(b)
-        fn = sp.fn
         first_sum = nst + sp.n_plain
         # outputs with a step axis (the plain ones, then the intermediate values)
         first_extra = first_sum + sp.n_sums
@@ -274,22 +409,43 @@ class Scan(Op):
         shaped = {k: None for k in range(first_extra, len(outs_t)) if k in sp.shape_outs}
         plain = [None] * len(traj)
         rows = [None] * len(traj)          # the shape of one step of each trajectory
+        wr = [None] * len(traj)            # where step t writes row t (reversed: row n-1-t)
         taps_at = [(b, lag + k) for (taps, lag), b in zip(sp.states, bufs) for k in taps]
         fed = [(b, lag, b.shape[1:]) for (taps, lag), b in zip(sp.states, bufs)]
         nd = np.ndarray
-        call = fn
+        # every step's arguments are rows of these (a state's row is written by the step
+        # before the one that reads it), then the non-sequences
+        cols = [s[:n] for s in seqs] + [b[o:o + n] for b, o in taps_at]
+        fast = None
         for t in range(n):
-            args = [s[t] for s in seqs]
-            args += [b[o + t] for b, o in taps_at]
+            args = [c[t] for c in cols]
             args += nonseqs
-            res = call(*args)
-            # the first call checked the arguments: the later ones have the same dtypes and
-            # shapes (rows of the same arrays; the states' shapes are checked below), and the
-            # results are copied into the buffers, so they may be views of the arguments
-            if t == 0 and fn.trusted is not None and all(
-                    a.__class__ is nd and a.dtype == p.type.dtype
-                    for a, p in zip(args, sp.inner_inputs)):
-                call = fn.trusted
+            if fast is not None:
+                res = call(*args)
+                for k, dst, off, row in fast:
+                    r = res[k]
+                    if r.__class__ is not nd or r.shape != row:
+                        r = self._odd(label, k, r, row, t)
+                    dst[off + t] = r
+                if same:
+                    bad = [e for e in same if res[e[0]] is not (
+                        res[e[1]] if e[3] is not None else args[e[1]])]
+                    if bad:
+                        same = self._own(bad, same, fast, res, plain, rows, cols, t, label)
+                for k, r0 in shaped.items():
+                    r = res[k]
+                    if r is not const[k] and tuple(r.tolist()) != r0:
+                        raise QiflowError(f"{label}: output {k} (a shape) changed from {r0} to "
+                                          f"{tuple(r.tolist())} at step {t}")
+                for j, acc in enumerate(sums):
+                    r = res[first_sum + j]
+                    if np.shape(r) != acc.shape:
+                        raise QiflowError(f"{label}: summed output {j} has shape {acc.shape} but "
+                                          f"step {t} made shape {np.shape(r)}")
+                    np.add(acc, r, out=acc)
+                continue
+            fn, trust = sp.step_for(args)
+            res = fn(*args)
             for i, (b, lag, row) in enumerate(fed):
                 r = res[i]
                 if (r.shape if r.__class__ is nd else np.shape(r)) != row:
@@ -303,10 +459,11 @@ class Scan(Op):
                 if rows[j] is None:
                     plain[j] = sp.buffer((n,) + r.shape, outs_t[k].type.dtype)
                     rows[j] = r.shape
+                    wr[j] = plain[j][::-1] if k in sp.reversed else plain[j]
                 elif r.shape != rows[j]:
                     raise QiflowError(f"{label}: output {k} changed shape from "
                                       f"{rows[j]} to {r.shape} at step {t}")
-                plain[j][t] = r
+                wr[j][t] = r
             for k, row in shaped.items():
                 r = tuple(res[k].tolist())
                 if row is None:
@@ -320,6 +477,22 @@ class Scan(Op):
                     raise QiflowError(f"{label}: summed output {j} has shape {acc.shape} but step "
                                       f"{t} made shape {np.shape(r)}")
                 np.add(acc, r, out=acc)
+            # the first call checked the arguments: the later ones have the same dtypes and
+            # shapes (rows of the same arrays; the states' shapes are checked), and the results
+            # are copied into the buffers, so they may be views of the arguments
+            call = fn.trusted if trust else fn
+            # (k, source, j, j0, k's array of the first step, kept should k stop sharing)
+            same = [e + (plain[e[2]],) for e in sp.same_outputs(fn, traj, len(cols))] if trust else []
+            done = {e[0] for e in same}
+            for k, src, j, j0, _ in same:
+                if j0 is not None:
+                    plain[j] = plain[j0]        # one trajectory for both (row 0 holds the same values)
+            fast = [(i, b, lag, row) for i, (b, lag, row) in enumerate(fed)] + [
+                (k, wr[j], 0, rows[j]) for j, k in enumerate(traj) if k not in done]
+            const = {k: res[k] for k in shaped}
+        for k, src, j, j0, _ in (same if fast is not None else ()):
+            if j0 is None and n > 1:            # an argument passed through: its rows, at once
+                plain[j][1:] = cols[src][1:n]
         for j, k in enumerate(traj):
             if plain[j] is None:       # no step ran: the shape must be known statically
                 v = outs_t[k]
@@ -338,6 +511,32 @@ class Scan(Op):
         res[()] = tuple(bufs) + tuple(plain[:sp.n_plain]) + tuple(sums) + tuple(
             zero[k] if k in zero else next(extras) for k in range(first_extra, len(outs_t)))
         return res
+
+    def _odd(self, label, k, r, row, t):
+        """A step's result that is not an array of the first step's shape: as an array, or
+        the error that says which output changed."""
+        r = np.asarray(r)
+        if r.shape != row:
+            if k < len(self.spec.states):
+                raise QiflowError(f"{label}: output {k} is fed back with shape {row} (its initial "
+                                  f"value) but step {t} made shape {r.shape}")
+            raise QiflowError(f"{label}: output {k} changed shape from {row} to {r.shape} at step {t}")
+        return r
+
+    def _own(self, bad, same, fast, res, plain, rows, cols, t, label):
+        """Trajectories of ``same`` whose step value stopped being the value they share
+        (at step t) get arrays of their own, filled with the steps so far; returns what
+        is left of ``same``."""
+        for k, src, j, j0, own in bad:
+            # its array of the first step (which wrote row 0), then the steps that shared
+            own[1:t] = (cols[src] if j0 is None else plain[j0])[1:t]
+            r = res[k]
+            if r.__class__ is not np.ndarray or r.shape != rows[j]:
+                r = self._odd(label, k, r, rows[j], t)
+            own[t] = r
+            plain[j] = own
+            fast.append((k, own, 0, rows[j]))
+        return [e for e in same if all(e is not b for b in bad)]
 
     def vjp(self, ctx, inputs, output, g):
         # set by the builder (scan_build.py), which imports the gradient (scan_grad.py)

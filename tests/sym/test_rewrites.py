@@ -157,6 +157,18 @@ def _slice_grads_join():
     return [x], T.grad(cost, x)
 
 
+def _scan_gradient_of_a_sequence():
+    # a recurrent scan's gradient: the gradient of its states' buffer is read back whole
+    # (no array of zeros), the sequence's gradient is the backward loop's output reversed
+    # (no zeros, no copy), and that output, read only reversed, is written reversed
+    x, w = _mat(), T.shared(R.uniform(-1, 1, (4, 4)), name="w")
+    hs, _ = T.scan(lambda xt, h, w: T.tanh(T.dot(h, w) + xt), sequences=x,
+                   outputs_info=T.zeros_like(x[0]), non_sequences=w)
+    cost = (hs ** 2).sum()
+    gx, gw = T.grad(cost, [x, w])
+    return [x], (gx * x).sum() + T.dot(T.flatten(gx, 1), T.flatten(gx, 1)) + gw.sum()
+
+
 def _dynamic_slice_constant():
     W = T.shared(np.ones((3, 2)), name="W")
     x = _vec()
@@ -208,6 +220,9 @@ CASES = [
     _case("dynamic_slice_constant", _dynamic_slice_constant, [V]),
     _case("scan_merge", _scan_merge, [V * 0.3]),
     _case("slice_grads_join", _slice_grads_join, [V]),
+    _case("whole_slice_grad", _scan_gradient_of_a_sequence, [M[:, :4]]),
+    _case("state_rows_of_their_gradient", _scan_gradient_of_a_sequence, [M[:, :4]]),
+    _case("scan_reversed_output", _scan_gradient_of_a_sequence, [M[:, :4]]),
 ]
 
 

@@ -245,3 +245,116 @@ def test_trajectory_buffers_are_recycled_only_when_nothing_refers_to_them():
     assert id(q) != first
     del view, q
     assert id(sp.buffer((3, 2), "float64")) == first
+
+
+def test_outputs_that_are_an_argument_or_another_output_are_kept_once():
+    """A step output that is one of the step's arguments (a sequence's row, a state's
+    previous value) or the same variable as another output: the loop copies the
+    argument's rows at once, or keeps one trajectory for both; values as a NumPy loop."""
+    x, s0 = T.dmatrix("x"), T.dvector("s0")
+    outs, _ = T.scan(lambda v, acc: [acc + v, v, acc, (v * 2).sum() + acc, (v * 2).sum() + acc],
+                     sequences=x, outputs_info=[s0, None, None, None, None])
+    f = T.function([x, s0], outs)
+    a, b = RNG.standard_normal((6, 3)), RNG.standard_normal(3)
+    for _ in range(2):                        # the second call runs on recycled buffers
+        got = f(a, b)
+        acc, want = b, [[], [], [], [], []]
+        for v in a:
+            want[2].append(acc)
+            want[3].append((v * 2).sum() + acc)
+            acc = acc + v
+            want[0].append(acc)
+            want[1].append(v)
+        want[4] = want[3]
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, np.array(w), rtol=1e-12)
+    (sp,) = [n.op.spec for n in _scans(f)]
+    (same,) = sp._same.values()
+    assert sorted((src, j0 is None) for _, src, _, j0 in same) == [(0, True), (1, True), (3, False)]
+
+
+def test_a_claimed_shared_output_that_differs_gets_its_own_trajectory(monkeypatch):
+    """The identities ``same_outputs`` reads from the step's graph are checked at every
+    step: an output that stops being the value it was said to share gets its own
+    array, filled with the steps before (the claims here are wrong on purpose)."""
+    from qiflow.sym.scan_op import Spec
+    x = T.dmatrix("x")
+    outs, _ = T.scan(lambda v: [v * 3, v + 1, v - 1], sequences=x)
+    f = T.function([x], outs)
+    # (k, source, j, j0): output 1 passes argument 0 through; output 2 shares output 0's
+    monkeypatch.setattr(Spec, "same_outputs", lambda self, fn, traj, n: [(1, 0, 1, None), (2, 0, 2, 0)])
+    a = RNG.standard_normal((5, 2))
+    got = f(a)
+    for g, w in zip(got, [a * 3, a + 1, a - 1]):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+def test_a_step_reads_constant_slices_and_new_axes_inline():
+    """Basic indexing by constants and expand_dims are one subscript in the compiled
+    code (an index made once), not a call of the op: the same values and views as
+    the ops' own forward, an out-of-range index still names the op."""
+    from qiflow.ops.indexing import GetItem
+    from qiflow.ops.movement import ExpandDims, expand_dims
+    x = T.dmatrix("x")
+    out, _ = T.scan(lambda v: expand_dims(v[1:3] * 2, 0) + v[0], sequences=x)
+    y = T.dtensor3("y")
+    f = T.function([x, y], [out, y[:, None, 1, ::-1], expand_dims(x, -1), expand_dims(x[0, 0], 0)])
+    a, b = RNG.standard_normal((4, 5)), RNG.standard_normal((2, 3, 4))
+    got = f(a, b)
+    np.testing.assert_allclose(got[0], (a[:, 1:3] * 2)[:, None, :] + a[:, :1, None], rtol=1e-12)
+    np.testing.assert_array_equal(got[1], b[:, None, 1, ::-1])
+    np.testing.assert_array_equal(got[2], a[:, :, None])
+    np.testing.assert_array_equal(got[3], a[:1, 0])
+    inline = [n for n in f.schedule if isinstance(n.op, (GetItem, ExpandDims))]
+    assert inline and all(f"_f{p}(" not in f.source for p, n in enumerate(f.schedule) if n in inline)
+    (sp,) = [n.op.spec for n in _scans(f)]
+    (step,) = sp._shaped.values()
+    assert "_ix" in step.source and not any(
+        isinstance(n.op, (GetItem, ExpandDims)) and f"_f{p}(" in step.source for p, n in enumerate(step.schedule))
+    g = T.function([y], y[:, 5])
+    with pytest.raises(QiflowError, match="GetItem"):
+        g(b)
+
+
+def test_a_product_of_matrices_kept_inside_reuses_its_buffer_and_one_returned_does_not():
+    """A matrix product whose value stays inside the function (a scan gradient's
+    weight-gradient GEMM before the update) is computed into a buffer kept across
+    calls; one that is returned, or lives on in an update, is a new array each call."""
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    w = T.shared(np.zeros((3, 3)), name="w")
+    inner = T.dot(a, b)
+    f = T.function([a, b], [(inner * 2).sum(), T.dot(b, a)], updates=[(w, w - T.dot(a, b.T) * 0.5)])
+    kept = [ln for ln in f.source.splitlines() if "out=_b" in ln]
+    assert len(kept) == 3
+    x, y = RNG.standard_normal((3, 3)), RNG.standard_normal((3, 3))
+    r1 = f(x, y)
+    w1 = w.get_value()
+    r2 = f(y, x)
+    assert r1[1] is not r2[1]
+    np.testing.assert_allclose(r1[0], (x @ y * 2).sum(), rtol=1e-12)
+    np.testing.assert_allclose(r1[1], y @ x, rtol=1e-12)
+    np.testing.assert_allclose(r2[0], (y @ x * 2).sum(), rtol=1e-12)
+    np.testing.assert_allclose(r2[1], x @ y, rtol=1e-12)
+    np.testing.assert_allclose(w1, -0.5 * x @ y.T, rtol=1e-12)
+    np.testing.assert_allclose(w.get_value(), w1 - 0.5 * y @ x.T, rtol=1e-12)
+    bufs = [k for k, v in type(f).__call__.__globals__.items() if k.startswith("_gb") and not k.endswith("dt")]
+    kept_across = [k for k in bufs if type(f).__call__.__globals__[k] is not None]
+    assert len(kept_across) == 1                # only a @ b, read by the sum
+
+
+def test_a_trajectory_read_only_reversed_is_written_reversed():
+    """``scan_reversed_output``: an output the graph reads only as ``out[::-1]`` is
+    written by the loop from its last row to its first (one read both ways is not);
+    values as NumPy for 1 and several steps, on recycled buffers too."""
+    x = T.dmatrix("x")
+    (a, b, c), _ = T.scan(lambda v: [v * 2, v + 1, T.exp(v).sum()], sequences=x, go_backwards=True)
+    f = T.function([x], [a[::-1] * 1, b[::-1] + b, c[::-1]])
+    (sp,) = [n.op.spec for n in _scans(f)]
+    assert sp.reversed == {0, 2} and f.report.fired["scan_reversed_output"] == 1
+    for steps in (3, 1, 4):
+        v = RNG.standard_normal((steps, 2))
+        got = f(v)
+        want = [v * 2, (v + 1) + (v + 1)[::-1], np.exp(v).sum(axis=1)]
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w.reshape(g.shape), rtol=1e-12)
+        assert all(g.flags.c_contiguous for g in (got[0], got[2]))

@@ -77,3 +77,40 @@ def test_lstm_with_nn_lstm_weights_in_float32():
     # the gate size came from a shared variable's shape: once compiled it is a constant
     # (scan_specialize), so the gates are plain views, not slices by a run-time size
     assert "DynamicSlice" not in names and f.report.fired["scan_specialize"] >= 1
+
+
+def test_the_step_is_compiled_for_the_shapes_of_its_arguments():
+    """The LSTM's step slices its gates by ``w_hh.shape[1]``, a size known only at run
+    time: the loop compiles its step for the first step's shapes, where the slices are
+    plain views and the shape-only values are constants (no DynamicSlice, no Shape
+    left), once per set of shapes; values and gradients equal the eager primitive's
+    for each batch size, and a step graph that does not fit the arguments still gets
+    the general function's error."""
+    from qiflow.ops.dynamic import DynamicSlice, DynamicSliceGrad, Shape
+    x, h0, c0 = T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("c0")
+    wi, wh, b = T.dmatrix("w_ih"), T.dmatrix("w_hh"), T.dvector("b")
+    hs, cs = T.nnet.lstm(x, h0, c0, wi, wh, b)
+    ins = [x, h0, c0, wi, wh, b]
+    cost = (hs ** 2).sum() + cs.sum()
+    f = T.function(ins, [hs] + T.grad(cost, ins))
+    w = [RNG.standard_normal((4 * H, I)) * 0.5, RNG.standard_normal((4 * H, H)) * 0.5,
+         RNG.standard_normal(4 * H)]
+    for n in (N, N + 2, N):
+        vals = [RNG.standard_normal((5, n, I)), RNG.standard_normal((n, H)),
+                RNG.standard_normal((n, H))] + w
+        got = f(*vals)
+        ts = [qf.tensor(a, requires_grad=True) for a in vals]
+        S = lstm_seq(*ts)
+        ((S[..., :H] ** 2).sum() + S[..., H:].sum()).backward()
+        np.testing.assert_allclose(got[0], S[..., :H].detach().numpy(), rtol=1e-12, atol=1e-12)
+        for k, t in enumerate(ts):
+            np.testing.assert_allclose(got[1 + k], t.grad.numpy(), rtol=1e-9, atol=1e-10)
+    scans = [nd.op.spec for nd in f.schedule if isinstance(nd.op, Scan)]
+    assert len(scans) == 2                      # the forward loop and its gradient
+    for sp in scans:
+        assert len(sp._shaped) == 2             # batch N and N + 2, each compiled once
+        for g in sp._shaped.values():
+            ops = {type(nd.op) for nd in g.schedule}
+            assert not ops & {DynamicSlice, DynamicSliceGrad, Shape}, (sp, ops)
+    with pytest.raises(qf.QiflowError, match=r"lstm step.*MatMul failed.*\(float64\[3, 5\], float64\[4, 16\]\)"):
+        f(RNG.standard_normal((5, N, I)), RNG.standard_normal((N, I)), RNG.standard_normal((N, H)), *w)

@@ -22,9 +22,14 @@ import numpy as np
 
 from ..._state import QiflowError
 from ...ops import indexing as _ix
-from ...ops.dynamic import DynamicSlice, _resolve
-from ..graph import Constant, TensorType, Variable, build, toposort
-from ..scan_op import Scan, Spec, PackVariable
+from ...ops import elementwise as E
+from ...ops.base import apply
+from ...ops.dynamic import DynamicSlice, DynamicSliceGrad, Shape, _resolve
+from ...ops.indexing import IndexAddLike
+from ...ops.movement import broadcast_like
+from ..graph import Constant, TensorType, Variable, build
+from ..scan_op import Scan, ScanOutput, Spec, PackVariable, rebuild as _rebuild
+from ._match import op_is, is_scalar_const
 from .registry import register, register_global
 
 
@@ -34,21 +39,6 @@ def _refined(ph_type, outer_shape, dtype):
         return None
     shape = tuple(p if p is not None else o for p, o in zip(ph_type.shape, outer_shape))
     return None if shape == ph_type.shape else TensorType(ph_type.dtype, shape)
-
-
-def _rebuild(outputs, memo):
-    """The graph of ``outputs`` with the variables in ``memo`` (id -> new)
-    substituted, every changed node built again so its type is inferred anew."""
-    for node in toposort(outputs, stop=set(memo)):
-        ins = [memo.get(id(i), i) for i in node.inputs]
-        out = node.outputs[0]
-        if all(a is b for a, b in zip(ins, node.inputs)):
-            continue
-        new = build(node.op, ins, cls=type(out))
-        if isinstance(new, PackVariable):
-            new.requires_grad = any(getattr(a, "requires_grad", False) for a in ins)
-        memo[id(out)] = new
-    return [memo.get(id(o), o) for o in outputs]
 
 
 @register("canonicalize", Scan)
@@ -93,7 +83,7 @@ def scan_specialize(fg, node):
     new = Spec(ns, sp.states, sp.n_plain, len(keep), new_phs, outs, name=sp.name, mode=sp.mode,
                truncate=sp.truncate, infer_n=sp.infer_n, n_sums=nsum, n_extra=sp.n_extra,
                family=sp.family, keys=sp.keys,
-               shape_outs=sp.shape_outs)
+               shape_outs=sp.shape_outs, reversed=sp.reversed)
     new.vjp, new.builder, new.hoisted = sp.vjp, sp.builder, getattr(sp, "hoisted", 0)
     pack = build(Scan(new), list(ins[:w0]) + [nonseqs[j] for j in keep], cls=PackVariable)
     pack.requires_grad = node.outputs[0].requires_grad
@@ -132,4 +122,116 @@ def scan_merge(fg):
                     fg.replace(x.outputs[0], y.outputs[0])
                     changed += 1
                     break
+    return changed
+
+
+# ------------------------------------------------ the gradient's slices of whole arrays
+def _length_of(fg, v):
+    """The variable whose first dimension ``v`` reads (``shape(x)[0]``), or None."""
+    node = op_is(fg, v, _ix.GetItem)
+    if node is None or len(node.inputs) != 1 or node.op.template != (0,):
+        return None
+    sh = op_is(fg, node.inputs[0], Shape)
+    return None if sh is None else sh.inputs[0]
+
+
+@register("canonicalize", DynamicSliceGrad)
+def whole_slice_grad(fg, node):
+    """The gradient of ``x[0:shape(x)[0]]`` (all of x, as a scan's gradient takes it for a
+    sequence it reads whole) is the gradient g itself: no array of zeros, no copy of g."""
+    tpl = node.op.template
+    g, x, *bounds = node.inputs
+    if len(tpl) != 1 or tpl[0][:1] != ("slice",) or tpl[0][3] not in (None, 1):
+        return None
+    lo, hi = tpl[0][1], tpl[0][2]
+    lo = bounds[lo[1]] if isinstance(lo, tuple) else lo
+    hi = bounds[hi[1]] if isinstance(hi, tuple) else hi
+    if isinstance(lo, int) or lo is None:
+        lo_zero = not lo
+    else:
+        lo_zero = is_scalar_const(lo, 0)
+    if not lo_zero or isinstance(hi, int) or hi is None or _length_of(fg, hi) is not x \
+            or g.dtype != node.outputs[0].dtype or g.ndim != x.ndim:
+        return None
+    return broadcast_like(g, x)         # g itself at run time (g has x's shape)
+
+
+@register("canonicalize", DynamicSlice)
+def state_rows_of_their_gradient(fg, node):
+    """``index_add_like(g, buf, [lag:])[lag:lag + n]`` where buf is a scan's buffer of a
+    state (lag initial values, then one row per step) and n the scan's number of steps:
+    the rows are exactly g's (what the gradient scan reads of the gradient of a scan's
+    states), so the array of zeros g was written into is not made."""
+    tpl = node.op.template
+    if len(tpl) != 1 or tpl[0][:1] != ("slice",) or tpl[0][3] is not None or len(node.inputs) != 2:
+        return None
+    lag, hi = tpl[0][1], node.inputs[1]
+    ia = op_is(fg, node.inputs[0], IndexAddLike)
+    if ia is None or len(ia.inputs) != 2 or not isinstance(lag, int) or lag < 1 or \
+            ia.op.template != (("slice", lag, None, None),):
+        return None
+    g, buf = ia.inputs
+    out = op_is(fg, buf, ScanOutput)
+    scan = op_is(fg, out.inputs[0], Scan) if out is not None else None
+    if scan is None:
+        return None
+    sp = scan.op.spec
+    if out.op.k >= len(sp.states) or sp.states[out.op.k][1] != lag or not sp.infer_n or sp.n_seqs != 1:
+        return None
+    # hi must be n + lag, n the length of the scan's one sequence (its number of steps)
+    add = op_is(fg, hi, E.Add)
+    if add is None or len(add.inputs) != 2:
+        return None
+    a, b = add.inputs
+    if is_scalar_const(a, lag):
+        a, b = b, a
+    if not is_scalar_const(b, lag) or _length_of(fg, a) is not scan.inputs[1]:
+        return None
+    if g.dtype != node.outputs[0].dtype or g.ndim != buf.ndim:
+        return None
+    return broadcast_like(g, _ix.getitem(buf, slice(lag, None)))     # g itself at run time
+
+
+@register_global("specialize")
+def scan_reversed_output(fg):
+    """A trajectory that the graph reads only reversed (``out[::-1]``: a backward loop's
+    output put back in time order) is written by the loop from its last row to its first,
+    so the reading is an array as it is: a matrix product of it laid flat is then a view,
+    not a copy of the reversed view."""
+    changed = 0
+    for node in fg.toposort():
+        if not isinstance(node.op, Scan) or not fg.alive(node):
+            continue
+        pack = node.outputs[0]
+        sp = node.op.spec
+        nst, first_sum = len(sp.states), len(sp.states) + sp.n_plain
+        first_extra = first_sum + sp.n_sums
+        flips = {}
+        for o in fg.client_nodes(pack):
+            if not isinstance(o.op, ScanOutput):
+                break
+            k = o.op.k
+            if not (nst <= k < first_sum or (k >= first_extra and k not in sp.shape_outs)) \
+                    or k in sp.reversed or fg.is_output(o.outputs[0]):
+                continue
+            readers = fg.client_nodes(o.outputs[0])
+            if readers and all(isinstance(r.op, _ix.GetItem) and len(r.inputs) == 1 and
+                               r.op.template == (("slice", None, None, -1),) for r in readers) \
+                    and fg.n_clients(o.outputs[0]) == len(readers):
+                flips[k] = (o, readers)
+        else:
+            if not flips:
+                continue
+            keys = list(sp.keys)
+            for k in flips:                 # a loop that writes k reversed is another loop
+                keys[k] = ("reversed", keys[k])
+            new = sp.copy(keys=keys, reversed=sp.reversed | set(flips))
+            new_pack = build(Scan(new), list(node.inputs), cls=PackVariable)
+            new_pack.requires_grad = pack.requires_grad
+            for k, (o, readers) in flips.items():
+                plain = apply(ScanOutput(k, o.op.type), new_pack)
+                for r in readers:
+                    fg.replace(r.outputs[0], plain)
+            fg.replace(pack, new_pack)
+            changed += 1
     return changed
