@@ -53,6 +53,20 @@ def _unpromoted(t, o):
     return isinstance(o, TorchMethods) and o._data.dtype is t._data.dtype
 
 
+def _arithmetic(op, fn):
+    """The operator and its reflected form for primitive ``op`` (function ``fn``)."""
+    def forward(self, o):
+        if _unpromoted(self, o):
+            return apply(op, self, o)
+        return fn(*F.promote(self, o))
+
+    def reflected(self, o):
+        if _unpromoted(self, o):
+            return apply(op, o, self)
+        return fn(*F.promote(o, self))
+    return forward, reflected
+
+
 class TorchMethods(TensorMethods):
     __slots__ = ()
 
@@ -60,35 +74,9 @@ class TorchMethods(TensorMethods):
     # operator is the case where promotion changes nothing (a tensor of the same dtype, an
     # int, a float with a floating tensor): the primitive is applied at once, a step's
     # worth of small-network overhead saved (promote gives the same operands back there).
-    def __add__(self, o):
-        if _unpromoted(self, o):
-            return apply(_ADD, self, o)
-        return E.add(*F.promote(self, o))
-
-    def __radd__(self, o):
-        if _unpromoted(self, o):
-            return apply(_ADD, o, self)
-        return E.add(*F.promote(o, self))
-
-    def __sub__(self, o):
-        if _unpromoted(self, o):
-            return apply(_SUB, self, o)
-        return E.subtract(*F.promote(self, o))
-
-    def __rsub__(self, o):
-        if _unpromoted(self, o):
-            return apply(_SUB, o, self)
-        return E.subtract(*F.promote(o, self))
-
-    def __mul__(self, o):
-        if _unpromoted(self, o):
-            return apply(_MUL, self, o)
-        return E.multiply(*F.promote(self, o))
-
-    def __rmul__(self, o):
-        if _unpromoted(self, o):
-            return apply(_MUL, o, self)
-        return E.multiply(*F.promote(o, self))
+    __add__, __radd__ = _arithmetic(_ADD, E.add)
+    __sub__, __rsub__ = _arithmetic(_SUB, E.subtract)
+    __mul__, __rmul__ = _arithmetic(_MUL, E.multiply)
 
     def __truediv__(self, o): return F.div(self, o)
     def __rtruediv__(self, o): return F.div(o, self)

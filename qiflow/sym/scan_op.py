@@ -437,12 +437,7 @@ class Scan(Op):
                     if r is not const[k] and tuple(r.tolist()) != r0:
                         raise QiflowError(f"{label}: output {k} (a shape) changed from {r0} to "
                                           f"{tuple(r.tolist())} at step {t}")
-                for j, acc in enumerate(sums):
-                    r = res[first_sum + j]
-                    if np.shape(r) != acc.shape:
-                        raise QiflowError(f"{label}: summed output {j} has shape {acc.shape} but "
-                                          f"step {t} made shape {np.shape(r)}")
-                    np.add(acc, r, out=acc)
+                _add_sums(label, sums, res, first_sum, t)
                 continue
             fn, trust = sp.step_for(args)
             res = fn(*args)
@@ -471,12 +466,7 @@ class Scan(Op):
                 elif r != row:
                     raise QiflowError(f"{label}: output {k} (a shape) changed from {row} to {r} "
                                       f"at step {t}")
-            for j, acc in enumerate(sums):
-                r = res[first_sum + j]
-                if np.shape(r) != acc.shape:
-                    raise QiflowError(f"{label}: summed output {j} has shape {acc.shape} but step "
-                                      f"{t} made shape {np.shape(r)}")
-                np.add(acc, r, out=acc)
+            _add_sums(label, sums, res, first_sum, t)
             # the first call checked the arguments: the later ones have the same dtypes and
             # shapes (rows of the same arrays; the states' shapes are checked), and the results
             # are copied into the buffers, so they may be views of the arguments
@@ -552,3 +542,13 @@ def scan_node(spec, n_steps, seqs, inits, sums, nonseqs):
         shape = v.type.shape if first_sum <= k < first_sum + spec.n_sums else (None,) + v.type.shape
         outs.append(apply(ScanOutput(k, TensorType(v.type.dtype, shape)), pack))
     return outs[:nst], outs[nst:first_sum], outs[first_sum:first_sum + spec.n_sums]
+
+
+def _add_sums(label, sums, res, first, t):
+    """Add step ``t``'s summed outputs (``res[first:]``) into their accumulators."""
+    for j, acc in enumerate(sums):
+        r = res[first + j]
+        if np.shape(r) != acc.shape:
+            raise QiflowError(f"{label}: summed output {j} has shape {acc.shape} but step "
+                              f"{t} made shape {np.shape(r)}")
+        np.add(acc, r, out=acc)
