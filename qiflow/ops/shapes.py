@@ -40,8 +40,23 @@ class Sym:
         return Sym(("bc", frozenset(flat)))
 
 
+_PLAIN = (int, type(None), Sym)
+
+
 def broadcast_shapes(opname, *shapes):
     """NumPy broadcasting over shapes that may hold unknown sizes (None, or ``Sym``)."""
+    first = None                  # fast path: the non-scalar shapes are one and the same
+    for s in shapes:
+        if s:
+            if first is None:
+                first = s
+            elif s != first:
+                break
+    else:
+        if first is None:
+            return ()
+        if all(d.__class__ in _PLAIN for d in first):
+            return tuple(first)
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for i in range(-ndim, 0):
@@ -65,11 +80,27 @@ def broadcast_shapes(opname, *shapes):
     return tuple(out)
 
 
+_DTYPES = {}      # (op, dtypes and ndims) -> dtype, for qiflow's own ops
+
+
 def result_dtype(op, types):
-    """The dtype ``op.forward`` gives on arrays of these dtypes (asks NumPy)."""
+    """The dtype ``op.forward`` gives on arrays of these dtypes (asks NumPy; remembered
+    for qiflow's own ops, whose forward depends on nothing but their props)."""
+    own = type(op).__module__.startswith("qiflow.")
+    if own:
+        key = (op,) + tuple((t.dtype, len(t.shape)) for t in types)
+        try:
+            got = _DTYPES.get(key)
+        except TypeError:         # a prop that does not hash
+            own, got = False, None
+        if got is not None:
+            return got
     dummies = [np.ones((1,) * len(t.shape), dtype=t.dtype) for t in types]
     with np.errstate(all="ignore"):
-        return np.asarray(op.forward(*dummies)).dtype
+        dt = np.asarray(op.forward(*dummies)).dtype
+    if own and len(_DTYPES) < 100_000:
+        _DTYPES[key] = dt
+    return dt
 
 
 def broadcast_types(opname_or_op, types):

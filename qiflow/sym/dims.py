@@ -9,7 +9,10 @@ variables with equal tokens surely have equal shapes, even when no size is
 known: e.g. ``sum_to_like(g, x)`` where g was computed elementwise from x
 does nothing and can go.
 """
+from ..ops.base import Op
 from ..ops.shapes import Sym, known, broadcast_shapes
+
+_default_infer = Op.infer
 
 
 def broadcast(*dims_list):
@@ -71,9 +74,12 @@ class Dims:
         st = v.type.shape
         if node is None:
             return tuple(d if known(d) else self._fresh(v, k) for k, d in enumerate(st))
-        types = [_TokenType(self.memo[id(i)], i.type.dtype) for i in node.inputs]
         try:
-            res = tuple(node.op.infer(*types)[0])
+            if type(node.op).infer is _default_infer:   # shapes only: no dtype to ask NumPy for
+                res = broadcast_shapes(node.op.name, *(self.memo[id(i)] for i in node.inputs))
+            else:
+                types = [_TokenType(self.memo[id(i)], i.type.dtype) for i in node.inputs]
+                res = tuple(node.op.infer(*types)[0])
         except Exception:          # an infer that needs known sizes: nothing is learnt
             res = None
         if res is None or len(res) != len(st):

@@ -116,6 +116,9 @@ class FunctionGraph:
         self._n_out = {}           # id(var) -> how many output slots hold it
         self.stop = set(stop)
         self._imported = set()
+        #: the classes of every op ever imported (a superset of those in the graph now):
+        #: a pass for one op kind returns at once when its kind never came in
+        self.op_types = set()
         self._order = None         # a cached toposort, dropped by every change
         #: when a list, every change appends the nodes a rewrite should look at
         #: again: nodes new to the graph, users given a new input, and the one user
@@ -154,6 +157,7 @@ class FunctionGraph:
             self._client(v)
             if v.owner is not None and id(v) not in self.stop:
                 node = v.owner
+                self.op_types.add(node.op.__class__)
                 if self.dirty is not None:
                     self.dirty.append(node)
                 if self.changed is not None:

@@ -285,8 +285,6 @@ def _compile(inputs, outputs, updates, givens, name, mode, on_unused_input, spec
                               f"{leaf!r} ({leaf.type}), which is not among the inputs (and not "
                               "replaced by givens)")
     _check_unused(new_inputs, new_leaves, inputs, on_unused_input or "raise")
-    # the rewrites edit the graph they get: keep a copy of it as written (same leaves)
-    unoptimized, _ = clone(new_roots)
     fg = FunctionGraph(new_roots)
     m = _mode(mode)
     report = _rw.rewrite(fg, phases=m.phases, exclude=m.exclude)
@@ -296,7 +294,9 @@ def _compile(inputs, outputs, updates, givens, name, mode, on_unused_input, spec
                         specialize_shared, allow_input_downcast)
     f = link(fg, new_inputs, len(outs), [k for k, _ in ups], single, name, report,
              {id(v) for v in spec.values()}, remake, bool(allow_input_downcast), m.inplace)
-    f.unoptimized = unoptimized
+    # the rewrites edited the graph they got: ``f.unoptimized`` copies the graph as
+    # written again from the caller's (untouched) graph, with the same leaves, on first use
+    f._unoptimized_from = (roots, {**spec, **subst, **{v: memo[id(v)] for v in inputs}})
     f.maker = _Maker(f, inputs)
     return f
 

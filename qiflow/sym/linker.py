@@ -78,6 +78,26 @@ class Function:
         return f"function {self.name!r}" if self.name else "compiled function"
 
     @property
+    def unoptimized(self):
+        """The graph before the rewrites (outputs then update values, givens substituted),
+        on the same input variables as ``inputs``; copied on first use."""
+        got = self.__dict__.get("_unoptimized")
+        if got is None:
+            from .fgraph import clone
+            roots, replace = self._unoptimized_from
+            got = self._unoptimized = clone(roots, replace=replace)[0]
+        return got
+
+    @property
+    def trusted(self):
+        """The entry without input checks or output copies (see the module's docstring);
+        None for a function with shared variables or updates."""
+        fn = self._trusted_fn
+        if fn is None and self._trusted_src is not None:
+            fn = self._trusted_fn = _build_trusted(self)
+        return fn
+
+    @property
     def outputs(self):
         return self.fgraph.outputs[:self.n_outputs]
 
@@ -229,7 +249,8 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
     # ----------------------------------------------------------- code
     line_node = {}
     body = []
-    dims = Dims()
+    # the rewrites' size tokens hold still: a replacement has its variable's value
+    dims = getattr(fg, "_dims", None) or Dims()
     lives_in = {}      # id(var) -> ids of the variables whose buffers it may occupy
     gemm_bufs = []
     plan(order, env)
@@ -329,20 +350,6 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
         head.append(f"    return {res_names[0]}")
     else:
         head.append(f"    return [{', '.join(res_names)}]")
-    # the same body without the input checks and with no copies of the outputs, for a
-    # caller that checked the arguments once and copies what it keeps (a scan's steps)
-    if not shared and not update_targets:
-        first_trusted = len(head) + 3
-        raw = [f"def _trusted(self{''.join(', ' + names[id(v)] for v in inputs)}):", "    try:"]
-        raw += ["        " + ln for ln in body]
-        for k, v in enumerate(outputs):
-            nm = names[id(v)]
-            raw.append(f"        r{k} = {'_asarray(' + nm + ')' if v.ndim == 0 else nm}")
-        if not body and not outputs:
-            raw.append("        pass")
-        raw += ["    except Exception as _e:", "        self._fail(_e)",
-                f"    return {res_names[0]}" if single else f"    return [{', '.join(res_names)}]"]
-        head += raw
     src = "\n".join(head) + "\n"
     fname = f"<qiflow function {name or ''} #{next(_counter)}>"
     linecache.cache[fname] = (len(src), None, src.splitlines(True), fname)
@@ -353,14 +360,36 @@ def link(fg, inputs, n_out, update_targets, single, name, report, guarded=(), re
     f.n_outputs, f.update_targets, f.single = n_out, list(update_targets), single
     f.schedule = order
     f._remake = remake
-    lines_to_node = {first_body_line + q: line_node[q] for q in line_node}
-    if "_trusted" in env:
-        lines_to_node.update({first_trusted + q: line_node[q] for q in line_node})
-        f.trusted = env["_trusted"].__get__(f)
+    files = {fname: first_body_line}        # generated file -> line of the body's first line
+    f._fail = lambda e: _fail(e, files, line_node, label, names)
+    # the same body without the input checks and with no copies of the outputs, for a
+    # caller that checked the arguments once and copies what it keeps (a scan's steps);
+    # compiled on first use (only scans use it, and compiling a big body costs seconds)
+    f._trusted_fn = None
+    if not shared and not update_targets:
+        sig = f"def _trusted(self{''.join(', ' + names[id(v)] for v in inputs)}):"
+        rets = [f"        r{k} = {'_asarray(' + names[id(v)] + ')' if v.ndim == 0 else names[id(v)]}"
+                for k, v in enumerate(outputs)]
+        if not body and not outputs:
+            rets.append("        pass")
+        rets += ["    except Exception as _e:", "        self._fail(_e)",
+                 f"    return {res_names[0]}" if single else f"    return [{', '.join(res_names)}]"]
+        f._trusted_src = (sig, first_body_line - 1, len(body), rets, env, files, fname)
     else:
-        f.trusted = None
-    f._fail = lambda e: _fail(e, fname, lines_to_node, label, names)
+        f._trusted_src = None
     return f
+
+
+def _build_trusted(f):
+    """Compile ``f``'s trusted entry from the body lines of its source."""
+    sig, start, n, rets, env, files, fname = f._trusted_src
+    lines = f.source.split("\n")
+    src = "\n".join([sig, "    try:"] + lines[start:start + n] + rets) + "\n"
+    tname = fname[:-1] + " trusted>"
+    linecache.cache[tname] = (len(src), None, src.splitlines(True), tname)
+    exec(compile(src, tname, "exec"), env)
+    files[tname] = 3
+    return env.pop("_trusted").__get__(f)
 
 
 def _roots_of(vs, roots):
@@ -370,15 +399,16 @@ def _roots_of(vs, roots):
     return out
 
 
-def _fail(exc, fname, lines_to_node, label, names):
+def _fail(exc, files, line_node, label, names):
     tb = exc.__traceback__
-    lineno = None
+    q = None
     frame = None
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == fname:
-            lineno, frame = tb.tb_lineno, tb.tb_frame
+        first = files.get(tb.tb_frame.f_code.co_filename)
+        if first is not None:
+            q, frame = tb.tb_lineno - first, tb.tb_frame
         tb = tb.tb_next
-    node = lines_to_node.get(lineno)
+    node = line_node.get(q)
     if node is None:
         raise exc
     vals = []

@@ -167,3 +167,24 @@ def test_blocked_axpy_kernel_takes_a_python_scalar():
     want = x + y * 0.25
     _axpy_blocked(Axpy(), x, x, y, 0.25)
     np.testing.assert_array_equal(x, want)
+
+
+def test_fused_kernels_pass_size_tokens_on():
+    """A chain of fused kernels over a vector of unknown length: each kernel's output
+    is known to have x's shape, so it is written into a dead buffer with no fallback
+    (a try/except ValueError) -- and a real broadcast is still computed right."""
+    x, m = T.dvector("x"), T.dmatrix("m")
+    y = x
+    for _ in range(6):
+        y = T.tanh(y) * 0.5 + x
+    f = T.function([x], y)
+    assert "out=" in f.source and "except ValueError" not in f.source
+    xv = np.linspace(-1, 1, 7)
+    want = xv
+    for _ in range(6):
+        want = np.tanh(want) * 0.5 + xv
+    np.testing.assert_allclose(f(xv), want, rtol=1e-12)
+    z = T.tanh(T.tanh(x) * 0.5 + m) + x          # (n,) against (r, n): grows to a matrix
+    g = T.function([x, m], z)
+    mv = np.arange(21.0).reshape(3, 7) / 21
+    np.testing.assert_allclose(g(xv, mv), np.tanh(np.tanh(xv) * 0.5 + mv) + xv, rtol=1e-12)

@@ -137,7 +137,9 @@ def test_trusted_entry_runs_the_same_code_without_checks_or_copies():
     f = T.function([x, y], [z * 2, x, T.tanh(x).sum() + y])
     a, b = np.arange(6.0).reshape(2, 3) / 7, np.ones((3, 3)) / 3
     want = f(a, b)
+    assert f._trusted_fn is None            # compiled on first use only
     got = f.trusted(a, b)
+    assert f.trusted is f.trusted
     for w, g in zip(want, got):
         np.testing.assert_array_equal(w, g)
     assert want[1] is not a and np.shares_memory(got[1], a)     # the output that is an input

@@ -5,6 +5,7 @@ kernel runs the chain with NumPy, writing each step into a dead buffer
 import numpy as np
 
 from ...ops.base import Op, apply
+from ...ops.shapes import broadcast_shapes, known
 from ..graph import Constant
 from ..kernels import can_write_out, emit
 from .registry import register_global
@@ -35,8 +36,17 @@ class Fused(Op):
         return None if any(op.view_map for op, _ in self.program) else {}
 
     def infer(self, *types):
+        # every step broadcasts its operands: run the program on the shapes, so that
+        # sizes known only as tokens (dims.py) pass through a fused kernel too
+        shapes = []
+        for op, refs in self.program:
+            shapes.append(broadcast_shapes(op.name, *[
+                types[r[1]].shape if r[0] == "i" else
+                shapes[r[1]] if r[0] == "s" else self.consts[r[1]].shape for r in refs]))
         t = self.types[-1]
-        return t.shape, t.dtype
+        if len(shapes[-1]) != t.ndim:
+            return t.shape, t.dtype
+        return tuple(s if known(s) else d for s, d in zip(t.shape, shapes[-1])), t.dtype
 
     def forward(self, *arrays):
         if self._kernel is None:

@@ -105,6 +105,8 @@ def scan_merge(fg):
     """Loops of one family (see ``Spec.family``) on the same inputs run once: a
     scan whose outputs are the first outputs of another (the copy the gradient
     made to also output intermediate values) reads them from the other."""
+    if Scan not in fg.op_types:
+        return 0
     groups = {}
     for node in fg.toposort():
         if isinstance(node.op, Scan):
@@ -198,6 +200,8 @@ def scan_reversed_output(fg):
     output put back in time order) is written by the loop from its last row to its first,
     so the reading is an array as it is: a matrix product of it laid flat is then a view,
     not a copy of the reversed view."""
+    if Scan not in fg.op_types:
+        return 0
     changed = 0
     for node in fg.toposort():
         if not isinstance(node.op, Scan) or not fg.alive(node):
