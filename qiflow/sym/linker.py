@@ -71,6 +71,7 @@ class Function:
         """A shared variable's shape changed: compile for the new shapes, then run."""
         new = self._remake()
         type(self).__call__ = type(new).__call__
+        self.__dict__.pop("_unoptimized", None)      # the old shapes' copy
         self.__dict__.update(new.__dict__)
         return self(*args)
 
