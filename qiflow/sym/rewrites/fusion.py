@@ -36,13 +36,9 @@ class Fused(Op):
         return None if any(op.view_map for op, _ in self.program) else {}
 
     def infer(self, *types):
-        # every step broadcasts its operands: run the program on the shapes, so that
-        # sizes known only as tokens (dims.py) pass through a fused kernel too
-        shapes = []
-        for op, refs in self.program:
-            shapes.append(broadcast_shapes(op.name, *[
-                types[r[1]].shape if r[0] == "i" else
-                shapes[r[1]] if r[0] == "s" else self.consts[r[1]].shape for r in refs]))
+        # run the program on the shapes, so that sizes known only as tokens (dims.py)
+        # pass through a fused kernel too
+        shapes = step_shapes(self, [t.shape for t in types])
         t = self.types[-1]
         if len(shapes[-1]) != t.ndim:
             return t.shape, t.dtype
@@ -99,6 +95,17 @@ def single_program(node):
     return _Single(node)
 
 
+def step_shapes(fop, in_shapes):
+    """The shape of each step of ``fop``'s program, from its inputs' shapes (sizes or
+    tokens): every step broadcasts its operands."""
+    shapes = []
+    for op, refs in fop.program:
+        shapes.append(broadcast_shapes(op.name, *[
+            in_shapes[r[1]] if r[0] == "i" else
+            shapes[r[1]] if r[0] == "s" else tuple(fop.consts[r[1]].shape) for r in refs]))
+    return shapes
+
+
 def program_lines(fop, args, result, destroyable, env, in_dims=None):
     """Source lines running ``fop``'s program on ``args`` into variable ``result``.
 
@@ -106,12 +113,12 @@ def program_lines(fop, args, result, destroyable, env, in_dims=None):
     ``in_dims``: dimension tokens of the inputs (see ``dims.py``), used to prove
     that an output has the shape of the buffer it is written into.
     """
-    from ..dims import broadcast, fits
+    from ..dims import fits
     prog = fop.program
     if in_dims is None:
         in_dims = [tuple(d if d is not None else ("k", k, a) for a, d in enumerate(t.shape))
                    for k, t in enumerate(fop.in_types)]
-    sdims = []
+    sdims = step_shapes(fop, in_dims)
 
     def dims(r):
         if r[0] == "i":
@@ -144,7 +151,6 @@ def program_lines(fop, args, result, destroyable, env, in_dims=None):
         res = result if j == len(prog) - 1 else f"{result}_{j}"
         names[("s", j)] = res
         t = fop.types[j]
-        sdims.append(broadcast(*[dims(r) for r in refs]))
         target, proven = None, False
         if can_write_out(op) and t.ndim > 0:
             for r in refs:
