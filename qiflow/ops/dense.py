@@ -31,10 +31,23 @@ class Linear(Op):
     def forward(self, x, w, b=None):
         if x.ndim < 1 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
             _check(x.shape, w.shape, None if b is None else b.shape)
+        if b is not None and b.shape != (w.shape[0],):
+            _check(x.shape, w.shape, b.shape)
+        n, o = x.shape[0], w.shape[0]
+        if x.ndim == 2 and 4 * n <= o and o >= 64 and x.dtype == w.dtype and x.dtype.kind == "f" \
+                and (b is None or b.dtype == x.dtype):
+            # few rows, many outputs: OpenBLAS's sgemm is much faster as (w @ x.T).T
+            # (20 x 784 @ 784 x 500: 150 -> 117 us); the transposed result is copied
+            # into PyTorch's row-major layout in the same pass that adds the bias
+            t = np.matmul(w, x.T)
+            y = np.empty((n, o), t.dtype)
+            if b is None:
+                np.copyto(y, t.T)
+            else:
+                np.add(t.T, b, out=y)
+            return y
         y = x @ w.T
         if b is not None:
-            if b.shape != (w.shape[0],):
-                _check(x.shape, w.shape, b.shape)
             y += b
         return y
 

@@ -56,6 +56,21 @@ def test_linear_and_flatten():
     compare(qm, tm, rand(2, 5, 6))     # leading batch axes
 
 
+@pytest.mark.parametrize("batch, wide, bias, dtype", [
+    (4, 300, True, np.float32), (4, 300, False, np.float64), (16, 64, True, np.float64),
+    (60, 100, True, np.float32), (1, 80, True, np.float32)])
+def test_linear_short_batch_wide_layer_equals_pytorch_and_stays_row_major(batch, wide, bias, dtype):
+    """Few rows and many outputs (4 * batch <= wide) take the (w @ x.T).T product; the
+    result is still row-major like PyTorch's, with the bias added."""
+    tm = torch.nn.Linear(30, wide, bias=bias).to(torch.float64 if dtype == np.float64 else torch.float32)
+    qm = nn.Linear(30, wide, bias=bias).to(qf.float64 if dtype == np.float64 else qf.float32)
+    copy_weights(qm, tm)
+    qy, _ = compare(qm, tm, rand(batch, 30, seed=3, dtype=dtype),
+                    rtol=1e-10 if dtype == np.float64 else 1e-4)
+    assert qy.is_contiguous() and qy.detach().numpy().flags.c_contiguous
+    assert qy.dtype == (qf.float64 if dtype == np.float64 else qf.float32)
+
+
 @pytest.mark.parametrize("cfg", [
     dict(k=3, stride=1, padding=0, dilation=1, groups=1),
     dict(k=3, stride=2, padding=1, dilation=1, groups=1),
