@@ -6,6 +6,8 @@ by its ``forward_into`` (into a dead buffer) or by a call of its ``forward``.  `
 so a chain of elementwise ops allocates once.  In-place NumPy was chosen by
 measurement (numexpr and numba are not dependencies).
 """
+from time import perf_counter as _perf_counter
+
 import numpy as np
 
 from ..ops.inplace import Axpy
@@ -25,20 +27,49 @@ def into_kernel(*types):
 
 
 _BLOCK = 1 << 16
+_TRIALS = 4                  # timed calls of each form before one is chosen
+#: (size, dtype) -> the chosen form (True: chunked), or [calls, best plain, best chunked]
+#: while both forms are still being timed
+AXPY_FORM = {}
 
 
 @into_kernel(Axpy)
 def _axpy_blocked(op, out, x, y, a):
-    """out = x + y * a chunk by chunk on large arrays: each chunk's product stays in
-    cache, so the arrays stream through memory once, as a fused multiply-add would
-    (the SGD update of a big weight matrix: 216 -> 131 us for 500 x 784 float32; below
-    about 1 MB the arrays stay in cache and the plain two passes cost the same)."""
+    """out = x + y * a, on large arrays either in two whole-array passes or chunk by
+    chunk (each chunk's product stays in cache, so the arrays stream through memory
+    once, as a fused multiply-add would).  Which is faster depends on the machine's
+    caches: the SGD update of a 500 x 784 float32 weight took 216 (two passes) against
+    131 us (chunks) on one machine and 80 against 145 us on another.  So the first
+    calls for each size time both forms, and the faster is kept (``AXPY_FORM``); both
+    do the same float32 operations, so the result does not depend on the choice."""
     dt = out.dtype
     if out.size < 4 * _BLOCK or not (
             x.shape == y.shape == out.shape and x.dtype == y.dtype == dt
             and getattr(a, "dtype", None) == dt and np.ndim(a) == 0
             and out.flags.c_contiguous and x.flags.c_contiguous and y.flags.c_contiguous):
         return op.forward_into(out, x, y, a)
+    key = (out.size, dt)
+    form = AXPY_FORM.get(key)
+    if form is True:
+        return _axpy_chunks(out, x, y, a)
+    if form is False:
+        return op.forward_into(out, x, y, a)
+    if form is None:
+        form = AXPY_FORM[key] = [0, float("inf"), float("inf")]
+    chunked = form[0] % 2 == 1
+    t = _perf_counter()
+    if chunked:
+        _axpy_chunks(out, x, y, a)
+    else:
+        op.forward_into(out, x, y, a)
+    t = _perf_counter() - t
+    form[2 if chunked else 1] = min(form[2 if chunked else 1], t)
+    form[0] += 1
+    if form[0] >= 2 * _TRIALS:
+        AXPY_FORM[key] = form[2] < form[1]
+
+
+def _axpy_chunks(out, x, y, a):
     o, xf, yf = out.reshape(-1), x.reshape(-1), y.reshape(-1)
     scratch = np.empty(_BLOCK, out.dtype)
     for i in range(0, o.size, _BLOCK):

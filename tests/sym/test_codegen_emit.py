@@ -81,6 +81,47 @@ def test_blocked_axpy_kernel_equals_the_op(n, where):
     np.testing.assert_array_equal(out, want)      # the same float32 operations, chunk by chunk
 
 
+@pytest.mark.parametrize("chunks_faster", [True, False])
+def test_axpy_kernel_times_both_forms_then_keeps_the_faster(monkeypatch, chunks_faster):
+    """The first calls for a size alternate the two forms under a clock; the faster is
+    kept; every call, during the trials and after, computes x + y * a exactly."""
+    from qiflow.ops.inplace import Axpy
+    from qiflow.sym import kernels as K
+    monkeypatch.setattr(K, "AXPY_FORM", {})
+    state = {"t": 0.0, "chunked": None}
+    real_chunks = K._axpy_chunks
+
+    def spy_chunks(*a):
+        state["chunked"] = True
+        return real_chunks(*a)
+
+    def clock():                     # a chunked call "takes" 1 s or 3 s, a plain one 2 s
+        if state["chunked"] is None:
+            return state["t"]
+        took = (1.0 if chunks_faster else 3.0) if state["chunked"] else 2.0
+        state["t"] += took
+        state["chunked"] = None
+        return state["t"]
+
+    def start():
+        state["chunked"] = False
+        return state["t"]
+    calls = iter([start, clock] * (2 * K._TRIALS) + [clock] * 100)
+    monkeypatch.setattr(K, "_perf_counter", lambda: next(calls)())
+    monkeypatch.setattr(K, "_axpy_chunks", spy_chunks)
+    n = 4 * 65536 + 5
+    x = R.uniform(-1, 1, n).astype(np.float32)
+    y = R.uniform(-1, 1, n).astype(np.float32)
+    a = np.array(-0.37, np.float32)
+    for k in range(2 * K._TRIALS + 3):
+        out = np.empty_like(x)
+        K._axpy_blocked(Axpy(), out, x, y, a)
+        np.testing.assert_array_equal(out, x + y * a)
+        if k < 2 * K._TRIALS - 1:
+            assert isinstance(K.AXPY_FORM[(n, np.dtype(np.float32))], list)
+    assert K.AXPY_FORM[(n, np.dtype(np.float32))] is chunks_faster
+
+
 def test_compiled_sgd_update_of_a_large_weight_in_place():
     import qiflow as qf
     w0 = R.uniform(-1, 1, (700, 400)).astype(np.float32)        # above the blocking threshold
