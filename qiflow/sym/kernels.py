@@ -10,7 +10,7 @@ from time import perf_counter as _perf_counter
 
 import numpy as np
 
-from ..ops.inplace import Axpy
+from ..ops.inplace import Axpy, axpy_chunks
 
 #: op type -> a kernel ``fn(op, out, *arrays)`` writing into ``out``, used instead of
 #: the op's own ``forward_into`` (exact types: a subclass may compute something else)
@@ -28,20 +28,20 @@ def into_kernel(*types):
 
 _BLOCK = 1 << 16
 _TRIALS = 4                  # timed calls of each form before one is chosen
-#: (size, dtype) -> the chosen form (True: chunked), or [calls, best plain, best chunked]
-#: while both forms are still being timed
+#: (size, dtype) -> the chosen form (True: 64K chunks, False: 128K), or
+#: [calls, best 128K, best 64K] while both are still being timed
 AXPY_FORM = {}
 
 
 @into_kernel(Axpy)
 def _axpy_blocked(op, out, x, y, a):
-    """out = x + y * a, on large arrays either in two whole-array passes or chunk by
-    chunk (each chunk's product stays in cache, so the arrays stream through memory
-    once, as a fused multiply-add would).  Which is faster depends on the machine's
-    caches: the SGD update of a 500 x 784 float32 weight took 216 (two passes) against
-    131 us (chunks) on one machine and 80 against 145 us on another.  So the first
-    calls for each size time both forms, and the faster is kept (``AXPY_FORM``); both
-    do the same float32 operations, so the result does not depend on the choice."""
+    """out = x + y * a on large arrays, chunk by chunk, with chunks of 128K elements
+    (``Axpy.forward_into``'s) or of 64K.  Which is faster depends on the machine's
+    caches: the SGD update of a 500 x 784 float32 weight took 216 us in two whole-array
+    passes against 131 us in 64K chunks on one machine, and 85 (two passes), 81 (128K)
+    against 95 us (64K) on another.  So the first calls for each size time both
+    chunkings, and the faster is kept (``AXPY_FORM``); both do the same float32
+    operations, so the result does not depend on the choice."""
     dt = out.dtype
     if out.size < 4 * _BLOCK or not (
             x.shape == y.shape == out.shape and x.dtype == y.dtype == dt
@@ -70,13 +70,7 @@ def _axpy_blocked(op, out, x, y, a):
 
 
 def _axpy_chunks(out, x, y, a):
-    o, xf, yf = out.reshape(-1), x.reshape(-1), y.reshape(-1)
-    scratch = np.empty(_BLOCK, out.dtype)
-    for i in range(0, o.size, _BLOCK):
-        j = min(i + _BLOCK, o.size)
-        t = scratch[:j - i]
-        np.multiply(yf[i:j], a, out=t)
-        np.add(xf[i:j], t, out=o[i:j])
+    axpy_chunks(out, x, y, a, _BLOCK)
 
 
 def is_elementwise(op):
