@@ -83,8 +83,9 @@ def test_blocked_axpy_kernel_equals_the_op(n, where):
 
 @pytest.mark.parametrize("chunks_faster", [True, False])
 def test_axpy_kernel_times_both_forms_then_keeps_the_faster(monkeypatch, chunks_faster):
-    """The first calls for a size alternate the two forms under a clock; the faster is
-    kept; every call, during the trials and after, computes x + y * a exactly."""
+    """The first calls for a size alternate the two chunkings (64K elements, or the op's
+    own forward_into) under a clock; the faster is kept; every call, during the trials
+    and after, computes x + y * a exactly."""
     from qiflow.ops.inplace import Axpy
     from qiflow.sym import kernels as K
     monkeypatch.setattr(K, "AXPY_FORM", {})
@@ -95,7 +96,7 @@ def test_axpy_kernel_times_both_forms_then_keeps_the_faster(monkeypatch, chunks_
         state["chunked"] = True
         return real_chunks(*a)
 
-    def clock():                     # a chunked call "takes" 1 s or 3 s, a plain one 2 s
+    def clock():                     # a 64K call "takes" 1 s or 3 s, forward_into 2 s
         if state["chunked"] is None:
             return state["t"]
         took = (1.0 if chunks_faster else 3.0) if state["chunked"] else 2.0
