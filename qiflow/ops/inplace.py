@@ -24,9 +24,7 @@ class Axpy(Elementwise):
         return x + y * a
 
     def forward_into(self, out, x, y, a):
-        n = out.size
-        if n > CHUNK and x.shape == y.shape == out.shape and np.ndim(a) == 0 \
-                and out.flags.c_contiguous and x.flags.c_contiguous and y.flags.c_contiguous:
+        if out.size > CHUNK and chunkable(out, x, y, a):
             return axpy_chunks(out, x, y, a, CHUNK)
         t = y * a
         if out is x and t.dtype is out.dtype:
@@ -46,6 +44,12 @@ class Axpy(Elementwise):
 #: step's peak memory no longer grows with the weight), at the speed of two whole-array
 #: passes (500 x 784 float32: 81 against 85 us; chunks of 16K elements: 131 us)
 CHUNK = 1 << 17
+
+
+def chunkable(out, x, y, a):
+    """Whether ``axpy_chunks`` applies: contiguous arrays of one shape, a scalar a."""
+    return (x.shape == y.shape == out.shape and np.ndim(a) == 0 and out.flags.c_contiguous
+            and x.flags.c_contiguous and y.flags.c_contiguous)
 
 
 def axpy_chunks(out, x, y, a, chunk):

@@ -23,7 +23,7 @@ from ..ops import movement as M
 from ..ops import reduce as R
 from ..ops.indexing import GetItem, _build
 from ..ops.linalg import MatMul
-from ..ops.dense import Linear
+from ..ops.dense import Linear, few_rows_many_outputs
 from ..ops.conv import Conv2d, Conv2dInputGrad, Conv2dWeightGrad
 from ..ops.pool import MaxPool2dGrad
 from .rewrites.specialize import Gemm
@@ -241,9 +241,8 @@ def _held_buffers(op, node, args, res, env, bufs):
 
 @emit_node.register
 def _linear(op: Linear, node, args, res, env, bufs):
-    """x @ w.T (+ b) with few rows and many outputs as (w @ x.T).T: OpenBLAS's sgemm
-    is much slower on a short left operand against a transposed right one (20 x 784
-    @ 784 x 500: 302 -> 221 us).  The result is then a transposed view, so this form
+    """x @ w.T (+ b) with few rows and many outputs as (w @ x.T).T (see
+    ``few_rows_many_outputs``).  The result is then a transposed view, so this form
     is used only where the value never leaves the function (the linker resets the
     flag otherwise, as for Gemm buffers): callers always get PyTorch's layout."""
     x, w = node.inputs[:2]
@@ -254,7 +253,7 @@ def _linear(op: Linear, node, args, res, env, bufs):
     if not (x.dtype == w.dtype == out.dtype and out.dtype.kind == "f"):
         return None
     n, o = x.type.shape[0], w.type.shape[0]
-    if not (4 * n <= o and o >= 64):
+    if not few_rows_many_outputs(n, o):
         return None
     if b is not None and (b.type.shape != (o,) or b.dtype != out.dtype):
         return None

@@ -8,9 +8,7 @@ measurement (numexpr and numba are not dependencies).
 """
 from time import perf_counter as _perf_counter
 
-import numpy as np
-
-from ..ops.inplace import Axpy, axpy_chunks
+from ..ops.inplace import Axpy, axpy_chunks, chunkable
 
 #: op type -> a kernel ``fn(op, out, *arrays)`` writing into ``out``, used instead of
 #: the op's own ``forward_into`` (exact types: a subclass may compute something else)
@@ -43,10 +41,8 @@ def _axpy_blocked(op, out, x, y, a):
     chunkings, and the faster is kept (``AXPY_FORM``); both do the same float32
     operations, so the result does not depend on the choice."""
     dt = out.dtype
-    if out.size < 4 * _BLOCK or not (
-            x.shape == y.shape == out.shape and x.dtype == y.dtype == dt
-            and getattr(a, "dtype", None) == dt and np.ndim(a) == 0
-            and out.flags.c_contiguous and x.flags.c_contiguous and y.flags.c_contiguous):
+    if out.size < 4 * _BLOCK or not (x.dtype == y.dtype == dt and getattr(a, "dtype", None) == dt
+                                     and chunkable(out, x, y, a)):
         return op.forward_into(out, x, y, a)
     key = (out.size, dt)
     form = AXPY_FORM.get(key)
